@@ -1,0 +1,146 @@
+//! The CLI's side of the HTTP API: `r1 actor …`, `r1 send`, `r1 publish`, `r1 cstore get`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::blocking::{Client, Response};
+
+use crate::{ActorCommand, name_from_path, read_component};
+
+fn client(timeout: Duration) -> Result<Client> {
+    Ok(Client::builder().timeout(timeout).build()?)
+}
+
+fn url(api: &str, path: &str) -> String {
+    if api.starts_with("http://") || api.starts_with("https://") {
+        format!("{}{path}", api.trim_end_matches('/'))
+    } else {
+        format!("http://{api}{path}")
+    }
+}
+
+/// Turns a non-2xx answer into an error carrying the node's message.
+fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Response> {
+    let resp = resp.with_context(|| format!("cannot reach the node API at {api} (is `r1 node` running?)"))?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body = resp.text().unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    bail!("{message} (HTTP {status})")
+}
+
+fn print_json(resp: Response) -> Result<()> {
+    let value: serde_json::Value = resp.json()?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+pub fn actor(cmd: ActorCommand) -> Result<()> {
+    match cmd {
+        ActorCommand::Start {
+            component,
+            name,
+            grants,
+            api,
+        } => {
+            let wasm = read_component(&component)?;
+            let name = name.unwrap_or_else(|| name_from_path(&component));
+            let mut query: Vec<(&str, String)> = Vec::new();
+            for g in &grants.grants {
+                query.push(("grant", g.clone()));
+            }
+            for (k, v) in grants.config_pairs()? {
+                query.push(("config", format!("{k}={v}")));
+            }
+            let resp = client(Duration::from_secs(300))?
+                .put(url(&api.api, &format!("/v1/actors/{name}")))
+                .query(&query)
+                .header("content-type", "application/wasm")
+                .body(wasm)
+                .send();
+            print_json(check(&api.api, resp)?)
+        }
+        ActorCommand::Stop { name, api } => {
+            let resp = client(Duration::from_secs(30))?
+                .delete(url(&api.api, &format!("/v1/actors/{name}")))
+                .send();
+            check(&api.api, resp)?;
+            println!("stopped {name}");
+            Ok(())
+        }
+        ActorCommand::List { api } => {
+            let resp = client(Duration::from_secs(30))?
+                .get(url(&api.api, "/v1/actors"))
+                .send();
+            let actors: Vec<serde_json::Value> = check(&api.api, resp)?.json()?;
+            if actors.is_empty() {
+                println!("no actors");
+            }
+            for a in actors {
+                println!(
+                    "{:<24} {:<12} restarts={:<3} grants=[{}]",
+                    a["name"].as_str().unwrap_or("?"),
+                    a["status"]["state"].as_str().unwrap_or("?"),
+                    a["restarts"],
+                    a["grants"]
+                        .as_array()
+                        .map(|g| g
+                            .iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        ActorCommand::Status { name, api } => {
+            let resp = client(Duration::from_secs(30))?
+                .get(url(&api.api, &format!("/v1/actors/{name}")))
+                .send();
+            print_json(check(&api.api, resp)?)
+        }
+    }
+}
+
+pub fn send(api: &str, actor: &str, message: &str, no_wait: bool, timeout_ms: u64) -> Result<()> {
+    let http = client(Duration::from_millis(timeout_ms) + Duration::from_secs(5))?;
+    if no_wait {
+        let resp = http
+            .post(url(api, &format!("/v1/actors/{actor}/send")))
+            .body(message.to_owned())
+            .send();
+        check(api, resp)?;
+        return Ok(());
+    }
+    let resp = http
+        .post(url(api, &format!("/v1/actors/{actor}/request")))
+        .query(&[("timeout_ms", timeout_ms)])
+        .body(message.to_owned())
+        .send();
+    let reply = check(api, resp)?.bytes()?;
+    println!("{}", String::from_utf8_lossy(&reply));
+    Ok(())
+}
+
+pub fn publish(api: &str, topic: &str, message: &str) -> Result<()> {
+    let resp = client(Duration::from_secs(30))?
+        .post(url(api, &format!("/v1/topics/{topic}")))
+        .body(message.to_owned())
+        .send();
+    print_json(check(api, resp)?)
+}
+
+pub fn cstore_get(api: &str, namespace: &str, key: &str) -> Result<()> {
+    let resp = client(Duration::from_secs(30))?
+        .get(url(api, &format!("/v1/cstore/{namespace}/{key}")))
+        .send();
+    let value = check(api, resp)?.bytes()?;
+    println!("{}", String::from_utf8_lossy(&value));
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Node configuration: an optional TOML file, overridden by flags. With nothing given, a
+//! node runs the embedded default: data under `~/.local/share/r1`, dev trust policy, API on
+//! 127.0.0.1:7411.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use r1_runtime::RuntimeConfig;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_API: &str = "127.0.0.1:7411";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub api: SocketAddr,
+    /// Dev trust policy: unsigned components run (signing comes with the dAuth work).
+    pub dev: bool,
+    pub runtime: RuntimeConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            api: DEFAULT_API.parse().unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
+            dev: true,
+            runtime: RuntimeConfig::default(),
+        }
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+}
+
+/// `$R1_DATA_DIR`, else `$XDG_DATA_HOME/r1`, else `~/.local/share/r1`, else `./.r1`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("R1_DATA_DIR") {
+        return dir.into();
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("r1");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/r1"),
+        None => PathBuf::from(".r1"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_partial_file_and_refuses_unknown_keys() {
+        let cfg: NodeConfig = toml::from_str(
+            "api = \"127.0.0.1:9000\"\n[runtime]\nworkers = 1\n[runtime.default_limits]\ndeadline = 250\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.api.port(), 9000);
+        assert_eq!(cfg.runtime.workers, 1);
+        assert_eq!(cfg.runtime.default_limits.deadline.as_millis(), 250);
+        assert!(toml::from_str::<NodeConfig>("apii = 1").is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! `r1`: run wasm component actors, start a node, build and inspect components.
+
+mod api;
+mod build;
+mod client;
+mod config;
+mod deployments;
+mod node;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use r1_runtime::{ActorLimits, ActorSpec, Grants, Runtime};
+
+use crate::config::{DEFAULT_API, NodeConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "r1",
+    version,
+    about = "R1: a runtime where every workload is a capability-scoped WASI component actor",
+    long_about = "R1 runs WebAssembly components as actors under wasmtime. An actor gets only \
+                  what it is granted (--grant cstore:NS, --grant fs:DIR); everything else in \
+                  WASI is there with nothing ambient.\n\nQuick tour:\n  r1 build examples/hello\n  \
+                  r1 run hello.wasm --send Ada\n  r1 node            # a local node, API on 127.0.0.1:7411\n  \
+                  r1 actor start hello.wasm\n  r1 send hello Ada"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one actor in this process, send it messages and print the replies.
+    Run(RunArgs),
+    /// Start a node on the embedded default (or --config FILE) and serve its HTTP API.
+    Node(NodeArgs),
+    /// Print a component's imports, exports and the grants it needs.
+    Inspect {
+        component: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build actor crates into wasm32-wasip2 components.
+    Build {
+        /// Actor crate directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Copy the components here.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Manage actors on a running node.
+    #[command(subcommand)]
+    Actor(ActorCommand),
+    /// Send a message to an actor on a running node and print its reply.
+    Send {
+        actor: String,
+        message: String,
+        /// Queue the message and return without waiting for a reply.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Publish a message on a topic of a running node.
+    Publish {
+        topic: String,
+        message: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Read CSTORE on a running node.
+    #[command(subcommand)]
+    Cstore(CstoreCommand),
+}
+
+#[derive(Args)]
+struct ApiArgs {
+    /// The node's API address.
+    #[arg(long, env = "R1_API", default_value = DEFAULT_API)]
+    api: String,
+}
+
+#[derive(Args)]
+struct GrantArgs {
+    /// Grant a capability: cstore:NAMESPACE, fs:HOST_DIR[=GUEST_DIR], fs-ro:HOST_DIR[=GUEST_DIR].
+    #[arg(long = "grant", short = 'g')]
+    grants: Vec<String>,
+    /// Configuration passed to the actor's init, as KEY=VALUE.
+    #[arg(long = "config", short = 'c')]
+    config: Vec<String>,
+}
+
+impl GrantArgs {
+    fn config_pairs(&self) -> Result<Vec<(String, String)>> {
+        self.config
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .with_context(|| format!("--config {kv:?} is not KEY=VALUE"))
+            })
+            .collect()
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    component: PathBuf,
+    /// The actor's name (default: the file name).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    grants: GrantArgs,
+    /// A message to send (repeatable); without any, each line of stdin is a message.
+    #[arg(long = "send", short = 's')]
+    send: Vec<String>,
+    /// Data directory (CSTORE, compiled-component cache).
+    #[arg(long, env = "R1_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Memory limit of the actor in MiB.
+    #[arg(long, default_value_t = 64)]
+    memory_mb: usize,
+    /// Deadline of one message in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    deadline_ms: u64,
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    /// TOML configuration file (see README); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[arg(long, env = "R1_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the HTTP API.
+    #[arg(long)]
+    api: Option<std::net::SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum ActorCommand {
+    /// Upload a component to the node and start it.
+    Start {
+        component: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        grants: GrantArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Stop an actor and forget its deployment.
+    Stop {
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List the node's actors.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show one actor's status, restarts and last crash.
+    Status {
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum CstoreCommand {
+    /// Print the value of KEY in NAMESPACE.
+    Get {
+        namespace: String,
+        key: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default_filter = match cli.command {
+        Command::Node(_) => "info",
+        _ => "warn,r1::guest=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("R1_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Run(args) => run(args),
+        Command::Node(args) => run_node(args),
+        Command::Inspect { component, json } => inspect(&component, json),
+        Command::Build { paths, out_dir } => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                paths
+            };
+            for path in paths {
+                let wasm = build::build(&path, out_dir.as_deref())?;
+                println!("{}", wasm.display());
+            }
+            Ok(())
+        }
+        Command::Actor(cmd) => client::actor(cmd),
+        Command::Send {
+            actor,
+            message,
+            no_wait,
+            timeout_ms,
+            api,
+        } => client::send(&api.api, &actor, &message, no_wait, timeout_ms),
+        Command::Publish {
+            topic,
+            message,
+            api,
+        } => client::publish(&api.api, &topic, &message),
+        Command::Cstore(CstoreCommand::Get {
+            namespace,
+            key,
+            api,
+        }) => client::cstore_get(&api.api, &namespace, &key),
+    }
+}
+
+/// The default actor name for a component file: its stem, made into a valid name.
+fn name_from_path(path: &std::path::Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "actor".into()
+    } else {
+        name
+    }
+}
+
+fn read_component(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let wasm = read_component(&args.component)?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| name_from_path(&args.component));
+    let grants = Grants::parse(&args.grants.grants)?;
+    let config = args.grants.config_pairs()?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(config::default_data_dir);
+    let limits = ActorLimits {
+        max_memory_bytes: args.memory_mb << 20,
+        deadline: Duration::from_millis(args.deadline_ms),
+        ..ActorLimits::default()
+    };
+    let messages: Vec<String> = if args.send.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .context("cannot read stdin")?
+    } else {
+        args.send.clone()
+    };
+    actix::System::new().block_on(async move {
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let cstore = if grants.cstore.is_some() {
+            Some(node::open_cstore(&data_dir)?)
+        } else {
+            None
+        };
+        let mut rt_config = r1_runtime::RuntimeConfig {
+            workers: 1,
+            ..Default::default()
+        };
+        rt_config.default_limits = limits;
+        let runtime = Runtime::new(rt_config, Some(data_dir.join("cache")), cstore)?;
+        let result = async {
+            runtime
+                .spawn(ActorSpec {
+                    name: name.clone(),
+                    wasm,
+                    grants,
+                    config,
+                    limits: Some(limits),
+                })
+                .await?;
+            for message in messages {
+                let reply = runtime
+                    .request(&name, message.into_bytes(), limits.deadline * 2)
+                    .await?;
+                if let Some(reply) = reply {
+                    println!("{}", String::from_utf8_lossy(&reply));
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        runtime.shutdown().await;
+        result
+    })
+}
+
+fn run_node(args: NodeArgs) -> Result<()> {
+    let mut config = NodeConfig::load(args.config.as_deref())?;
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(api) = args.api {
+        config.api = api;
+    }
+    actix::System::new().block_on(async move {
+        let node = node::Node::start(config).await?;
+        let data = actix_web::web::Data::new(node.clone());
+        let addr = node.config.api;
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(data.clone())
+                .configure(api::routes)
+        })
+        .workers(2)
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr}"))?
+        .run();
+        tracing::info!(
+            api = %addr,
+            data_dir = %node.config.data_dir.display(),
+            dev = node.config.dev,
+            "r1 node ready"
+        );
+        if node.config.dev {
+            tracing::warn!("dev trust policy: unsigned components are allowed");
+        }
+        // actix-web stops on SIGINT/SIGTERM; then the actors are stopped in order.
+        server.await.context("HTTP server failed")?;
+        node.runtime.shutdown().await;
+        drop(Arc::clone(&node));
+        tracing::info!("r1 node stopped");
+        anyhow::Ok(())
+    })
+}
+
+fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
+    let wasm = read_component(path)?;
+    let report = actix::System::new().block_on(async move {
+        let runtime = Runtime::new(
+            r1_runtime::RuntimeConfig {
+                workers: 1,
+                pooling: false,
+                ..Default::default()
+            },
+            None,
+            None,
+        )?;
+        let report = runtime.inspect(wasm).await;
+        runtime.shutdown().await;
+        anyhow::Ok(report?)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("component  {}", report.hash);
+    println!(
+        "actor      {}",
+        if report.is_actor {
+            "yes (exports r1:actor/handler)"
+        } else {
+            "no (does not export r1:actor/handler)"
+        }
+    );
+    println!("imports");
+    for import in &report.imports {
+        println!("  {:<40} {}", import.name, import.provided_by);
+    }
+    println!("exports");
+    for export in &report.exports {
+        println!("  {export}");
+    }
+    if report.needs_grants.is_empty() {
+        println!("needs grants: none");
+    } else {
+        println!("needs grants: {}", report.needs_grants.join(", "));
+    }
+    if report.imports.iter().any(|i| i.provided_by.starts_with("unavailable")) {
+        bail!("this component imports interfaces no R1 node provides");
+    }
+    Ok(())
+}

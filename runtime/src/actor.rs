@@ -1,0 +1,370 @@
+//! One wasm actor driven by one actix actor, and its supervision.
+//!
+//! Invariants:
+//! - The actor handles one message at a time, in mailbox order (`AtomicResponse`); a guest
+//!   call never overlaps another on the same instance.
+//! - Every guest call runs under a wall-clock deadline enforced on epoch ticks; between ticks
+//!   a long call yields, so other actors on the same worker thread keep running.
+//! - A trap, a deadline overrun or a memory-limit hit discards the instance (its state may be
+//!   torn) and restarts it from the pre-linked component after an exponential backoff; more
+//!   than `max_restarts` crashes inside `window` stop the actor and mark it failed. A handler
+//!   that *returns* an error is not a crash.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde::Serialize;
+use wasmtime::component::ResourceTableError;
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::config::{ActorLimits, RestartPolicy};
+use crate::error::DeliveryError;
+use crate::grants::Grants;
+use crate::host::actor::bindings::{Actor as ActorBindings, ActorPre};
+use crate::host::actor::bindings::r1::actor::types::Message as WitMessage;
+use crate::router::{Deliver, Router};
+use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded};
+
+/// Where an actor is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ActorStatus {
+    Running,
+    Restarting,
+    /// Stopped by the restart-intensity limit or a failing restart.
+    Failed {
+        reason: String,
+    },
+    Stopped,
+}
+
+/// What the node reports about an actor.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorInfo {
+    pub name: String,
+    /// BLAKE3 of the component bytes.
+    pub component: String,
+    pub grants: Vec<String>,
+    pub status: ActorStatus,
+    pub restarts: u32,
+    pub last_crash: Option<String>,
+    pub subscriptions: Vec<String>,
+}
+
+/// Why an instance was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Crash {
+    Deadline(String),
+    Memory(String),
+    Trap(String),
+    /// `init` returned an error (not restarted: it would fail the same way).
+    InitRefused(String),
+    Setup(String),
+}
+
+impl std::fmt::Display for Crash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Crash::Deadline(m) => write!(f, "deadline: {m}"),
+            Crash::Memory(m) => write!(f, "memory: {m}"),
+            Crash::Trap(m) => write!(f, "trap: {m}"),
+            Crash::InitRefused(m) => write!(f, "init refused: {m}"),
+            Crash::Setup(m) => write!(f, "setup: {m}"),
+        }
+    }
+}
+
+fn classify(err: wasmtime::Error) -> Crash {
+    if let Some(d) = err.downcast_ref::<DeadlineExceeded>() {
+        return Crash::Deadline(d.to_string());
+    }
+    if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
+        return Crash::Memory(m.to_string());
+    }
+    if let Some(e) = err.downcast_ref::<ResourceTableError>() {
+        return Crash::Trap(format!("resource table: {e}"));
+    }
+    // `{:#}` keeps the cause chain (e.g. "wasm trap: unreachable") on one line.
+    let text = format!("{err:#}");
+    let first = text.lines().next().unwrap_or("trap").to_owned();
+    Crash::Trap(first)
+}
+
+/// Everything needed to (re)create the actor's instance.
+pub(crate) struct ActorTemplate {
+    pub name: Arc<str>,
+    pub engine: Engine,
+    pub pre: ActorPre<ActorState>,
+    pub grants: Grants,
+    pub limits: ActorLimits,
+    pub config: Vec<(String, String)>,
+    pub router: Arc<Router>,
+    pub cstore: Option<r1_cstore::Cstore>,
+    pub policy: RestartPolicy,
+}
+
+/// A live instance: its store and its exports.
+pub(crate) struct Instance {
+    store: Store<ActorState>,
+    bindings: ActorBindings,
+}
+
+impl ActorTemplate {
+    fn arm_deadline(&self, store: &mut Store<ActorState>) {
+        let data = store.data_mut();
+        data.deadline = Instant::now() + self.limits.deadline;
+        data.deadline_ms = self.limits.deadline.as_millis();
+        store.set_epoch_deadline(1);
+    }
+
+    /// Instantiates and runs `init`.
+    pub(crate) async fn start(&self) -> Result<Instance, Crash> {
+        let state = ActorState::new(
+            self.name.clone(),
+            &self.grants,
+            self.limits.max_memory_bytes,
+            self.router.clone(),
+            self.cstore.clone(),
+        )
+        .map_err(Crash::Setup)?;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|ctx| {
+            let data = ctx.data();
+            if Instant::now() >= data.deadline {
+                return Err(wasmtime::Error::new(DeadlineExceeded {
+                    limit_ms: data.deadline_ms,
+                }));
+            }
+            // Not yet due: let other actors on this thread run, check again next tick.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        self.arm_deadline(&mut store);
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(classify)?;
+        self.arm_deadline(&mut store);
+        match bindings
+            .r1_actor_handler()
+            .call_init(&mut store, &self.config)
+            .await
+        {
+            Ok(Ok(())) => Ok(Instance { store, bindings }),
+            Ok(Err(reason)) => Err(Crash::InitRefused(reason)),
+            Err(trap) => Err(classify(trap)),
+        }
+    }
+
+    /// Runs one message through `handle`. Outer error: the instance is lost.
+    async fn handle(
+        &self,
+        instance: &mut Instance,
+        msg: Deliver,
+    ) -> Result<Result<Option<Vec<u8>>, String>, Crash> {
+        self.arm_deadline(&mut instance.store);
+        let message = WitMessage {
+            sender: msg.sender,
+            topic: msg.topic,
+            payload: msg.payload,
+        };
+        instance
+            .bindings
+            .r1_actor_handler()
+            .call_handle(&mut instance.store, &message)
+            .await
+            .map_err(classify)
+    }
+}
+
+/// The actix actor that owns one wasm instance and supervises it.
+pub struct WasmActor {
+    template: Arc<ActorTemplate>,
+    instance: Option<Instance>,
+    /// Crash times inside the restart window.
+    crashes: VecDeque<Instant>,
+    info: Arc<Mutex<ActorInfo>>,
+}
+
+impl WasmActor {
+    pub(crate) fn new(
+        template: Arc<ActorTemplate>,
+        instance: Instance,
+        info: Arc<Mutex<ActorInfo>>,
+    ) -> Self {
+        Self {
+            template,
+            instance: Some(instance),
+            crashes: VecDeque::new(),
+            info,
+        }
+    }
+
+    fn update_info(&self, f: impl FnOnce(&mut ActorInfo)) {
+        f(&mut self.info.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    fn crashed(&mut self, crash: Crash, ctx: &mut Context<Self>) {
+        let name = self.template.name.clone();
+        let policy = self.template.policy;
+        let now = Instant::now();
+        while self
+            .crashes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > policy.window)
+        {
+            self.crashes.pop_front();
+        }
+        self.crashes.push_back(now);
+        let crashes = self.crashes.len() as u32;
+        if matches!(crash, Crash::InitRefused(_) | Crash::Setup(_)) || crashes > policy.max_restarts
+        {
+            let reason = if crashes > policy.max_restarts {
+                format!(
+                    "restart intensity exceeded: {crashes} crashes within {:?}; last {crash}",
+                    policy.window
+                )
+            } else {
+                format!("could not restart: {crash}")
+            };
+            tracing::error!(actor = %name, %reason, "actor stopped by its supervisor");
+            self.update_info(|i| {
+                i.status = ActorStatus::Failed { reason };
+                i.last_crash = Some(crash.to_string());
+            });
+            ctx.stop();
+            return;
+        }
+        let backoff = backoff(&policy, crashes);
+        tracing::warn!(actor = %name, %crash, ?backoff, crashes, "actor crashed; restarting");
+        self.update_info(|i| {
+            i.status = ActorStatus::Restarting;
+            i.restarts += 1;
+            i.last_crash = Some(crash.to_string());
+        });
+        let template = self.template.clone();
+        ctx.wait(
+            async move {
+                tokio::time::sleep(backoff).await;
+                template.start().await
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| match result {
+                Ok(instance) => {
+                    act.instance = Some(instance);
+                    act.update_info(|i| i.status = ActorStatus::Running);
+                    tracing::info!(actor = %act.template.name, "actor restarted");
+                }
+                Err(crash) => act.crashed(crash, ctx),
+            }),
+        );
+    }
+}
+
+/// Doubles from `initial_backoff` with each crash in the window, capped at `max_backoff`.
+fn backoff(policy: &RestartPolicy, crashes: u32) -> Duration {
+    let factor = 1u32 << crashes.saturating_sub(1).min(16);
+    policy
+        .initial_backoff
+        .saturating_mul(factor)
+        .min(policy.max_backoff)
+}
+
+impl Actor for WasmActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.template.limits.mailbox_capacity);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.instance = None;
+        self.template.router.unregister(&self.template.name);
+        self.update_info(|i| {
+            if !matches!(i.status, ActorStatus::Failed { .. }) {
+                i.status = ActorStatus::Stopped;
+            }
+        });
+        tracing::info!(actor = %self.template.name, "actor stopped");
+    }
+}
+
+impl Handler<Deliver> for WasmActor {
+    type Result = AtomicResponse<Self, Result<Option<Vec<u8>>, DeliveryError>>;
+
+    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
+        let name = self.template.name.to_string();
+        let Some(mut instance) = self.instance.take() else {
+            // Only reachable after a failed restart, while the actor is stopping.
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(
+                DeliveryError::Stopped(name),
+            ))));
+        };
+        let template = self.template.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let result = template.handle(&mut instance, msg).await;
+                (instance, result)
+            }
+            .into_actor(self)
+            .map(move |(instance, result), act, ctx| match result {
+                Ok(Ok(reply)) => {
+                    act.instance = Some(instance);
+                    Ok(reply)
+                }
+                Ok(Err(message)) => {
+                    act.instance = Some(instance);
+                    Err(DeliveryError::Handler {
+                        actor: name,
+                        message,
+                    })
+                }
+                Err(crash) => {
+                    drop(instance);
+                    let reason = crash.to_string();
+                    act.crashed(crash, ctx);
+                    Err(DeliveryError::Crashed {
+                        actor: name,
+                        reason,
+                    })
+                }
+            }),
+        ))
+    }
+}
+
+/// Asks the actor to stop after the message it is handling.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct StopActor;
+
+impl Handler<StopActor> for WasmActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopActor, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = RestartPolicy {
+            max_restarts: 5,
+            window: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        };
+        assert_eq!(backoff(&policy, 1), Duration::from_millis(10));
+        assert_eq!(backoff(&policy, 2), Duration::from_millis(20));
+        assert_eq!(backoff(&policy, 3), Duration::from_millis(40));
+        assert_eq!(backoff(&policy, 4), Duration::from_millis(50));
+        assert_eq!(backoff(&policy, 40), Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,225 @@
+//! Grants: what a deployment allows an actor to touch, and how a component's imports map to
+//! the grants they need.
+//!
+//! Grant syntax (CLI `--grant`, API `grants`):
+//! - `cstore:NAMESPACE`: CSTORE, with every key scoped to NAMESPACE.
+//! - `fs:HOST_DIR` or `fs:HOST_DIR=GUEST_DIR`: a read-write preopened directory (the guest
+//!   sees it at GUEST_DIR, default `/data`); `fs-ro:` the same, read-only.
+//!
+//! Everything else in WASI is linked with nothing ambient: no environment, no host files but
+//! the preopens, no sockets.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::GrantError;
+
+/// One preopened host directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
+}
+
+/// Everything granted to one actor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// The CSTORE namespace, when CSTORE is granted.
+    pub cstore: Option<String>,
+    pub preopens: Vec<Preopen>,
+}
+
+/// Capabilities whose interfaces are linked only when granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    Cstore,
+}
+
+impl Capability {
+    pub fn grant_hint(self) -> &'static str {
+        match self {
+            Capability::Cstore => "cstore:<namespace>",
+        }
+    }
+}
+
+/// What one import needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Always provided (actor messaging, logging, WASI with nothing ambient).
+    Base,
+    Capability(Capability),
+}
+
+impl Grants {
+    /// Parses grant strings like `cstore:app` or `fs-ro:/srv/models=/models`.
+    pub fn parse<S: AsRef<str>>(grants: &[S]) -> Result<Self, GrantError> {
+        let mut out = Grants::default();
+        for grant in grants {
+            out.add(grant.as_ref())?;
+        }
+        Ok(out)
+    }
+
+    pub fn add(&mut self, grant: &str) -> Result<(), GrantError> {
+        let malformed = |reason: &str| GrantError::Malformed {
+            grant: grant.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (kind, arg) = grant
+            .split_once(':')
+            .ok_or_else(|| malformed("expected KIND:ARGUMENT, e.g. cstore:myapp or fs:/dir"))?;
+        match kind {
+            "cstore" => {
+                if !valid_name(arg) {
+                    return Err(malformed(
+                        "namespace must be 1-64 characters from [A-Za-z0-9._-]",
+                    ));
+                }
+                if let Some(existing) = &self.cstore
+                    && existing != arg
+                {
+                    return Err(malformed("only one CSTORE namespace may be granted"));
+                }
+                self.cstore = Some(arg.to_owned());
+            }
+            "fs" | "fs-ro" => {
+                let (host, guest) = match arg.split_once('=') {
+                    Some((h, g)) => (h, g),
+                    None => (arg, "/data"),
+                };
+                if host.is_empty() {
+                    return Err(malformed("missing host directory"));
+                }
+                if !guest.starts_with('/') {
+                    return Err(malformed("guest path must be absolute, e.g. /data"));
+                }
+                let host = PathBuf::from(host);
+                if !host.is_dir() {
+                    return Err(malformed("host directory does not exist"));
+                }
+                self.preopens.push(Preopen {
+                    host,
+                    guest: guest.to_owned(),
+                    read_only: kind == "fs-ro",
+                });
+            }
+            "net" => return Err(malformed("network access cannot be granted to actors yet")),
+            _ => return Err(malformed("unknown grant kind; known: cstore, fs, fs-ro")),
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, cap: Capability) -> bool {
+        match cap {
+            Capability::Cstore => self.cstore.is_some(),
+        }
+    }
+
+    /// The capability set that decides which interfaces a linker carries.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        [Capability::Cstore]
+            .into_iter()
+            .filter(|c| self.has(*c))
+            .collect()
+    }
+
+    /// The grants in their string form.
+    pub fn to_strings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(ns) = &self.cstore {
+            out.push(format!("cstore:{ns}"));
+        }
+        for p in &self.preopens {
+            let kind = if p.read_only { "fs-ro" } else { "fs" };
+            out.push(format!("{kind}:{}={}", p.host.display(), p.guest));
+        }
+        out
+    }
+}
+
+/// Names of actors and namespaces: short, printable, no separators.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// What importing `interface` (e.g. `r1:cstore/store@0.1.0`) requires, or why it cannot be
+/// provided at all.
+pub fn requirement(interface: &str) -> Result<Requirement, String> {
+    let (package_path, version) = match interface.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (interface, None),
+    };
+    let (package, _iface) = package_path.split_once('/').unwrap_or((package_path, ""));
+    let r1_compatible = || version.is_some_and(|v| v.starts_with("0.1."));
+    match package {
+        "r1:actor" if r1_compatible() => Ok(Requirement::Base),
+        "r1:cstore" if r1_compatible() => Ok(Requirement::Capability(Capability::Cstore)),
+        "r1:actor" | "r1:cstore" => Err(format!(
+            "this node provides {package}@0.1.x, not version {}",
+            version.unwrap_or("(none)")
+        )),
+        "wasi:io" | "wasi:clocks" | "wasi:random" | "wasi:cli" | "wasi:filesystem" => {
+            Ok(Requirement::Base)
+        }
+        "wasi:sockets" => Err("network access cannot be granted to actors yet".into()),
+        _ => Err("no host service on this node provides it".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grants() {
+        let dir = std::env::temp_dir();
+        let g = Grants::parse(&[
+            "cstore:app".to_string(),
+            format!("fs-ro:{}=/in", dir.display()),
+        ])
+        .unwrap();
+        assert_eq!(g.cstore.as_deref(), Some("app"));
+        assert_eq!(g.preopens.len(), 1);
+        assert!(g.preopens[0].read_only);
+        assert_eq!(g.preopens[0].guest, "/in");
+        assert_eq!(Grants::parse(&g.to_strings()).unwrap(), g);
+    }
+
+    #[test]
+    fn refuses_bad_grants() {
+        for bad in [
+            "cstore",
+            "cstore:",
+            "cstore:a/b",
+            "fs:/definitely/not/here",
+            "fs:/tmp=rel",
+            "net:any",
+            "gpu:0",
+        ] {
+            assert!(Grants::parse(&[bad]).is_err(), "{bad} accepted");
+        }
+        assert!(Grants::parse(&["cstore:a", "cstore:b"]).is_err());
+    }
+
+    #[test]
+    fn maps_imports_to_requirements() {
+        assert_eq!(
+            requirement("r1:actor/mailbox@0.1.0"),
+            Ok(Requirement::Base)
+        );
+        assert_eq!(
+            requirement("r1:cstore/store@0.1.0"),
+            Ok(Requirement::Capability(Capability::Cstore))
+        );
+        assert_eq!(requirement("wasi:cli/stdout@0.2.6"), Ok(Requirement::Base));
+        assert!(requirement("wasi:sockets/tcp@0.2.0").is_err());
+        assert!(requirement("r1:cstore/store@0.2.0").is_err());
+        assert!(requirement("acme:evil/backdoor").is_err());
+    }
+}

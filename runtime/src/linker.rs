@@ -1,0 +1,122 @@
+//! The capability linker: which interfaces a component imports, which grants they need, and a
+//! linker per capability set that carries only the granted `r1:*` interfaces.
+//!
+//! A component is checked against its grants *before* instantiation; an ungranted import is a
+//! [`GrantError`] naming the actor, the interface and the grant, never a link-time surprise.
+
+use serde::Serialize;
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::error::GrantError;
+use crate::grants::{Capability, Grants, Requirement, requirement};
+use crate::state::ActorState;
+
+/// What `r1 inspect` prints about a component.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentReport {
+    pub hash: String,
+    pub imports: Vec<ImportReport>,
+    pub exports: Vec<String>,
+    /// Grants the component needs to run (`cstore:<namespace>`, ...).
+    pub needs_grants: Vec<String>,
+    pub is_actor: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub name: String,
+    /// `base` (always provided), a grant like `cstore:<namespace>`, or why it is unavailable.
+    pub provided_by: String,
+}
+
+pub const HANDLER_EXPORT_PREFIX: &str = "r1:actor/handler@0.1.";
+
+fn item_names<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<String> {
+    items.map(|(name, _)| name.to_owned()).collect()
+}
+
+/// Imports and exports of `component`, by name.
+pub fn interfaces(engine: &Engine, component: &Component) -> (Vec<String>, Vec<String>) {
+    let ty = component.component_type();
+    (
+        item_names(ty.imports(engine)),
+        item_names(ty.exports(engine)),
+    )
+}
+
+pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentReport {
+    let (imports, exports) = interfaces(engine, component);
+    let mut needs = Vec::new();
+    let imports = imports
+        .into_iter()
+        .map(|name| {
+            let provided_by = match requirement(&name) {
+                Ok(Requirement::Base) => "base".to_owned(),
+                Ok(Requirement::Capability(cap)) => {
+                    needs.push(cap.grant_hint().to_owned());
+                    cap.grant_hint().to_owned()
+                }
+                Err(why) => format!("unavailable: {why}"),
+            };
+            ImportReport { name, provided_by }
+        })
+        .collect();
+    needs.sort();
+    needs.dedup();
+    let is_actor = exports.iter().any(|e| e.starts_with(HANDLER_EXPORT_PREFIX));
+    ComponentReport {
+        hash: hash.to_owned(),
+        imports,
+        exports,
+        needs_grants: needs,
+        is_actor,
+    }
+}
+
+/// Refuses `component` unless every import is provided and every needed grant is given.
+pub fn check(
+    actor: &str,
+    engine: &Engine,
+    component: &Component,
+    grants: &Grants,
+) -> Result<(), GrantError> {
+    let (imports, _) = interfaces(engine, component);
+    for interface in imports {
+        match requirement(&interface) {
+            Ok(Requirement::Base) => {}
+            Ok(Requirement::Capability(cap)) if grants.has(cap) => {}
+            Ok(Requirement::Capability(cap)) => {
+                return Err(GrantError::NotGranted {
+                    actor: actor.to_owned(),
+                    interface,
+                    grant: cap.grant_hint().to_owned(),
+                });
+            }
+            Err(reason) => {
+                return Err(GrantError::Unsupported {
+                    actor: actor.to_owned(),
+                    interface,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A linker with WASI (nothing ambient), `r1:actor`, and the `r1:*` interfaces of `caps`.
+pub fn build_linker(
+    engine: &Engine,
+    caps: &[Capability],
+) -> wasmtime::Result<Linker<ActorState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    crate::host::actor::add_to_linker(&mut linker)?;
+    for cap in caps {
+        match cap {
+            Capability::Cstore => crate::host::cstore::add_to_linker(&mut linker)?,
+        }
+    }
+    Ok(linker)
+}

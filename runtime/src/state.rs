@@ -1,0 +1,139 @@
+//! The per-instance store data: WASI context, limits, deadline and the capability handles an
+//! actor was granted. One `ActorState` lives in one `Store`, owned by one actor.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::grants::Grants;
+use crate::log_stream::LogStream;
+use crate::router::Router;
+
+/// A guest call ran past its wall-clock deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline of {limit_ms} ms exceeded")]
+pub struct DeadlineExceeded {
+    pub limit_ms: u128,
+}
+
+/// A guest tried to grow its memory past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes exceeded (tried to grow to {desired})")]
+pub struct MemoryLimitExceeded {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+/// Memory/table/instance limits for one store. Growth beyond the memory limit traps with
+/// [`MemoryLimitExceeded`] so the supervisor can tell it from other crashes.
+pub struct ActorLimiter {
+    pub max_memory_bytes: usize,
+}
+
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl wasmtime::ResourceLimiter for ActorLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit: self.max_memory_bytes,
+                desired,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+
+    fn tables(&self) -> usize {
+        32
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// Store data of one actor instance.
+pub struct ActorState {
+    pub(crate) name: Arc<str>,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: ActorLimiter,
+    /// When the current guest call must be finished; checked on every epoch tick.
+    pub(crate) deadline: Instant,
+    pub(crate) deadline_ms: u128,
+    pub(crate) router: Arc<Router>,
+    /// CSTORE handle and namespace, present only when granted.
+    pub(crate) cstore: Option<(r1_cstore::Cstore, String)>,
+}
+
+impl ActorState {
+    pub(crate) fn new(
+        name: Arc<str>,
+        grants: &Grants,
+        max_memory_bytes: usize,
+        router: Arc<Router>,
+        cstore: Option<r1_cstore::Cstore>,
+    ) -> Result<Self, String> {
+        let mut wasi = WasiCtxBuilder::new();
+        // Nothing ambient: no inherited env, args, stdin or network; output goes to the log.
+        wasi.stdout(LogStream::new(name.clone(), "stdout"))
+            .stderr(LogStream::new(name.clone(), "stderr"))
+            .args(&[&*name])
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for preopen in &grants.preopens {
+            let perms = if preopen.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            wasi.preopened_dir(&preopen.host, &preopen.guest, perms)
+                .map_err(|e| format!("cannot preopen {}: {e:#}", preopen.host.display()))?;
+        }
+        let cstore = match (&grants.cstore, cstore) {
+            (Some(ns), Some(store)) => Some((store, ns.clone())),
+            (Some(_), None) => return Err("CSTORE is granted but this node has no store".into()),
+            (None, _) => None,
+        };
+        Ok(Self {
+            name,
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: ActorLimiter { max_memory_bytes },
+            deadline: Instant::now(),
+            deadline_ms: 0,
+            router,
+            cstore,
+        })
+    }
+}
+
+impl WasiView for ActorState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The runtime: one engine, the compiled-component cache, pre-linked components, worker
+//! threads and the actors running on them.
+//!
+//! Must be created and used inside an actix `System`. Actors are spread round-robin over
+//! `workers` arbiters (threads); an actor stays on its worker for life.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::{Actor, Addr, Arbiter};
+use wasmtime::component::Component;
+
+use crate::actor::{ActorInfo, ActorStatus, ActorTemplate, StopActor, WasmActor};
+use crate::cache::{ComponentCache, ContentHash};
+use crate::config::{ActorLimits, RuntimeConfig};
+use crate::engine::{AllocatorKind, EngineHandle};
+use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
+use crate::grants::{Capability, Grants, valid_name};
+use crate::host::actor::bindings::ActorPre;
+use crate::linker::{self, ComponentReport};
+use crate::router::{Deliver, Router};
+use crate::state::ActorState;
+
+/// The sender name the node itself uses (API, CLI).
+pub const HOST_SENDER: &str = "host";
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ActorSpec {
+    pub name: String,
+    /// The component's `.wasm` bytes.
+    pub wasm: Vec<u8>,
+    pub grants: Grants,
+    pub config: Vec<(String, String)>,
+    /// `None`: the runtime's defaults.
+    pub limits: Option<ActorLimits>,
+}
+
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: EngineHandle,
+    cache: ComponentCache,
+    config: RuntimeConfig,
+    pres: Mutex<HashMap<(ContentHash, Vec<Capability>), ActorPre<ActorState>>>,
+    router: Arc<Router>,
+    actors: Mutex<BTreeMap<String, (Addr<WasmActor>, Arc<Mutex<ActorInfo>>)>>,
+    cstore: Option<r1_cstore::Cstore>,
+    workers: Vec<Arbiter>,
+    next_worker: AtomicUsize,
+}
+
+impl Runtime {
+    /// Builds the engine and worker threads. `cache_dir`: where compiled components persist
+    /// (`None`: memory only). `cstore`: the store actors with a CSTORE grant use.
+    pub fn new(
+        config: RuntimeConfig,
+        cache_dir: Option<PathBuf>,
+        cstore: Option<r1_cstore::Cstore>,
+    ) -> Result<Self, RuntimeError> {
+        let engine = EngineHandle::new(&config)?;
+        let cache = ComponentCache::new(engine.engine.clone(), cache_dir).map_err(|e| {
+            RuntimeError::Io(std::io::Error::other(e.to_string()))
+        })?;
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let workers = (0..workers).map(|_| Arbiter::new()).collect();
+        tracing::info!(allocator = ?engine.allocator, "wasm runtime ready");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                cache,
+                config,
+                pres: Mutex::default(),
+                router: Arc::default(),
+                actors: Mutex::default(),
+                cstore,
+                workers,
+                next_worker: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn allocator(&self) -> AllocatorKind {
+        self.inner.engine.allocator
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.inner.engine.engine
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Compiles (or fetches from cache) `wasm` on a blocking thread.
+    async fn load(&self, wasm: Vec<u8>) -> Result<(Component, ContentHash), LoadError> {
+        let cache = self.inner.cache.clone();
+        tokio::task::spawn_blocking(move || cache.load(&wasm))
+            .await
+            .unwrap_or_else(|join| {
+                Err(LoadError::Invalid(wasmtime::Error::msg(format!(
+                    "compiler thread failed: {join}"
+                ))))
+            })
+    }
+
+    /// Imports, exports and needed grants of a component.
+    pub async fn inspect(&self, wasm: Vec<u8>) -> Result<ComponentReport, LoadError> {
+        let (component, hash) = self.load(wasm).await?;
+        Ok(linker::report(self.engine(), &component, &hash))
+    }
+
+    /// Pre-links `component` for `caps`, once per (component, capability set).
+    fn instance_pre(
+        &self,
+        component: &Component,
+        hash: &str,
+        caps: Vec<Capability>,
+    ) -> Result<ActorPre<ActorState>, SpawnError> {
+        let key = (hash.to_owned(), caps);
+        let mut pres = self.inner.pres.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pre) = pres.get(&key) {
+            return Ok(pre.clone());
+        }
+        let linker = linker::build_linker(self.engine(), &key.1).map_err(|e| {
+            SpawnError::Setup {
+                actor: String::new(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| SpawnError::Instantiate {
+                actor: String::new(),
+                reason: format!("{e:#}"),
+            })?;
+        let pre = ActorPre::new(pre).map_err(SpawnError::NotAnActor)?;
+        pres.insert(key, pre.clone());
+        Ok(pre)
+    }
+
+    /// Checks, instantiates and initialises an actor, then starts it on a worker.
+    pub async fn spawn(&self, spec: ActorSpec) -> Result<ActorInfo, SpawnError> {
+        let ActorSpec {
+            name,
+            wasm,
+            grants,
+            config,
+            limits,
+        } = spec;
+        if !valid_name(&name) || name == HOST_SENDER {
+            return Err(SpawnError::BadName(name));
+        }
+        if self.lock_actors().contains_key(&name) {
+            return Err(SpawnError::NameTaken(name));
+        }
+        let (component, hash) = self.load(wasm).await?;
+        linker::check(&name, self.engine(), &component, &grants)?;
+        let pre = self
+            .instance_pre(&component, &hash, grants.capabilities())
+            .map_err(|e| match e {
+                SpawnError::Instantiate { reason, .. } => SpawnError::Instantiate {
+                    actor: name.clone(),
+                    reason,
+                },
+                SpawnError::Setup { reason, .. } => SpawnError::Setup {
+                    actor: name.clone(),
+                    reason,
+                },
+                other => other,
+            })?;
+        let mut limits = limits.unwrap_or(self.inner.config.default_limits);
+        limits.max_memory_bytes = limits
+            .max_memory_bytes
+            .min(self.inner.config.pool_max_memory_bytes);
+        let template = Arc::new(ActorTemplate {
+            name: Arc::from(name.as_str()),
+            engine: self.engine().clone(),
+            pre,
+            grants: grants.clone(),
+            limits,
+            config,
+            router: self.inner.router.clone(),
+            cstore: self.inner.cstore.clone(),
+            policy: self.inner.config.restart,
+        });
+        let instance = template.start().await.map_err(|crash| {
+            self.inner.router.unregister(&name);
+            SpawnError::Init {
+                actor: name.clone(),
+                reason: crash.to_string(),
+            }
+        })?;
+        let info = Arc::new(Mutex::new(ActorInfo {
+            name: name.clone(),
+            component: hash,
+            grants: grants.to_strings(),
+            status: ActorStatus::Running,
+            restarts: 0,
+            last_crash: None,
+            subscriptions: Vec::new(),
+        }));
+        let mut actors = self.lock_actors();
+        if actors.contains_key(&name) {
+            return Err(SpawnError::NameTaken(name));
+        }
+        let worker = &self.inner.workers
+            [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()];
+        let actor_info = info.clone();
+        let addr = WasmActor::start_in_arbiter(&worker.handle(), move |_| {
+            WasmActor::new(template, instance, actor_info)
+        });
+        self.inner.router.register(&name, addr.clone());
+        actors.insert(name.clone(), (addr, info));
+        drop(actors);
+        tracing::info!(actor = %name, "actor started");
+        Ok(self.info(&name).unwrap_or_else(|| unreachable_info(&name)))
+    }
+
+    fn lock_actors(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<String, (Addr<WasmActor>, Arc<Mutex<ActorInfo>>)>>
+    {
+        self.inner.actors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The actor's current state.
+    pub fn info(&self, name: &str) -> Option<ActorInfo> {
+        let actors = self.lock_actors();
+        let (_, info) = actors.get(name)?;
+        let mut info = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        info.subscriptions = self.inner.router.subscriptions(name);
+        Some(info)
+    }
+
+    /// Every actor the node knows, running or not, by name.
+    pub fn list(&self) -> Vec<ActorInfo> {
+        let names: Vec<String> = self.lock_actors().keys().cloned().collect();
+        names.iter().filter_map(|n| self.info(n)).collect()
+    }
+
+    /// Stops `name` and forgets it.
+    pub async fn stop(&self, name: &str) -> Result<(), DeliveryError> {
+        let (addr, _) = self
+            .lock_actors()
+            .remove(name)
+            .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))?;
+        self.inner.router.unregister(name);
+        // Closed already (failed actor) is fine: it is gone either way.
+        let _ = addr.send(StopActor).await;
+        Ok(())
+    }
+
+    /// Sends `payload` to `name` as the host and waits for the reply.
+    pub async fn request(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, DeliveryError> {
+        self.known(name)?;
+        let msg = Deliver::new(HOST_SENDER, None, payload);
+        self.inner.router.request(name, msg, timeout).await
+    }
+
+    /// Queues `payload` for `name` without waiting.
+    pub fn send(&self, name: &str, payload: Vec<u8>) -> Result<(), DeliveryError> {
+        self.known(name)?;
+        self.inner
+            .router
+            .try_deliver(name, Deliver::new(HOST_SENDER, None, payload))
+    }
+
+    /// Publishes on `topic` as the host; returns how many subscribers got it.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>) -> u32 {
+        self.inner.router.publish(HOST_SENDER, topic, payload)
+    }
+
+    /// Distinguishes "failed/stopped" from "never existed" for a clearer error.
+    fn known(&self, name: &str) -> Result<(), DeliveryError> {
+        match self.info(name) {
+            None => Err(DeliveryError::UnknownActor(name.to_owned())),
+            Some(ActorInfo {
+                status: ActorStatus::Failed { reason },
+                ..
+            }) => Err(DeliveryError::Denied(format!(
+                "actor {name:?} has failed: {reason}"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Stops every actor and the worker threads.
+    pub async fn shutdown(&self) {
+        let names: Vec<String> = self.lock_actors().keys().cloned().collect();
+        for name in names {
+            let _ = self.stop(&name).await;
+        }
+        for worker in &self.inner.workers {
+            worker.stop();
+        }
+    }
+}
+
+fn unreachable_info(name: &str) -> ActorInfo {
+    ActorInfo {
+        name: name.to_owned(),
+        component: String::new(),
+        grants: Vec::new(),
+        status: ActorStatus::Stopped,
+        restarts: 0,
+        last_crash: None,
+        subscriptions: Vec::new(),
+    }
+}
+
+impl Actor for Runtime {
+    type Context = actix::Context<Self>;
+}
