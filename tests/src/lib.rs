@@ -1,0 +1,161 @@
+//! Helpers for the end-to-end tests: run the real `r1` binary, start nodes on loopback and
+//! talk to them through the CLI and the HTTP API, the way a user does.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `r1` binary next to this test's own build output (`cargo build -p r1-node` first;
+/// `make test` does).
+pub fn r1_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("R1_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/r1
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("r1"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p r1-node` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A guest component built by `scripts/build-guests.sh`.
+pub fn guest_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("R1_GUEST_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `make guests` (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `r1 ARGS...` to completion.
+pub fn r1(args: &[&str], api: Option<&str>) -> Output {
+    let mut cmd = Command::new(r1_bin());
+    cmd.args(args).env("R1_LOG", "warn");
+    if let Some(api) = api {
+        cmd.env("R1_API", api);
+    }
+    cmd.output().expect("run r1")
+}
+
+/// Runs `r1 ARGS...`, asserts success and returns trimmed stdout.
+pub fn r1_ok(args: &[&str], api: Option<&str>) -> String {
+    let out = r1(args, api);
+    assert!(
+        out.status.success(),
+        "r1 {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `r1 node` child process on a loopback port with its own data dir.
+pub struct NodeProcess {
+    pub api: String,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, free_port())
+    }
+
+    pub fn start_with(data_dir: &Path, port: u16) -> Self {
+        let api = format!("127.0.0.1:{port}");
+        let log = data_dir.with_extension(format!("{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("node log");
+        let child = Command::new(r1_bin())
+            .args(["node", "--api", &api, "--data-dir"])
+            .arg(data_dir)
+            .env("R1_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn r1 node");
+        let node = Self {
+            api,
+            data_dir: data_dir.to_owned(),
+            child: Some(child),
+            log,
+        };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("http://{}/v1/status", self.api);
+        while Instant::now() < deadline {
+            if reqwest::blocking::get(&url).is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node never became ready; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush or shut down.
+    pub fn kill(mut self) -> PathBuf {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.data_dir.clone()
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) -> PathBuf {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(status.success(), "node exited with {status}");
+                    return self.data_dir.clone();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            panic!("node did not stop on SIGTERM");
+        }
+        self.data_dir.clone()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

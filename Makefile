@@ -1,0 +1,45 @@
+# R1 — the two set-up commands are `make demo` and `make test`; both install what is missing.
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+R1 := $(CARGO_TARGET_DIR)/debug/r1
+export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
+
+.PHONY: all setup build guests test demo bench lint fmt clean
+
+all: build guests
+
+## setup: host Rust toolchain check + wasm32-wasip2 guest toolchain (rustup target or Debian rustc-web)
+setup:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (stable >= 1.95)"; exit 1; }
+	@bash scripts/setup-guest-toolchain.sh >/dev/null
+
+## build: the host workspace and the `r1` binary
+build:
+	$(CARGO) build --workspace --all-targets
+
+## guests: every example, test and system actor as a component under target/wasm
+guests: setup build
+	R1_BIN=$(R1) bash scripts/build-guests.sh
+
+## test: the whole suite (unit, runtime with real guests, end-to-end nodes)
+test: guests
+	$(CARGO) test --workspace
+
+## demo: start a local node and run the pipeline example through it
+demo: guests
+	R1_BIN=$(R1) bash scripts/demo.sh
+
+## bench: runtime benchmarks (release); figures go to BENCHMARKS.md
+bench: guests
+	$(CARGO) bench -p r1-runtime --bench runtime
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
