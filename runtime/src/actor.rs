@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde::Serialize;
 use wasmtime::component::ResourceTableError;
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, Store};
 
 use crate::config::{ActorLimits, RestartPolicy};
 use crate::error::DeliveryError;
 use crate::grants::Grants;
-use crate::host::actor::bindings::{Actor as ActorBindings, ActorPre};
 use crate::host::actor::bindings::r1::actor::types::Message as WitMessage;
+use crate::host::actor::bindings::{Actor as ActorBindings, ActorPre};
 use crate::router::{Deliver, Router};
-use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded};
+use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded, arm_deadline, new_store};
 
 /// Where an actor is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,10 +113,7 @@ pub(crate) struct Instance {
 
 impl ActorTemplate {
     fn arm_deadline(&self, store: &mut Store<ActorState>) {
-        let data = store.data_mut();
-        data.deadline = Instant::now() + self.limits.deadline;
-        data.deadline_ms = self.limits.deadline.as_millis();
-        store.set_epoch_deadline(1);
+        arm_deadline(store, self.limits.deadline);
     }
 
     /// Instantiates and runs `init`.
@@ -129,18 +126,7 @@ impl ActorTemplate {
             self.cstore.clone(),
         )
         .map_err(Crash::Setup)?;
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_callback(|ctx| {
-            let data = ctx.data();
-            if Instant::now() >= data.deadline {
-                return Err(wasmtime::Error::new(DeadlineExceeded {
-                    limit_ms: data.deadline_ms,
-                }));
-            }
-            // Not yet due: let other actors on this thread run, check again next tick.
-            Ok(UpdateDeadline::Yield(1))
-        });
+        let mut store = new_store(&self.engine, state);
         self.arm_deadline(&mut store);
         let bindings = self
             .pre
@@ -299,9 +285,9 @@ impl Handler<Deliver> for WasmActor {
         let name = self.template.name.to_string();
         let Some(mut instance) = self.instance.take() else {
             // Only reachable after a failed restart, while the actor is stopping.
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(
-                DeliveryError::Stopped(name),
-            ))));
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(DeliveryError::Stopped(
+                name,
+            )))));
         };
         let template = self.template.clone();
         AtomicResponse::new(Box::pin(

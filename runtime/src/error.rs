@@ -57,9 +57,7 @@ pub enum GrantError {
         interface: String,
         grant: String,
     },
-    #[error(
-        "actor {actor:?} imports `{interface}`, which no host service provides: {reason}"
-    )]
+    #[error("actor {actor:?} imports `{interface}`, which no host service provides: {reason}")]
     Unsupported {
         actor: String,
         interface: String,

@@ -209,10 +209,7 @@ mod tests {
 
     #[test]
     fn maps_imports_to_requirements() {
-        assert_eq!(
-            requirement("r1:actor/mailbox@0.1.0"),
-            Ok(Requirement::Base)
-        );
+        assert_eq!(requirement("r1:actor/mailbox@0.1.0"), Ok(Requirement::Base));
         assert_eq!(
             requirement("r1:cstore/store@0.1.0"),
             Ok(Requirement::Capability(Capability::Cstore))

@@ -106,10 +106,7 @@ pub fn check(
 }
 
 /// A linker with WASI (nothing ambient), `r1:actor`, and the `r1:*` interfaces of `caps`.
-pub fn build_linker(
-    engine: &Engine,
-    caps: &[Capability],
-) -> wasmtime::Result<Linker<ActorState>> {
+pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Linker<ActorState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::host::actor::add_to_linker(&mut linker)?;

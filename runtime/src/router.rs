@@ -6,7 +6,7 @@
 //! subscriber: a subscriber whose mailbox is full misses the message, and that is logged.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use actix::Addr;
@@ -139,5 +139,3 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
 }
-
-pub type SharedRouter = Arc<Router>;

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use wasmtime::{Engine, Store, UpdateDeadline};
+
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -87,7 +89,8 @@ pub struct ActorState {
 }
 
 impl ActorState {
-    pub(crate) fn new(
+    /// Builds the store data for actor `name` from its grants.
+    pub fn new(
         name: Arc<str>,
         grants: &Grants,
         max_memory_bytes: usize,
@@ -136,4 +139,30 @@ impl WasiView for ActorState {
             table: &mut self.table,
         }
     }
+}
+
+/// A store for one instance: limits installed and deadlines enforced on every epoch tick.
+/// Arm a call with [`arm_deadline`] before entering the guest.
+pub fn new_store(engine: &Engine, state: ActorState) -> Store<ActorState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_callback(|ctx| {
+        let data = ctx.data();
+        if Instant::now() >= data.deadline {
+            return Err(wasmtime::Error::new(DeadlineExceeded {
+                limit_ms: data.deadline_ms,
+            }));
+        }
+        // Not yet due: let other actors on this thread run, check again next tick.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
+
+/// Gives the next guest call `budget` of wall-clock time.
+pub fn arm_deadline(store: &mut Store<ActorState>, budget: std::time::Duration) {
+    let data = store.data_mut();
+    data.deadline = Instant::now() + budget;
+    data.deadline_ms = budget.as_millis();
+    store.set_epoch_deadline(1);
 }

@@ -39,6 +39,17 @@ pub struct ActorSpec {
     pub limits: Option<ActorLimits>,
 }
 
+/// Pre-linked components by (content hash, granted capability set).
+type PreCache = HashMap<(ContentHash, Vec<Capability>), ActorPre<ActorState>>;
+
+/// A running actor: its mailbox and its shared status.
+struct ActorEntry {
+    addr: Addr<WasmActor>,
+    info: Arc<Mutex<ActorInfo>>,
+}
+
+type ActorTable = BTreeMap<String, ActorEntry>;
+
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -48,9 +59,9 @@ struct Inner {
     engine: EngineHandle,
     cache: ComponentCache,
     config: RuntimeConfig,
-    pres: Mutex<HashMap<(ContentHash, Vec<Capability>), ActorPre<ActorState>>>,
+    pres: Mutex<PreCache>,
     router: Arc<Router>,
-    actors: Mutex<BTreeMap<String, (Addr<WasmActor>, Arc<Mutex<ActorInfo>>)>>,
+    actors: Mutex<ActorTable>,
     cstore: Option<r1_cstore::Cstore>,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
@@ -65,9 +76,8 @@ impl Runtime {
         cstore: Option<r1_cstore::Cstore>,
     ) -> Result<Self, RuntimeError> {
         let engine = EngineHandle::new(&config)?;
-        let cache = ComponentCache::new(engine.engine.clone(), cache_dir).map_err(|e| {
-            RuntimeError::Io(std::io::Error::other(e.to_string()))
-        })?;
+        let cache = ComponentCache::new(engine.engine.clone(), cache_dir)
+            .map_err(|e| RuntimeError::Io(std::io::Error::other(e.to_string())))?;
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -131,12 +141,11 @@ impl Runtime {
         if let Some(pre) = pres.get(&key) {
             return Ok(pre.clone());
         }
-        let linker = linker::build_linker(self.engine(), &key.1).map_err(|e| {
-            SpawnError::Setup {
+        let linker =
+            linker::build_linker(self.engine(), &key.1).map_err(|e| SpawnError::Setup {
                 actor: String::new(),
                 reason: format!("{e:#}"),
-            }
-        })?;
+            })?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| SpawnError::Instantiate {
@@ -215,29 +224,28 @@ impl Runtime {
         }
         let worker = &self.inner.workers
             [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()];
+        let mut reply = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let actor_info = info.clone();
         let addr = WasmActor::start_in_arbiter(&worker.handle(), move |_| {
             WasmActor::new(template, instance, actor_info)
         });
         self.inner.router.register(&name, addr.clone());
-        actors.insert(name.clone(), (addr, info));
+        actors.insert(name.clone(), ActorEntry { addr, info });
         drop(actors);
         tracing::info!(actor = %name, "actor started");
-        Ok(self.info(&name).unwrap_or_else(|| unreachable_info(&name)))
+        reply.subscriptions = self.inner.router.subscriptions(&name);
+        Ok(reply)
     }
 
-    fn lock_actors(
-        &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<String, (Addr<WasmActor>, Arc<Mutex<ActorInfo>>)>>
-    {
+    fn lock_actors(&self) -> std::sync::MutexGuard<'_, ActorTable> {
         self.inner.actors.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The actor's current state.
     pub fn info(&self, name: &str) -> Option<ActorInfo> {
         let actors = self.lock_actors();
-        let (_, info) = actors.get(name)?;
-        let mut info = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let entry = actors.get(name)?;
+        let mut info = entry.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
         info.subscriptions = self.inner.router.subscriptions(name);
         Some(info)
     }
@@ -250,7 +258,7 @@ impl Runtime {
 
     /// Stops `name` and forgets it.
     pub async fn stop(&self, name: &str) -> Result<(), DeliveryError> {
-        let (addr, _) = self
+        let ActorEntry { addr, .. } = self
             .lock_actors()
             .remove(name)
             .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))?;
@@ -309,20 +317,4 @@ impl Runtime {
             worker.stop();
         }
     }
-}
-
-fn unreachable_info(name: &str) -> ActorInfo {
-    ActorInfo {
-        name: name.to_owned(),
-        component: String::new(),
-        grants: Vec::new(),
-        status: ActorStatus::Stopped,
-        restarts: 0,
-        last_crash: None,
-        subscriptions: Vec::new(),
-    }
-}
-
-impl Actor for Runtime {
-    type Context = actix::Context<Self>;
 }

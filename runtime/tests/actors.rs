@@ -106,8 +106,12 @@ async fn counter_counts_in_its_namespace_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
     let rt = Runtime::new(config(), None, Some(store.clone())).unwrap();
-    rt.spawn(spec("a", "counter", &["cstore:ns-a"])).await.unwrap();
-    rt.spawn(spec("b", "counter", &["cstore:ns-b"])).await.unwrap();
+    rt.spawn(spec("a", "counter", &["cstore:ns-a"]))
+        .await
+        .unwrap();
+    rt.spawn(spec("b", "counter", &["cstore:ns-b"]))
+        .await
+        .unwrap();
     for expected in 1..=3 {
         assert_eq!(ask(&rt, "a", "tick").await.unwrap(), expected.to_string());
     }
@@ -128,7 +132,9 @@ async fn pipeline_flows_source_transform_sink() {
     rt.spawn(spec("transform", "pipeline_transform", &[]))
         .await
         .unwrap();
-    rt.spawn(spec("source", "pipeline_source", &[])).await.unwrap();
+    rt.spawn(spec("source", "pipeline_source", &[]))
+        .await
+        .unwrap();
     assert_eq!(
         rt.info("transform").unwrap().subscriptions,
         vec!["pipeline.raw"]
@@ -180,7 +186,10 @@ async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
         }
         other => panic!("expected a deadline crash, got {other:?}"),
     }
-    wait_for(&rt, "looper", |i| i.status == ActorStatus::Running && i.restarts == 1).await;
+    wait_for(&rt, "looper", |i| {
+        i.status == ActorStatus::Running && i.restarts == 1
+    })
+    .await;
     assert_eq!(ask(&rt, "looper", "ping").await.unwrap(), "alive");
     rt.shutdown().await;
 }
@@ -203,16 +212,25 @@ async fn unbounded_allocation_hits_memory_limit_and_restarts() {
     wait_for(&rt, "hog", |i| i.status == ActorStatus::Running).await;
     let info = rt.info("hog").unwrap();
     assert_eq!(info.restarts, 1);
-    assert!(info.last_crash.unwrap().contains("memory limit of 16777216 bytes"));
+    assert!(
+        info.last_crash
+            .unwrap()
+            .contains("memory limit of 16777216 bytes")
+    );
     // A fresh instance: the hoard is gone.
-    assert_eq!(ask(&rt, "hog", "status").await.unwrap(), "alive, holding 0 MiB");
+    assert_eq!(
+        ask(&rt, "hog", "status").await.unwrap(),
+        "alive, holding 0 MiB"
+    );
     rt.shutdown().await;
 }
 
 #[actix_rt::test]
 async fn crash_loop_is_stopped_by_restart_intensity() {
     let rt = Runtime::new(config(), None, None).unwrap();
-    rt.spawn(spec("crasher", "guest_crasher", &[])).await.unwrap();
+    rt.spawn(spec("crasher", "guest_crasher", &[]))
+        .await
+        .unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
     // max_restarts = 3: crashes 1-3 restart, crash 4 stops it.
     for attempt in 1..=4 {
@@ -227,7 +245,10 @@ async fn crash_loop_is_stopped_by_restart_intensity() {
             other => panic!("attempt {attempt}: expected a crash, got {other:?}"),
         }
     }
-    wait_for(&rt, "crasher", |i| matches!(i.status, ActorStatus::Failed { .. })).await;
+    wait_for(&rt, "crasher", |i| {
+        matches!(i.status, ActorStatus::Failed { .. })
+    })
+    .await;
     let info = rt.info("crasher").unwrap();
     let ActorStatus::Failed { reason } = &info.status else {
         unreachable!()
@@ -256,7 +277,10 @@ async fn wasi_guest_sees_only_its_preopen() {
     rt.spawn(spec("probe", "guest_fs_probe", &[grant.as_str()]))
         .await
         .unwrap();
-    assert_eq!(ask(&rt, "probe", "/data/inside.txt").await.unwrap(), "inside");
+    assert_eq!(
+        ask(&rt, "probe", "/data/inside.txt").await.unwrap(),
+        "inside"
+    );
     for outside in [
         "/data/../secret.txt".to_string(),
         root.path().join("secret.txt").display().to_string(),
@@ -264,13 +288,18 @@ async fn wasi_guest_sees_only_its_preopen() {
         "secret.txt".to_string(),
     ] {
         let reply = ask(&rt, "probe", &outside).await.unwrap();
-        assert!(reply.starts_with("error:"), "{outside} was readable: {reply}");
+        assert!(
+            reply.starts_with("error:"),
+            "{outside} was readable: {reply}"
+        );
     }
     // No inherited environment.
     assert_eq!(ask(&rt, "probe", "env").await.unwrap(), "");
 
     // Without a grant there is no filesystem at all.
-    rt.spawn(spec("blind", "guest_fs_probe", &[])).await.unwrap();
+    rt.spawn(spec("blind", "guest_fs_probe", &[]))
+        .await
+        .unwrap();
     let reply = ask(&rt, "blind", "/data/inside.txt").await.unwrap();
     assert!(reply.starts_with("error:"), "{reply}");
     rt.shutdown().await;
@@ -336,7 +365,10 @@ async fn bad_component_bytes_give_clear_errors() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, SpawnError::Load(LoadError::Precompiled)), "{err}");
+    assert!(
+        matches!(err, SpawnError::Load(LoadError::Precompiled)),
+        "{err}"
+    );
     assert!(rt.list().is_empty());
     rt.shutdown().await;
 }

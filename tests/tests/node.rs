@@ -25,15 +25,41 @@ fn hello_counter_and_pipeline_through_a_node_and_counter_survives_restarts() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("r1:cstore/store@0.1.0"), "{stderr}");
-    r1_ok(&["actor", "start", &p("counter"), "--grant", "cstore:counter"], api);
+    r1_ok(
+        &["actor", "start", &p("counter"), "--grant", "cstore:counter"],
+        api,
+    );
     for expected in ["1", "2", "3"] {
         assert_eq!(r1_ok(&["send", "counter", "tick"], api), expected);
     }
 
     // pipeline: source -> transform -> sink
-    r1_ok(&["actor", "start", &p("pipeline_sink"), "--name", "sink", "--grant", "cstore:pipeline"], api);
-    r1_ok(&["actor", "start", &p("pipeline_transform"), "--name", "transform"], api);
-    r1_ok(&["actor", "start", &p("pipeline_source"), "--name", "source"], api);
+    r1_ok(
+        &[
+            "actor",
+            "start",
+            &p("pipeline_sink"),
+            "--name",
+            "sink",
+            "--grant",
+            "cstore:pipeline",
+        ],
+        api,
+    );
+    r1_ok(
+        &[
+            "actor",
+            "start",
+            &p("pipeline_transform"),
+            "--name",
+            "transform",
+        ],
+        api,
+    );
+    r1_ok(
+        &["actor", "start", &p("pipeline_source"), "--name", "source"],
+        api,
+    );
     assert_eq!(
         r1_ok(&["send", "source", "one small step\nfor an actor"], api),
         "published 2 line(s) on pipeline.raw"
@@ -82,19 +108,38 @@ fn run_inspect_and_bad_input_from_the_cli() {
     let data = root.path().display().to_string();
 
     let out = r1_ok(
-        &["run", &p("hello"), "--data-dir", &data, "--send", "Ada", "--send", "Bob"],
+        &[
+            "run",
+            &p("hello"),
+            "--data-dir",
+            &data,
+            "--send",
+            "Ada",
+            "--send",
+            "Bob",
+        ],
         None,
     );
     assert_eq!(out, "hello, Ada!\nhello, Bob!");
 
     let inspect = r1_ok(&["inspect", &p("counter")], None);
     assert!(inspect.contains("r1:cstore/store@0.1.0"), "{inspect}");
-    assert!(inspect.contains("needs grants: cstore:<namespace>"), "{inspect}");
+    assert!(
+        inspect.contains("needs grants: cstore:<namespace>"),
+        "{inspect}"
+    );
 
     let garbage = root.path().join("garbage.wasm");
     std::fs::write(&garbage, b"\0asm\x0d\x00\x01\x00\x07\xff\xff\xff").unwrap();
     for args in [
-        vec!["run", garbage.to_str().unwrap(), "--data-dir", &data, "--send", "x"],
+        vec![
+            "run",
+            garbage.to_str().unwrap(),
+            "--data-dir",
+            &data,
+            "--send",
+            "x",
+        ],
         vec!["inspect", garbage.to_str().unwrap()],
         vec!["run", "/no/such/file.wasm", "--send", "x"],
         vec!["run", &p("hello"), "--grant", "bogus", "--send", "x"],
@@ -121,7 +166,12 @@ fn api_errors_are_clear() {
         .unwrap();
     assert_eq!(resp.status(), 422);
     let body: serde_json::Value = resp.json().unwrap();
-    assert!(body["error"].as_str().unwrap().contains("not a WebAssembly file"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly file")
+    );
 
     let resp = http
         .put(format!("{base}/v1/actors/bad%20name"))

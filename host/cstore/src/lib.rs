@@ -138,7 +138,9 @@ impl Cstore {
         if current != expected {
             return Ok(CasOutcome::Conflict(current));
         }
-        self.inner.kv.insert(k, encode_versioned(current + 1, value))?;
+        self.inner
+            .kv
+            .insert(k, encode_versioned(current + 1, value))?;
         self.persist()?;
         Ok(CasOutcome::Swapped(current + 1))
     }

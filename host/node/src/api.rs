@@ -53,7 +53,9 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Deploy(DeployError::Persist(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => delivery_status(e),
+            ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => {
+                delivery_status(e)
+            }
             ApiError::Deploy(DeployError::Spawn(e)) => match e {
                 SpawnError::NameTaken(_) => StatusCode::CONFLICT,
                 SpawnError::Grant(GrantError::NotGranted { .. })
@@ -203,7 +205,9 @@ async fn cstore_get(
         Ok(Some(value)) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
             .body(value)),
-        Ok(None) => Err(ApiError::NotFound(format!("no key {key:?} in namespace {ns:?}"))),
+        Ok(None) => Err(ApiError::NotFound(format!(
+            "no key {key:?} in namespace {ns:?}"
+        ))),
         Err(r1_cstore::CstoreError::Invalid { what, reason }) => {
             Err(ApiError::BadRequest(format!("invalid {what}: {reason}")))
         }

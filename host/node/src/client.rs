@@ -21,7 +21,8 @@ fn url(api: &str, path: &str) -> String {
 
 /// Turns a non-2xx answer into an error carrying the node's message.
 fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Response> {
-    let resp = resp.with_context(|| format!("cannot reach the node API at {api} (is `r1 node` running?)"))?;
+    let resp = resp
+        .with_context(|| format!("cannot reach the node API at {api} (is `r1 node` running?)"))?;
     if resp.status().is_success() {
         return Ok(resp);
     }

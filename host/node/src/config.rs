@@ -25,7 +25,9 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             data_dir: default_data_dir(),
-            api: DEFAULT_API.parse().unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
+            api: DEFAULT_API
+                .parse()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
             dev: true,
             runtime: RuntimeConfig::default(),
         }

@@ -39,7 +39,9 @@ impl Deployments {
     }
 
     pub fn save(&self, deployment: &Deployment, wasm: &[u8]) -> Result<()> {
-        let component = self.components.join(format!("{}.wasm", deployment.component));
+        let component = self
+            .components
+            .join(format!("{}.wasm", deployment.component));
         if !component.exists() {
             write_atomically(&component, wasm)?;
         }
@@ -77,7 +79,9 @@ impl Deployments {
 
     fn load_one(&self, path: &Path) -> Result<(Deployment, Vec<u8>)> {
         let deployment: Deployment = serde_json::from_slice(&std::fs::read(path)?)?;
-        let wasm_path = self.components.join(format!("{}.wasm", deployment.component));
+        let wasm_path = self
+            .components
+            .join(format!("{}.wasm", deployment.component));
         let wasm = std::fs::read(&wasm_path)
             .with_context(|| format!("missing component {}", wasm_path.display()))?;
         let actual = blake3::hash(&wasm).to_hex();

@@ -9,7 +9,6 @@ mod node;
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -284,7 +283,10 @@ fn run(args: RunArgs) -> Result<()> {
         .unwrap_or_else(|| name_from_path(&args.component));
     let grants = Grants::parse(&args.grants.grants)?;
     let config = args.grants.config_pairs()?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(config::default_data_dir);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(config::default_data_dir);
     let limits = ActorLimits {
         max_memory_bytes: args.memory_mb << 20,
         deadline: Duration::from_millis(args.deadline_ms),
@@ -372,7 +374,6 @@ fn run_node(args: NodeArgs) -> Result<()> {
         // actix-web stops on SIGINT/SIGTERM; then the actors are stopped in order.
         server.await.context("HTTP server failed")?;
         node.runtime.shutdown().await;
-        drop(Arc::clone(&node));
         tracing::info!("r1 node stopped");
         anyhow::Ok(())
     })
@@ -420,7 +421,11 @@ fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
     } else {
         println!("needs grants: {}", report.needs_grants.join(", "));
     }
-    if report.imports.iter().any(|i| i.provided_by.starts_with("unavailable")) {
+    if report
+        .imports
+        .iter()
+        .any(|i| i.provided_by.starts_with("unavailable"))
+    {
         bail!("this component imports interfaces no R1 node provides");
     }
     Ok(())

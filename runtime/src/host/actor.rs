@@ -23,9 +23,7 @@ use bindings::r1::actor::mailbox;
 use bindings::r1::actor::types::{self, MailboxError};
 
 /// Links `r1:actor` into `linker`.
-pub fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<ActorState>,
-) -> wasmtime::Result<()> {
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wasmtime::Result<()> {
     use wasmtime::component::HasSelf;
     types::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     mailbox::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
@@ -79,9 +77,7 @@ impl mailbox::Host for ActorState {
 
     fn subscribe(&mut self, topic: String) -> Result<(), MailboxError> {
         if topic.is_empty() || topic.len() > 256 {
-            return Err(MailboxError::Denied(
-                "topic names are 1-256 bytes".into(),
-            ));
+            return Err(MailboxError::Denied("topic names are 1-256 bytes".into()));
         }
         self.router.subscribe(&self.name, &topic);
         Ok(())

@@ -17,9 +17,7 @@ pub mod bindings {
 use bindings::r1::cstore::store::{self, CasOutcome, Error, KeyPage, Versioned};
 
 /// Links `r1:cstore` into `linker`.
-pub fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<ActorState>,
-) -> wasmtime::Result<()> {
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wasmtime::Result<()> {
     store::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
 }
 
@@ -95,10 +93,12 @@ impl store::Host for ActorState {
         value: Vec<u8>,
     ) -> Result<CasOutcome, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(match s.compare_and_swap(ns, &key, expected_version, &value)? {
-            StoreCas::Swapped(v) => CasOutcome::Swapped(v),
-            StoreCas::Conflict(v) => CasOutcome::Conflict(v),
-        })
+        Ok(
+            match s.compare_and_swap(ns, &key, expected_version, &value)? {
+                StoreCas::Swapped(v) => CasOutcome::Swapped(v),
+                StoreCas::Conflict(v) => CasOutcome::Conflict(v),
+            },
+        )
     }
 
     fn hset(&mut self, key: String, field: String, value: Vec<u8>) -> Result<bool, Error> {
