@@ -24,7 +24,7 @@ guests: setup build
 
 ## test: the whole suite (unit, runtime with real guests, end-to-end nodes)
 test: guests
-	$(CARGO) test --workspace
+	bash scripts/test.sh
 
 ## demo: start a local node and run the pipeline example through it
 demo: guests

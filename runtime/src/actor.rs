@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde::Serialize;
+use tracing::Instrument;
 use wasmtime::component::ResourceTableError;
 use wasmtime::{Engine, Store};
 
@@ -237,6 +238,7 @@ impl WasmActor {
                 tokio::time::sleep(backoff).await;
                 template.start().await
             }
+            .instrument(tracing::info_span!("restart", actor = %name))
             .into_actor(self)
             .map(|result, act, ctx| match result {
                 Ok(instance) => {
@@ -290,11 +292,13 @@ impl Handler<Deliver> for WasmActor {
             )))));
         };
         let template = self.template.clone();
+        let span = tracing::debug_span!("handle", actor = %name, sender = %msg.sender);
         AtomicResponse::new(Box::pin(
             async move {
                 let result = template.handle(&mut instance, msg).await;
                 (instance, result)
             }
+            .instrument(span)
             .into_actor(self)
             .map(move |(instance, result), act, ctx| match result {
                 Ok(Ok(reply)) => {

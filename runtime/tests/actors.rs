@@ -159,7 +159,7 @@ async fn pipeline_flows_source_transform_sink() {
 #[actix_rt::test]
 async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
     let mut cfg = config();
-    cfg.default_limits.deadline = Duration::from_millis(800);
+    cfg.default_limits.deadline = Duration::from_millis(2000);
     let rt = Runtime::new(cfg, None, None).unwrap();
     rt.spawn(spec("looper", "guest_looper", &[])).await.unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();

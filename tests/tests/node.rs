@@ -193,3 +193,29 @@ fn api_errors_are_clear() {
         .unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+#[test]
+fn pooling_falls_back_to_on_demand_when_address_space_is_short() {
+    // 32 GiB of address space: far less than the pool reserves (hundreds of 4 GiB memory
+    // slots), plenty for on-demand allocation. Small ARM boards hit the same wall.
+    let root = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -v 33554432 && exec \"$0\" \"$@\"")
+        .arg(r1_e2e::r1_bin())
+        .args(["run", &p("hello"), "--send", "small board", "--data-dir"])
+        .arg(root.path())
+        .env("R1_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hello, small board!"
+    );
+    assert!(
+        stderr.contains("pooling allocator unavailable"),
+        "expected the fallback warning: {stderr}"
+    );
+}

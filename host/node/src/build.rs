@@ -5,7 +5,8 @@
 //! 2. Debian's `rustc-web` with its std source and wasi-libc → the same build with
 //!    `-Zbuild-std` (DESIGN §12).
 //!
-//! Otherwise the error says how to install one.
+//! Otherwise the error says how to install one. `R1_GUEST_TOOLCHAIN=rustup|debian` forces a
+//! route (for testing both on one machine).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +22,11 @@ pub enum Toolchain {
 }
 
 pub fn detect() -> Option<Toolchain> {
+    match std::env::var("R1_GUEST_TOOLCHAIN").as_deref() {
+        Ok("rustup") => return Some(Toolchain::Rustup),
+        Ok("debian") => return Some(Toolchain::DebianRustcWeb),
+        _ => {}
+    }
     let rustup = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .stderr(Stdio::null())
