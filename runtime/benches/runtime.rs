@@ -124,6 +124,7 @@ fn actor_roundtrip(n: usize) -> (f64, f64, f64) {
             },
             None,
             None,
+            r1_runtime::TrustPolicy::dev(),
         )
         .expect("runtime");
         for (name, wasm) in [("pong", "guest_pong"), ("ping", "guest_ping")] {

@@ -48,6 +48,8 @@ pub struct ActorInfo {
     /// BLAKE3 of the component bytes.
     pub component: String,
     pub grants: Vec<String>,
+    /// Fingerprint of the publisher whose signature was verified; `None` = unsigned (dev).
+    pub publisher: Option<String>,
     pub status: ActorStatus,
     pub restarts: u32,
     pub last_crash: Option<String>,

@@ -33,6 +33,8 @@ pub enum LoadError {
     Precompiled,
     #[error("invalid component: {0:#}")]
     Invalid(wasmtime::Error),
+    #[error("malformed component: {0}")]
+    Malformed(String),
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -78,6 +80,8 @@ pub enum SpawnError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Grant(#[from] GrantError),
+    #[error("refused by trust policy: {0}")]
+    Signature(#[from] crate::signing::SignatureError),
     #[error("component does not export the r1:actor handler: {0:#}")]
     NotAnActor(wasmtime::Error),
     #[error("cannot instantiate actor {actor:?}: {reason}")]

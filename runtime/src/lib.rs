@@ -19,6 +19,7 @@ pub mod host;
 pub mod linker;
 mod log_stream;
 pub mod router;
+pub mod signing;
 pub mod state;
 pub mod system;
 
@@ -28,4 +29,5 @@ pub use engine::AllocatorKind;
 pub use error::{DeliveryError, GrantError, LoadError, RuntimeError, SpawnError};
 pub use grants::Grants;
 pub use linker::ComponentReport;
+pub use signing::{Provenance, TrustPolicy};
 pub use system::{ActorSpec, HOST_SENDER, Runtime};

@@ -10,6 +10,8 @@ use wasmtime::component::{Component, Linker};
 
 use crate::error::GrantError;
 use crate::grants::{Capability, Grants, Requirement, requirement};
+use crate::signing::format::{Claims, SignatureError};
+use crate::signing::policy::declares;
 use crate::state::ActorState;
 
 /// What `r1 inspect` prints about a component.
@@ -100,6 +102,29 @@ pub fn check(
                     reason,
                 });
             }
+        }
+    }
+    Ok(())
+}
+
+/// For a signed component: every capability its imports need must be requested in its
+/// claims, so a publisher cannot ship more reach than it declared.
+pub fn check_declared(
+    actor: &str,
+    engine: &Engine,
+    component: &Component,
+    claims: &Claims,
+) -> Result<(), SignatureError> {
+    let (imports, _) = interfaces(engine, component);
+    for interface in imports {
+        if let Ok(Requirement::Capability(cap)) = requirement(&interface)
+            && !declares(claims, cap)
+        {
+            return Err(SignatureError::UndeclaredCapability {
+                actor: actor.to_owned(),
+                interface,
+                capability: cap.grant_hint().to_owned(),
+            });
         }
     }
     Ok(())

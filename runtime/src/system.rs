@@ -22,6 +22,8 @@ use crate::grants::{Capability, Grants, valid_name};
 use crate::host::actor::bindings::ActorPre;
 use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Router};
+use crate::signing::policy::unix_now;
+use crate::signing::{Provenance, SignatureError, TrustPolicy};
 use crate::state::ActorState;
 
 /// The sender name the node itself uses (API, CLI).
@@ -63,17 +65,20 @@ struct Inner {
     router: Arc<Router>,
     actors: Mutex<ActorTable>,
     cstore: Option<r1_cstore::Cstore>,
+    policy: TrustPolicy,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
 
 impl Runtime {
     /// Builds the engine and worker threads. `cache_dir`: where compiled components persist
-    /// (`None`: memory only). `cstore`: the store actors with a CSTORE grant use.
+    /// (`None`: memory only). `cstore`: the store actors with a CSTORE grant use. `policy`:
+    /// which components may run at all.
     pub fn new(
         config: RuntimeConfig,
         cache_dir: Option<PathBuf>,
         cstore: Option<r1_cstore::Cstore>,
+        policy: TrustPolicy,
     ) -> Result<Self, RuntimeError> {
         let engine = EngineHandle::new(&config)?;
         let cache = ComponentCache::new(engine.engine.clone(), cache_dir)
@@ -93,6 +98,7 @@ impl Runtime {
                 router: Arc::default(),
                 actors: Mutex::default(),
                 cstore,
+                policy,
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
@@ -172,8 +178,21 @@ impl Runtime {
         if self.lock_actors().contains_key(&name) {
             return Err(SpawnError::NameTaken(name));
         }
+        // Cheap shape checks, then trust: nothing is compiled from bytes the policy refuses.
+        crate::cache::validate(&wasm)?;
+        let provenance = self
+            .inner
+            .policy
+            .check(&name, &wasm, &grants, unix_now())
+            .map_err(|e| match e {
+                SignatureError::MalformedWasm(why) => SpawnError::Load(LoadError::Malformed(why)),
+                other => SpawnError::Signature(other),
+            })?;
         let (component, hash) = self.load(wasm).await?;
         linker::check(&name, self.engine(), &component, &grants)?;
+        if let Provenance::Signed(verified) = &provenance {
+            linker::check_declared(&name, self.engine(), &component, &verified.claims)?;
+        }
         let pre = self
             .instance_pre(&component, &hash, grants.capabilities())
             .map_err(|e| match e {
@@ -213,6 +232,7 @@ impl Runtime {
             name: name.clone(),
             component: hash,
             grants: grants.to_strings(),
+            publisher: provenance.publisher().map(|k| k.fingerprint()),
             status: ActorStatus::Running,
             restarts: 0,
             last_crash: None,

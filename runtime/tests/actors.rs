@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::guest;
 use r1_runtime::{
     ActorLimits, ActorSpec, ActorStatus, DeliveryError, GrantError, Grants, LoadError,
-    RestartPolicy, Runtime, RuntimeConfig, SpawnError,
+    RestartPolicy, Runtime, RuntimeConfig, SpawnError, TrustPolicy,
 };
 
 fn config() -> RuntimeConfig {
@@ -55,7 +55,7 @@ async fn wait_for(rt: &Runtime, name: &str, cond: impl Fn(&r1_runtime::ActorInfo
 
 #[actix_rt::test]
 async fn hello_replies_and_config_reaches_init() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
     assert_eq!(ask(&rt, "hello", "Ada").await.unwrap(), "hello, Ada!");
 
@@ -82,7 +82,7 @@ async fn hello_replies_and_config_reaches_init() {
 
 #[actix_rt::test]
 async fn ungranted_import_is_refused_before_instantiation() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     let err = rt.spawn(spec("counter", "counter", &[])).await.unwrap_err();
     match &err {
         SpawnError::Grant(GrantError::NotGranted {
@@ -105,7 +105,7 @@ async fn ungranted_import_is_refused_before_instantiation() {
 async fn counter_counts_in_its_namespace_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
-    let rt = Runtime::new(config(), None, Some(store.clone())).unwrap();
+    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
     rt.spawn(spec("a", "counter", &["cstore:ns-a"]))
         .await
         .unwrap();
@@ -125,7 +125,7 @@ async fn counter_counts_in_its_namespace_only() {
 async fn pipeline_flows_source_transform_sink() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
-    let rt = Runtime::new(config(), None, Some(store.clone())).unwrap();
+    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
     rt.spawn(spec("sink", "pipeline_sink", &["cstore:pipeline"]))
         .await
         .unwrap();
@@ -160,7 +160,7 @@ async fn pipeline_flows_source_transform_sink() {
 async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
     let mut cfg = config();
     cfg.default_limits.deadline = Duration::from_millis(2000);
-    let rt = Runtime::new(cfg, None, None).unwrap();
+    let rt = Runtime::new(cfg, None, None, TrustPolicy::dev()).unwrap();
     rt.spawn(spec("looper", "guest_looper", &[])).await.unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
 
@@ -196,7 +196,7 @@ async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
 
 #[actix_rt::test]
 async fn unbounded_allocation_hits_memory_limit_and_restarts() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     let mut hog = spec("hog", "guest_hog", &[]);
     hog.limits = Some(ActorLimits {
         max_memory_bytes: 16 << 20,
@@ -227,7 +227,7 @@ async fn unbounded_allocation_hits_memory_limit_and_restarts() {
 
 #[actix_rt::test]
 async fn crash_loop_is_stopped_by_restart_intensity() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     rt.spawn(spec("crasher", "guest_crasher", &[]))
         .await
         .unwrap();
@@ -272,7 +272,7 @@ async fn wasi_guest_sees_only_its_preopen() {
     std::fs::write(granted.join("inside.txt"), "inside").unwrap();
     std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
 
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     let grant = format!("fs-ro:{}=/data", granted.display());
     rt.spawn(spec("probe", "guest_fs_probe", &[grant.as_str()]))
         .await
@@ -307,7 +307,7 @@ async fn wasi_guest_sees_only_its_preopen() {
 
 #[actix_rt::test]
 async fn bad_component_bytes_give_clear_errors() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     let hello = guest("hello");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
@@ -379,7 +379,13 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
     let hello = guest("hello");
     let hash = blake3::hash(&hello).to_hex().to_string();
     {
-        let rt = Runtime::new(config(), Some(cache.path().into()), None).unwrap();
+        let rt = Runtime::new(
+            config(),
+            Some(cache.path().into()),
+            None,
+            TrustPolicy::dev(),
+        )
+        .unwrap();
         rt.spawn(spec("hello", "hello", &[])).await.unwrap();
         rt.shutdown().await;
     }
@@ -390,7 +396,13 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].starts_with(&hash) && entries[0].ends_with(".cwasm"));
     // A second runtime loads it from disk and runs it.
-    let rt = Runtime::new(config(), Some(cache.path().into()), None).unwrap();
+    let rt = Runtime::new(
+        config(),
+        Some(cache.path().into()),
+        None,
+        TrustPolicy::dev(),
+    )
+    .unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
     assert_eq!(ask(&rt, "hello", "again").await.unwrap(), "hello, again!");
     rt.shutdown().await;
@@ -398,7 +410,7 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
 
 #[actix_rt::test]
 async fn actors_message_each_other() {
-    let rt = Runtime::new(config(), None, None).unwrap();
+    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
     rt.spawn(spec("pong", "guest_pong", &[])).await.unwrap();
     rt.spawn(spec("ping", "guest_ping", &[])).await.unwrap();
     assert_eq!(ask(&rt, "ping", "echo me").await.unwrap(), "echo me");

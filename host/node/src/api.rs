@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use r1_runtime::signing::SignatureError;
 use r1_runtime::{DeliveryError, GrantError, Grants, LoadError, SpawnError};
 use serde_json::json;
 
@@ -60,6 +61,13 @@ impl ResponseError for ApiError {
                 SpawnError::NameTaken(_) => StatusCode::CONFLICT,
                 SpawnError::Grant(GrantError::NotGranted { .. })
                 | SpawnError::Grant(GrantError::Unsupported { .. }) => StatusCode::FORBIDDEN,
+                SpawnError::Signature(
+                    SignatureError::MalformedWasm(_)
+                    | SignatureError::MalformedSection(_)
+                    | SignatureError::DuplicateSection
+                    | SignatureError::BadClaims(_),
+                ) => StatusCode::UNPROCESSABLE_ENTITY,
+                SpawnError::Signature(_) => StatusCode::FORBIDDEN,
                 SpawnError::Load(LoadError::Cache { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             },
@@ -104,6 +112,8 @@ async fn status(node: NodeData) -> HttpResponse {
         "data_dir": node.config.data_dir,
         "api": node.config.api.to_string(),
         "dev": node.config.dev,
+        "node_id": node.identity.to_hex(),
+        "node_fingerprint": node.identity.fingerprint(),
         "allocator": node.runtime.allocator(),
         "actors": node.runtime.list().len(),
         "version": env!("CARGO_PKG_VERSION"),

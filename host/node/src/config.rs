@@ -16,8 +16,11 @@ pub const DEFAULT_API: &str = "127.0.0.1:7411";
 pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub api: SocketAddr,
-    /// Dev trust policy: unsigned components run (signing comes with the dAuth work).
+    /// Dev trust policy: unsigned components run (with a warning) and the node's own key and
+    /// the local publisher key are trusted. Off: only signed components from `trust_file`.
     pub dev: bool,
+    /// Publisher keys this node trusts, one per line.
+    pub trust_file: Option<PathBuf>,
     pub runtime: RuntimeConfig,
 }
 
@@ -29,6 +32,7 @@ impl Default for NodeConfig {
                 .parse()
                 .unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
             dev: true,
+            trust_file: None,
             runtime: RuntimeConfig::default(),
         }
     }

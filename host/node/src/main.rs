@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod deployments;
 mod node;
+mod publish;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -46,13 +47,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Build actor crates into wasm32-wasip2 components.
+    /// Build actor crates into wasm32-wasip2 components (and sign them with --sign).
     Build {
         /// Actor crate directories (default: the current directory).
         paths: Vec<PathBuf>,
         /// Copy the components here.
         #[arg(long)]
         out_dir: Option<PathBuf>,
+        /// Sign each component after building (name and version from its Cargo.toml).
+        #[arg(long)]
+        sign: bool,
+        #[command(flatten)]
+        signing: SignArgs,
+    },
+    /// Manage publisher keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a component (in place, or into --out) with a publisher key.
+    Sign {
+        component: PathBuf,
+        #[command(flatten)]
+        signing: SignArgs,
+        /// Add a countersignature to an already signed component (claims unchanged).
+        #[arg(long)]
+        countersign: bool,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show a component's claims and check every signature.
+    Verify {
+        component: PathBuf,
+        /// Also require the publisher to be in this trust file.
+        #[arg(long)]
+        trust: Option<PathBuf>,
     },
     /// Manage actors on a running node.
     #[command(subcommand)]
@@ -79,6 +106,59 @@ enum Command {
     /// Read CSTORE on a running node.
     #[command(subcommand)]
     Cstore(CstoreCommand),
+}
+
+#[derive(Args, Clone)]
+struct SignArgs {
+    /// Secret key file (default: $R1_KEY or ~/.config/r1/publisher.key).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// TOML claims file: name, version, capabilities, expires_at / expires_in_days.
+    #[arg(long)]
+    claims: Option<PathBuf>,
+    /// Component name in the claims (default: the file or crate name).
+    #[arg(long = "claim-name")]
+    name: Option<String>,
+    /// Component version in the claims (default: the crate's, or 0.0.0).
+    #[arg(long = "claim-version")]
+    version: Option<String>,
+    /// A capability the component requests: cstore, cstore:NS, fs:GUEST_DIR, fs-ro:GUEST_DIR.
+    #[arg(long = "capability")]
+    capabilities: Vec<String>,
+    /// The claims expire this many days from now.
+    #[arg(long)]
+    expires_in_days: Option<u64>,
+}
+
+impl SignArgs {
+    fn options(&self) -> publish::SignOptions {
+        publish::SignOptions {
+            key: self.key.clone(),
+            claims: self.claims.clone(),
+            name: self.name.clone(),
+            version: self.version.clone(),
+            capabilities: self.capabilities.clone(),
+            expires_in_days: self.expires_in_days,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a publisher key pair (secret file mode 0600, public key next to it as .pub).
+    New {
+        /// Where to write the secret key (default: $R1_KEY or ~/.config/r1/publisher.key).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing key file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a key's public half and fingerprint (secret or public key file).
+    Show {
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -131,6 +211,13 @@ struct RunArgs {
     /// Deadline of one message in milliseconds.
     #[arg(long, default_value_t = 5_000)]
     deadline_ms: u64,
+    /// Trust file of publisher keys (one per line).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// Refuse unsigned or untrusted components (default: dev policy, which allows unsigned
+    /// components and trusts your local publisher key).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -214,7 +301,12 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) => run(args),
         Command::Node(args) => run_node(args),
         Command::Inspect { component, json } => inspect(&component, json),
-        Command::Build { paths, out_dir } => {
+        Command::Build {
+            paths,
+            out_dir,
+            sign,
+            signing,
+        } => {
             let paths = if paths.is_empty() {
                 vec![PathBuf::from(".")]
             } else {
@@ -222,10 +314,35 @@ fn dispatch(command: Command) -> Result<()> {
             };
             for path in paths {
                 let wasm = build::build(&path, out_dir.as_deref())?;
+                if sign {
+                    let (name, version) = publish::crate_identity(&path)?;
+                    let mut opts = signing.options();
+                    opts.name = opts.name.or(Some(name));
+                    publish::sign(&wasm, &opts, false, None, &version)?;
+                }
                 println!("{}", wasm.display());
             }
             Ok(())
         }
+        Command::Key(KeyCommand::New { out, force }) => publish::key_new(out, force),
+        Command::Key(KeyCommand::Show { key }) => publish::key_show(key),
+        Command::Sign {
+            component,
+            signing,
+            countersign,
+            out,
+        } => {
+            let dest = publish::sign(
+                &component,
+                &signing.options(),
+                countersign,
+                out.as_deref(),
+                "0.0.0",
+            )?;
+            println!("signed {}", dest.display());
+            Ok(())
+        }
+        Command::Verify { component, trust } => publish::verify(&component, trust.as_deref()),
         Command::Actor(cmd) => client::actor(cmd),
         Command::Send {
             actor,
@@ -287,6 +404,7 @@ fn run(args: RunArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(config::default_data_dir);
+    let policy = node::trust_policy(!args.strict, args.trust.as_deref(), &[])?;
     let limits = ActorLimits {
         max_memory_bytes: args.memory_mb << 20,
         deadline: Duration::from_millis(args.deadline_ms),
@@ -314,7 +432,7 @@ fn run(args: RunArgs) -> Result<()> {
             ..Default::default()
         };
         rt_config.default_limits = limits;
-        let runtime = Runtime::new(rt_config, Some(data_dir.join("cache")), cstore)?;
+        let runtime = Runtime::new(rt_config, Some(data_dir.join("cache")), cstore, policy)?;
         let result = async {
             runtime
                 .spawn(ActorSpec {
@@ -390,6 +508,7 @@ fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
             },
             None,
             None,
+            r1_runtime::TrustPolicy::dev(),
         )?;
         let report = runtime.inspect(wasm).await;
         runtime.shutdown().await;

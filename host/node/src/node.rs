@@ -5,14 +5,46 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use r1_cstore::Cstore;
-use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError};
+use r1_runtime::signing::keys::{self, PublicKey};
+use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy};
 
 use crate::config::NodeConfig;
 use crate::deployments::{Deployment, Deployments};
 
+/// Builds the trust policy: `dev` trusts the local publisher key (if any) and `extra` keys;
+/// every mode trusts the keys in `trust_file`.
+pub fn trust_policy(
+    dev: bool,
+    trust_file: Option<&Path>,
+    extra: &[PublicKey],
+) -> Result<TrustPolicy> {
+    let mut policy = if dev {
+        TrustPolicy::dev()
+    } else {
+        TrustPolicy::strict()
+    };
+    if let Some(path) = trust_file {
+        for key in keys::read_trust_file(path)? {
+            policy.trust(key);
+        }
+    }
+    if dev {
+        for key in extra {
+            policy.trust(*key);
+        }
+        let local = crate::publish::default_key_path();
+        if let Ok(key) = keys::read_any_public(&keys::pub_path(&local)) {
+            policy.trust(key);
+        }
+    }
+    Ok(policy)
+}
+
 /// Shared by every API worker.
 pub struct Node {
     pub config: NodeConfig,
+    /// The node's ed25519 identity (`<data dir>/node.key`, created at first start).
+    pub identity: PublicKey,
     pub runtime: Runtime,
     pub cstore: Cstore,
     deployments: Deployments,
@@ -35,15 +67,21 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let node_key = keys::load_or_create(&config.data_dir.join("node.key"))
+            .context("cannot load the node identity")?;
+        let identity = keys::public_key(&node_key);
+        let policy = trust_policy(config.dev, config.trust_file.as_deref(), &[identity])?;
         let cstore = open_cstore(&config.data_dir)?;
         let runtime = Runtime::new(
             config.runtime.clone(),
             Some(config.data_dir.join("cache")),
             Some(cstore.clone()),
+            policy,
         )?;
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,
+            identity,
             runtime,
             cstore,
             deployments,

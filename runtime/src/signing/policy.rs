@@ -1,0 +1,147 @@
+//! The node's trust policy, applied to component bytes before anything is compiled.
+//!
+//! Order of checks: signature section well formed → every signature holds → the publisher
+//! is trusted → claims are current → every requested capability is granted. In dev mode an
+//! unsigned component is allowed with a warning; outside dev mode it is refused.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::format::{self, SignatureError, Verified};
+use super::keys::PublicKey;
+use crate::grants::{Capability, Grants};
+
+/// Clock skew tolerated on `issued_at`.
+const MAX_SKEW_SECS: u64 = 300;
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustPolicy {
+    /// Dev mode: unsigned components run (with a warning).
+    pub dev: bool,
+    trusted: BTreeSet<PublicKey>,
+}
+
+/// Who vouches for a component that passed the policy.
+#[derive(Debug, Clone)]
+pub enum Provenance {
+    /// Allowed only by dev mode.
+    Unsigned,
+    Signed(Box<Verified>),
+}
+
+impl Provenance {
+    pub fn publisher(&self) -> Option<PublicKey> {
+        match self {
+            Provenance::Unsigned => None,
+            Provenance::Signed(v) => Some(v.publisher),
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl TrustPolicy {
+    /// Dev mode, trusting nobody yet (add the local keys with [`TrustPolicy::trust`]).
+    pub fn dev() -> Self {
+        Self {
+            dev: true,
+            trusted: BTreeSet::new(),
+        }
+    }
+
+    /// Signed components from trusted publishers only.
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    pub fn trust(&mut self, key: PublicKey) -> &mut Self {
+        self.trusted.insert(key);
+        self
+    }
+
+    pub fn trusts(&self, key: &PublicKey) -> bool {
+        self.trusted.contains(key)
+    }
+
+    pub fn trusted(&self) -> impl Iterator<Item = &PublicKey> {
+        self.trusted.iter()
+    }
+
+    /// Applies the policy to `bytes` deployed as `actor` with `grants`.
+    pub fn check(
+        &self,
+        actor: &str,
+        bytes: &[u8],
+        grants: &Grants,
+        now: u64,
+    ) -> Result<Provenance, SignatureError> {
+        let inspected = format::inspect(bytes)?;
+        let Some(section) = inspected.section else {
+            if self.dev {
+                tracing::warn!(
+                    actor,
+                    "DEV MODE: running an UNSIGNED component; a node outside dev mode refuses it"
+                );
+                return Ok(Provenance::Unsigned);
+            }
+            return Err(SignatureError::Unsigned);
+        };
+        let verified = format::verify_section(&inspected.content_hash, &section)?;
+        if !self.trusted.contains(&verified.publisher) {
+            return Err(SignatureError::UntrustedPublisher {
+                key: verified.publisher.to_hex(),
+                fingerprint: verified.publisher.fingerprint(),
+            });
+        }
+        let claims = &verified.claims;
+        if let Some(expires_at) = claims.expires_at
+            && expires_at <= now
+        {
+            return Err(SignatureError::Expired { expires_at, now });
+        }
+        if claims.issued_at > now + MAX_SKEW_SECS {
+            return Err(SignatureError::NotYetValid {
+                issued_at: claims.issued_at,
+                now,
+            });
+        }
+        for capability in &claims.capabilities {
+            if !granted(capability, grants)? {
+                return Err(SignatureError::CapabilityNotGranted {
+                    actor: actor.to_owned(),
+                    capability: capability.clone(),
+                });
+            }
+        }
+        Ok(Provenance::Signed(Box::new(verified)))
+    }
+}
+
+/// Whether `grants` satisfy one requested capability.
+pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError> {
+    Ok(match capability.split_once(':') {
+        None if capability == "cstore" => grants.cstore.is_some(),
+        Some(("cstore", ns)) => grants.cstore.as_deref() == Some(ns),
+        Some(("fs", guest)) => grants
+            .preopens
+            .iter()
+            .any(|p| p.guest == guest && !p.read_only),
+        Some(("fs-ro", guest)) => grants.preopens.iter().any(|p| p.guest == guest),
+        _ => {
+            return Err(SignatureError::BadClaims(format!(
+                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR)"
+            )));
+        }
+    })
+}
+
+/// Whether the claims request capability `cap` in any scope.
+pub fn declares(claims: &format::Claims, cap: Capability) -> bool {
+    claims.capabilities.iter().any(|c| match cap {
+        Capability::Cstore => c == "cstore" || c.starts_with("cstore:"),
+    })
+}
