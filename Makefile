@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests test demo bench lint fmt clean
+.PHONY: all setup build guests test demo bench bench-cstore cluster lint fmt clean
 
 all: build guests
 
@@ -13,6 +13,7 @@ all: build guests
 setup:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (stable >= 1.95)"; exit 1; }
 	@bash scripts/setup-guest-toolchain.sh >/dev/null
+	@bash scripts/setup-tools.sh
 
 ## build: the host workspace and the `r1` binary
 build:
@@ -33,6 +34,15 @@ demo: guests
 ## bench: runtime benchmarks (release); figures go to BENCHMARKS.md
 bench: guests
 	$(CARGO) bench -p r1-runtime --bench runtime
+
+## bench-cstore: CSTORE over RESP vs redis-server, and replication latency across 3 nodes
+bench-cstore: setup
+	$(CARGO) build --release -p r1-node
+	bash scripts/bench-cstore.sh $(CARGO_TARGET_DIR)/release/r1
+
+## cluster: three local nodes joined into one mesh (Ctrl-C stops them)
+cluster: build
+	bash scripts/cluster.sh $(R1)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -63,33 +63,85 @@ pub fn r1_ok(args: &[&str], api: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-/// A `r1 node` child process on a loopback port with its own data dir.
+/// How to (re)start one node: its data dir, its ports and extra flags.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    pub data_dir: PathBuf,
+    pub api_port: u16,
+    pub mesh_port: u16,
+    pub resp_port: u16,
+    pub args: Vec<String>,
+}
+
+impl NodeSpec {
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            api_port: free_port(),
+            mesh_port: free_port(),
+            resp_port: free_port(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds `--join` this other node's mesh address.
+    pub fn join(mut self, other: &NodeSpec) -> Self {
+        self.args.push("--join".into());
+        self.args.push(other.mesh_addr());
+        self
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn mesh_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.mesh_port)
+    }
+
+    pub fn start(&self) -> NodeProcess {
+        NodeProcess::launch(self.clone())
+    }
+}
+
+/// A `r1 node` child process on loopback ports with its own data dir.
 pub struct NodeProcess {
     pub api: String,
     pub data_dir: PathBuf,
+    pub spec: NodeSpec,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl NodeProcess {
     pub fn start(data_dir: &Path) -> Self {
-        Self::start_with(data_dir, free_port())
+        NodeSpec::new(data_dir).start()
     }
 
-    pub fn start_with(data_dir: &Path, port: u16) -> Self {
-        let api = format!("127.0.0.1:{port}");
-        let log = data_dir.with_extension(format!("{port}.log"));
-        let log_file = std::fs::File::create(&log).expect("node log");
+    fn launch(spec: NodeSpec) -> Self {
+        let api = format!("127.0.0.1:{}", spec.api_port);
+        let log = spec
+            .data_dir
+            .with_extension(format!("{}.log", spec.api_port));
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("node log");
         let child = Command::new(r1_bin())
             .args(["node", "--api", &api, "--data-dir"])
-            .arg(data_dir)
+            .arg(&spec.data_dir)
+            .args(["--mesh-listen", &spec.mesh_addr()])
+            .args(["--resp", &format!("127.0.0.1:{}", spec.resp_port)])
+            .args(&spec.args)
             .env("R1_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -97,7 +149,8 @@ impl NodeProcess {
             .expect("spawn r1 node");
         let node = Self {
             api,
-            data_dir: data_dir.to_owned(),
+            data_dir: spec.data_dir.clone(),
+            spec,
             child: Some(child),
             log,
         };
@@ -121,17 +174,24 @@ impl NodeProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// GET a JSON document from the node's API.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        reqwest::blocking::get(format!("http://{}{path}", self.api))
+            .and_then(|r| r.json())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// SIGKILL: no chance to flush or shut down.
-    pub fn kill(mut self) -> PathBuf {
+    pub fn kill(mut self) -> NodeSpec {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        self.data_dir.clone()
+        self.spec.clone()
     }
 
     /// SIGTERM and wait for a clean exit.
-    pub fn terminate(mut self) -> PathBuf {
+    pub fn terminate(mut self) -> NodeSpec {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -140,14 +200,14 @@ impl NodeProcess {
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
                     assert!(status.success(), "node exited with {status}");
-                    return self.data_dir.clone();
+                    return self.spec.clone();
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
             panic!("node did not stop on SIGTERM");
         }
-        self.data_dir.clone()
+        self.spec.clone()
     }
 }
 
@@ -157,5 +217,18 @@ impl Drop for NodeProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit`; panics with `what` otherwise.
+/// (A bound on waiting, not a speed assertion.)
+pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

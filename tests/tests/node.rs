@@ -82,16 +82,16 @@ fn hello_counter_and_pipeline_through_a_node_and_counter_survives_restarts() {
     }
 
     // SIGKILL right after an acknowledged write: the count and the deployments survive.
-    let data = node.kill();
-    let node = NodeProcess::start(&data);
+    let spec = node.kill();
+    let node = spec.start();
     let api = Some(node.api.as_str());
     assert_eq!(r1_ok(&["send", "counter", "tick"], api), "4");
     assert_eq!(r1_ok(&["cstore", "get", "counter", "count"], api), "4");
     assert_eq!(r1_ok(&["send", "hello", "again"], api), "hello, again!");
 
     // A clean restart as well.
-    let data = node.terminate();
-    let node = NodeProcess::start(&data);
+    let spec = node.terminate();
+    let node = spec.start();
     let api = Some(node.api.as_str());
     assert_eq!(r1_ok(&["send", "counter", "tick"], api), "5");
 

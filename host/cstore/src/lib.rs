@@ -1,31 +1,52 @@
-//! CSTORE: the node's key/value and hash-set store, persisted in fjall.
+//! CSTORE: the node's replicated key/value and hash-set store, persisted in fjall.
+//!
+//! Data model: every key is a last-writer-wins register, every hash field one too; a delete
+//! writes a tombstone. Writes are [`op`]s stamped by a hybrid logical clock ([`hlc`]) and
+//! signed by the writing node; conflicting ops are ordered by `(hlc, writer key)`, so every
+//! replica that has seen the same ops holds the same values, whatever the delivery order.
 //!
 //! Invariants:
-//! - **Durability**: every mutating call returns only after the fjall journal is synced
-//!   (`PersistMode::SyncData`); a write the caller saw acknowledged survives a crash.
-//! - **Namespaces**: every key lives in a namespace. The runtime maps an actor's grant to one
-//!   namespace, so an actor can only ever address keys inside it; a namespace cannot contain
-//!   the separator byte, so one namespace can never alias another.
-//! - **Versions**: each key carries a version that starts at 1 and grows by one per write; a
-//!   deleted or absent key has version 0. `compare_and_swap` is linearizable on one node.
-//!
-//! Replication across nodes arrives with the mesh; this crate is the node-local state.
+//! - **Durability**: a mutating call returns only after its op is in the fjall journal and
+//!   synced (`PersistMode::SyncData`, shared by concurrent writers: group commit). An
+//!   acknowledged write survives `kill -9`.
+//! - **Namespaces**: every key lives in a namespace; names cannot contain NUL, so one
+//!   namespace can never alias another. The runtime maps an actor's grant to one namespace.
+//! - **Versions**: a key's version grows by one per write (absent or deleted = 0);
+//!   `compare_and_swap` is linearizable on one node; across nodes the last writer wins.
+//! - **Replication** ([`replication`]) ships ops after they are durable here and applies
+//!   remote ops only when their signature holds and their writer is admitted.
+//! - **Anti-entropy**: cells are hashed into 256 buckets; peers compare bucket digests and
+//!   exchange the ops of differing buckets.
+//! - **Tombstones** are collected after a bounded horizon ([`Cstore::collect_tombstones`]); a
+//!   replica partitioned for longer than the horizon may bring a deleted value back.
+
+pub mod hlc;
+pub mod op;
+pub mod replication;
+pub mod resp;
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
+use ed25519_dalek::SigningKey;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use tokio::sync::mpsc;
 
-/// Byte separating namespace, key and field in the on-disk encoding.
-const SEP: u8 = 0;
-/// The largest value accepted (a later replication layer gossips values in 64 KiB messages;
-/// bigger blobs belong in R1FS).
+use crate::hlc::Hlc;
+use crate::op::{Kind, OpBody, OpError, cell_key};
+
+/// The largest value accepted. Values above the gossip limit replicate by request-response.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// The largest key, namespace or field name accepted.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Largest page `list_keys` returns.
 pub const MAX_PAGE: usize = 1000;
+/// Anti-entropy buckets.
+pub const BUCKETS: usize = 256;
+
+pub type Digest = [u8; 16];
 
 /// What can go wrong in a CSTORE call.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +58,7 @@ pub enum CstoreError {
     #[error("storage failure: {0}")]
     Storage(#[from] fjall::Error),
     #[error("corrupt record for key {key:?}: {reason}")]
-    Corrupt { key: String, reason: &'static str },
+    Corrupt { key: String, reason: String },
 }
 
 pub type Result<T, E = CstoreError> = std::result::Result<T, E>;
@@ -66,6 +87,15 @@ pub struct KeyPage {
     pub cursor: Option<String>,
 }
 
+/// What applying a remote op did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// It won and is now the cell's state.
+    Updated,
+    /// The cell already holds this op or a later one.
+    Stale,
+}
+
 /// Handle to a node's store; cheap to clone, safe to share across threads.
 #[derive(Clone)]
 pub struct Cstore {
@@ -74,26 +104,173 @@ pub struct Cstore {
 
 struct Inner {
     db: Database,
-    kv: Keyspace,
-    hashes: Keyspace,
-    /// Serialises read-modify-write sequences (versions, CAS, hset's "was new").
+    cells: Keyspace,
+    key: SigningKey,
+    writer: [u8; 32],
+    clock: Hlc,
+    /// Serialises read-modify-write sequences (versions, CAS, LWW apply, digests).
     write_lock: Mutex<()>,
+    digests: Mutex<Box<[Digest; BUCKETS]>>,
+    commit: GroupCommit,
+    /// Ops written here, for replication (set by [`replication`]).
+    outbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+}
+
+/// One fsync for every write that reached the journal before it started.
+#[derive(Default)]
+struct GroupCommit {
+    written: AtomicU64,
+    state: Mutex<(u64, bool)>, // (synced up to, a sync is running)
+    done: Condvar,
+}
+
+impl GroupCommit {
+    fn record(&self) -> u64 {
+        self.written.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    fn wait_durable(&self, db: &Database, seq: u64) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if state.0 >= seq {
+                return Ok(());
+            }
+            if state.1 {
+                state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            state.1 = true;
+            let target = self.written.load(Ordering::Acquire);
+            drop(state);
+            let result = db.persist(PersistMode::SyncData);
+            state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.1 = false;
+            if result.is_ok() {
+                state.0 = state.0.max(target);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
 }
 
 impl Cstore {
-    /// Opens (or creates) the store under `dir`.
+    /// Opens (or creates) a store under `dir` that signs its writes with a fresh key
+    /// (single-node use and tests; a node passes its identity to [`Cstore::open_with_key`]).
     pub fn open(dir: &Path) -> Result<Self> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| CstoreError::Invalid {
+            what: "randomness",
+            reason: e.to_string(),
+        })?;
+        Self::open_with_key(dir, SigningKey::from_bytes(&seed))
+    }
+
+    /// Opens (or creates) the store under `dir`; writes are signed with `key`.
+    pub fn open_with_key(dir: &Path, key: SigningKey) -> Result<Self> {
         let db = Database::builder(dir).open()?;
-        let kv = db.keyspace("kv", KeyspaceCreateOptions::default)?;
-        let hashes = db.keyspace("hash", KeyspaceCreateOptions::default)?;
-        Ok(Self {
+        let cells = db.keyspace("cells", KeyspaceCreateOptions::default)?;
+        let writer = key.verifying_key().to_bytes();
+        let store = Self {
             inner: Arc::new(Inner {
                 db,
-                kv,
-                hashes,
+                cells,
+                key,
+                writer,
+                clock: Hlc::default(),
                 write_lock: Mutex::new(()),
+                digests: Mutex::new(Box::new([[0; 16]; BUCKETS])),
+                commit: GroupCommit::default(),
+                outbox: Mutex::new(None),
             }),
+        };
+        store.rebuild_digests()?;
+        Ok(store)
+    }
+
+    /// The ed25519 public key this store signs with.
+    pub fn writer(&self) -> [u8; 32] {
+        self.inner.writer
+    }
+
+    fn rebuild_digests(&self) -> Result<()> {
+        let mut digests = Box::new([[0u8; 16]; BUCKETS]);
+        let mut max_hlc = 0;
+        for item in self.inner.cells.iter() {
+            let (cell, op) = item.into_inner()?;
+            let body = self.decode(&cell, &op)?;
+            max_hlc = max_hlc.max(body.hlc);
+            xor_leaf(&mut digests, &cell, &body);
+        }
+        self.inner.clock.observe(max_hlc);
+        *self.lock_digests() = digests;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Each fjall insert is atomic, so a panic mid-sequence leaves no torn state.
+        self.inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
+        self.inner.digests.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn decode(&self, cell: &[u8], op: &[u8]) -> Result<OpBody> {
+        op::decode(op).map_err(|e| CstoreError::Corrupt {
+            key: String::from_utf8_lossy(cell).into_owned(),
+            reason: e.to_string(),
         })
+    }
+
+    fn read_cell(&self, cell: &[u8]) -> Result<Option<OpBody>> {
+        match self.inner.cells.get(cell)? {
+            None => Ok(None),
+            Some(op) => self.decode(cell, &op).map(Some),
+        }
+    }
+
+    /// Writes a local op: stamps, signs, stores, syncs, then hands it to replication.
+    /// Must be called with the write lock held; releases nothing.
+    fn write_op(
+        &self,
+        (kind, ns, key, field): (Kind, &str, &str, &str),
+        value: Option<&[u8]>,
+        version: u64,
+        previous: Option<&OpBody>,
+    ) -> Result<(Vec<u8>, u64)> {
+        let body = OpBody {
+            kind,
+            hlc: self.inner.clock.now(),
+            writer: self.inner.writer,
+            version,
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            field: field.to_owned(),
+            value: value.map(<[u8]>::to_vec),
+        };
+        let op = body.sign(&self.inner.key);
+        let cell = body.cell();
+        self.inner.cells.insert(cell.as_slice(), op.as_slice())?;
+        let mut digests = self.lock_digests();
+        if let Some(prev) = previous {
+            xor_leaf(&mut digests, &cell, prev);
+        }
+        xor_leaf(&mut digests, &cell, &body);
+        drop(digests);
+        Ok((op, self.inner.commit.record()))
+    }
+
+    /// Waits for durability, then queues the op for replication.
+    fn finish(&self, op: Vec<u8>, seq: u64) -> Result<()> {
+        self.inner.commit.wait_durable(&self.inner.db, seq)?;
+        if let Some(outbox) = &*self.inner.outbox.lock().unwrap_or_else(|p| p.into_inner()) {
+            let _ = outbox.send(op);
+        }
+        Ok(())
     }
 
     pub fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
@@ -101,25 +278,39 @@ impl Cstore {
     }
 
     pub fn get_versioned(&self, ns: &str, key: &str) -> Result<Option<Versioned>> {
-        let k = kv_key(ns, key)?;
-        match self.inner.kv.get(&k)? {
-            None => Ok(None),
-            Some(raw) => decode_versioned(key, &raw).map(Some),
-        }
+        let cell = kv_cell(ns, key)?;
+        Ok(self.read_cell(&cell)?.and_then(|body| {
+            let version = body.version;
+            body.value.map(|value| Versioned { value, version })
+        }))
     }
 
     pub fn exists(&self, ns: &str, key: &str) -> Result<bool> {
-        Ok(self.inner.kv.contains_key(kv_key(ns, key)?)?)
+        Ok(self.get_versioned(ns, key)?.is_some())
+    }
+
+    fn current_version(current: &Option<OpBody>) -> u64 {
+        match current {
+            Some(body) if body.value.is_some() => body.version,
+            _ => 0,
+        }
     }
 
     /// Writes `value` and returns its new version, after it is durable.
     pub fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
         check_value(value)?;
-        let k = kv_key(ns, key)?;
-        let _guard = self.lock();
-        let version = self.version_of(key, &k)? + 1;
-        self.inner.kv.insert(k, encode_versioned(version, value))?;
-        self.persist()?;
+        let cell = kv_cell(ns, key)?;
+        let guard = self.lock();
+        let current = self.read_cell(&cell)?;
+        let version = Self::current_version(&current) + 1;
+        let (op, seq) = self.write_op(
+            (Kind::Key, ns, key, ""),
+            Some(value),
+            version,
+            current.as_ref(),
+        )?;
+        drop(guard);
+        self.finish(op, seq)?;
         Ok(version)
     }
 
@@ -132,28 +323,36 @@ impl Cstore {
         value: &[u8],
     ) -> Result<CasOutcome> {
         check_value(value)?;
-        let k = kv_key(ns, key)?;
-        let _guard = self.lock();
-        let current = self.version_of(key, &k)?;
-        if current != expected {
-            return Ok(CasOutcome::Conflict(current));
+        let cell = kv_cell(ns, key)?;
+        let guard = self.lock();
+        let current = self.read_cell(&cell)?;
+        let version = Self::current_version(&current);
+        if version != expected {
+            return Ok(CasOutcome::Conflict(version));
         }
-        self.inner
-            .kv
-            .insert(k, encode_versioned(current + 1, value))?;
-        self.persist()?;
-        Ok(CasOutcome::Swapped(current + 1))
+        let (op, seq) = self.write_op(
+            (Kind::Key, ns, key, ""),
+            Some(value),
+            version + 1,
+            current.as_ref(),
+        )?;
+        drop(guard);
+        self.finish(op, seq)?;
+        Ok(CasOutcome::Swapped(version + 1))
     }
 
-    /// Deletes `key`; returns whether it existed.
+    /// Deletes `key` (a tombstone); returns whether it existed.
     pub fn delete(&self, ns: &str, key: &str) -> Result<bool> {
-        let k = kv_key(ns, key)?;
-        let _guard = self.lock();
-        if !self.inner.kv.contains_key(&k)? {
+        let cell = kv_cell(ns, key)?;
+        let guard = self.lock();
+        let current = self.read_cell(&cell)?;
+        if current.as_ref().is_none_or(|b| b.value.is_none()) {
             return Ok(false);
         }
-        self.inner.kv.remove(k)?;
-        self.persist()?;
+        let version = Self::current_version(&current) + 1;
+        let (op, seq) = self.write_op((Kind::Key, ns, key, ""), None, version, current.as_ref())?;
+        drop(guard);
+        self.finish(op, seq)?;
         Ok(true)
     }
 
@@ -167,30 +366,33 @@ impl Cstore {
         limit: usize,
     ) -> Result<KeyPage> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let ns_prefix = kv_key(ns, "")?;
-        let full_prefix = kv_key(ns, prefix)?;
+        let ns_prefix = kv_cell(ns, "")?;
+        let full_prefix = kv_cell(ns, prefix)?;
         // Start right after the cursor instead of scanning from the prefix.
         let start = match cursor {
-            Some(c) if c.as_bytes() >= prefix.as_bytes() => Bound::Excluded(kv_key(ns, c)?),
+            Some(c) if c.as_bytes() >= prefix.as_bytes() => Bound::Excluded(kv_cell(ns, c)?),
             _ => Bound::Included(full_prefix.clone()),
         };
         let mut keys = Vec::new();
         let mut more = false;
-        for item in self.inner.kv.range((start, Bound::Unbounded)) {
-            let raw_key = item.key()?;
-            if !raw_key.starts_with(&full_prefix) {
+        for item in self.inner.cells.range((start, Bound::Unbounded)) {
+            let (cell, op) = item.into_inner()?;
+            if !cell.starts_with(&full_prefix) {
                 break;
             }
-            let key = std::str::from_utf8(&raw_key[ns_prefix.len()..]).map_err(|_| {
-                CstoreError::Corrupt {
-                    key: String::from_utf8_lossy(&raw_key).into_owned(),
-                    reason: "key is not UTF-8",
-                }
-            })?;
+            if self.decode(&cell, &op)?.value.is_none() {
+                continue;
+            }
             if keys.len() == limit {
                 more = true;
                 break;
             }
+            let key = std::str::from_utf8(&cell[ns_prefix.len()..]).map_err(|_| {
+                CstoreError::Corrupt {
+                    key: String::from_utf8_lossy(&cell).into_owned(),
+                    reason: "key is not UTF-8".into(),
+                }
+            })?;
             keys.push(key.to_owned());
         }
         let cursor = if more { keys.last().cloned() } else { None };
@@ -200,47 +402,58 @@ impl Cstore {
     /// Sets `field` of hash `key`; returns true when the field is new.
     pub fn hset(&self, ns: &str, key: &str, field: &str, value: &[u8]) -> Result<bool> {
         check_value(value)?;
-        let k = hash_key(ns, key, field)?;
-        let _guard = self.lock();
-        let is_new = !self.inner.hashes.contains_key(&k)?;
-        self.inner.hashes.insert(k, value)?;
-        self.persist()?;
+        let cell = hash_cell(ns, key, field)?;
+        let guard = self.lock();
+        let current = self.read_cell(&cell)?;
+        let is_new = current.as_ref().is_none_or(|b| b.value.is_none());
+        let version = Self::current_version(&current) + 1;
+        let (op, seq) = self.write_op(
+            (Kind::HashField, ns, key, field),
+            Some(value),
+            version,
+            current.as_ref(),
+        )?;
+        drop(guard);
+        self.finish(op, seq)?;
         Ok(is_new)
     }
 
     pub fn hget(&self, ns: &str, key: &str, field: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .inner
-            .hashes
-            .get(hash_key(ns, key, field)?)?
-            .map(|v| v.to_vec()))
+            .read_cell(&hash_cell(ns, key, field)?)?
+            .and_then(|b| b.value))
     }
 
     /// Removes `field` of hash `key`; returns whether it existed.
     pub fn hdel(&self, ns: &str, key: &str, field: &str) -> Result<bool> {
-        let k = hash_key(ns, key, field)?;
-        let _guard = self.lock();
-        if !self.inner.hashes.contains_key(&k)? {
+        let cell = hash_cell(ns, key, field)?;
+        let guard = self.lock();
+        let current = self.read_cell(&cell)?;
+        if current.as_ref().is_none_or(|b| b.value.is_none()) {
             return Ok(false);
         }
-        self.inner.hashes.remove(k)?;
-        self.persist()?;
+        let version = Self::current_version(&current) + 1;
+        let (op, seq) = self.write_op(
+            (Kind::HashField, ns, key, field),
+            None,
+            version,
+            current.as_ref(),
+        )?;
+        drop(guard);
+        self.finish(op, seq)?;
         Ok(true)
     }
 
     /// Every field of hash `key` with its value, in field order.
     pub fn hgetall(&self, ns: &str, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let prefix = hash_key(ns, key, "")?;
+        let prefix = hash_cell(ns, key, "")?;
         let mut out = Vec::new();
-        for item in self.inner.hashes.prefix(&prefix) {
-            let (raw_key, value) = item.into_inner()?;
-            let field = std::str::from_utf8(&raw_key[prefix.len()..]).map_err(|_| {
-                CstoreError::Corrupt {
-                    key: key.to_owned(),
-                    reason: "hash field is not UTF-8",
-                }
-            })?;
-            out.push((field.to_owned(), value.to_vec()));
+        for item in self.inner.cells.prefix(&prefix) {
+            let (cell, op) = item.into_inner()?;
+            let body = self.decode(&cell, &op)?;
+            if let Some(value) = body.value {
+                out.push((body.field, value));
+            }
         }
         Ok(out)
     }
@@ -249,25 +462,127 @@ impl Cstore {
         Ok(self.hgetall(ns, key)?.into_iter().map(|(f, _)| f).collect())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // A panic while holding the lock cannot leave fjall half-written (each insert is
-        // atomic), so a poisoned lock is safe to reuse.
-        self.inner
-            .write_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn version_of(&self, key: &str, k: &[u8]) -> Result<u64> {
-        match self.inner.kv.get(k)? {
-            None => Ok(0),
-            Some(raw) => Ok(decode_versioned(key, &raw)?.version),
+    /// Applies ops from other nodes (already verified and admitted by the caller): each
+    /// wins only if it is later than the cell's state. Durable when this returns.
+    pub fn apply_remote(&self, ops: &[Vec<u8>]) -> Result<Vec<Result<Applied, OpError>>> {
+        let mut results = Vec::with_capacity(ops.len());
+        let mut last_seq = None;
+        let guard = self.lock();
+        for op in ops {
+            let body = match op::decode(op) {
+                Ok(body) => body,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            if check_names(&body).is_err()
+                || body
+                    .value
+                    .as_ref()
+                    .is_some_and(|v| v.len() > MAX_VALUE_BYTES)
+            {
+                results.push(Err(OpError::Malformed("names or value out of bounds")));
+                continue;
+            }
+            self.inner.clock.observe(body.hlc);
+            let cell = body.cell();
+            let current = self.read_cell(&cell)?;
+            if current.as_ref().is_some_and(|c| c.stamp() >= body.stamp()) {
+                results.push(Ok(Applied::Stale));
+                continue;
+            }
+            self.inner.cells.insert(cell.as_slice(), op.as_slice())?;
+            let mut digests = self.lock_digests();
+            if let Some(prev) = &current {
+                xor_leaf(&mut digests, &cell, prev);
+            }
+            xor_leaf(&mut digests, &cell, &body);
+            drop(digests);
+            last_seq = Some(self.inner.commit.record());
+            results.push(Ok(Applied::Updated));
         }
+        drop(guard);
+        if let Some(seq) = last_seq {
+            self.inner.commit.wait_durable(&self.inner.db, seq)?;
+        }
+        Ok(results)
     }
 
-    fn persist(&self) -> Result<()> {
-        self.inner.db.persist(PersistMode::SyncData)?;
-        Ok(())
+    /// The anti-entropy digest of every bucket.
+    pub fn digests(&self) -> Vec<Digest> {
+        self.lock_digests().to_vec()
+    }
+
+    /// Every stored op (values and tombstones) whose cell falls in one of `buckets`, up to
+    /// `max_bytes` in total. The second value is false when the limit cut the list short.
+    pub fn ops_in_buckets(&self, buckets: &[u8], max_bytes: usize) -> Result<(Vec<Vec<u8>>, bool)> {
+        let mut wanted = [false; BUCKETS];
+        for b in buckets {
+            wanted[*b as usize] = true;
+        }
+        let mut out = Vec::new();
+        let mut total = 0;
+        for item in self.inner.cells.iter() {
+            let (cell, op) = item.into_inner()?;
+            if !wanted[bucket_of(&cell)] {
+                continue;
+            }
+            if total + op.len() > max_bytes && !out.is_empty() {
+                return Ok((out, false));
+            }
+            total += op.len();
+            out.push(op.to_vec());
+        }
+        Ok((out, true))
+    }
+
+    /// Removes tombstones written more than `horizon_ms` ago; returns how many.
+    pub fn collect_tombstones(&self, horizon_ms: u64) -> Result<usize> {
+        let now_ms = hlc::physical_ms(self.inner.clock.now());
+        let cutoff = now_ms.saturating_sub(horizon_ms);
+        let guard = self.lock();
+        let mut removed = 0;
+        let mut doomed = Vec::new();
+        for item in self.inner.cells.iter() {
+            let (cell, op) = item.into_inner()?;
+            let body = self.decode(&cell, &op)?;
+            if body.value.is_none() && hlc::physical_ms(body.hlc) < cutoff {
+                doomed.push((cell.to_vec(), body));
+            }
+        }
+        for (cell, body) in doomed {
+            self.inner.cells.remove(cell.as_slice())?;
+            xor_leaf(&mut self.lock_digests(), &cell, &body);
+            removed += 1;
+        }
+        drop(guard);
+        if removed > 0 {
+            self.inner.db.persist(PersistMode::SyncData)?;
+        }
+        Ok(removed)
+    }
+
+    /// Routes every op written here to `outbox` (replication); `None` stops it.
+    pub fn set_outbox(&self, outbox: Option<mpsc::UnboundedSender<Vec<u8>>>) {
+        *self.inner.outbox.lock().unwrap_or_else(|p| p.into_inner()) = outbox;
+    }
+}
+
+/// The anti-entropy bucket of a cell.
+pub fn bucket_of(cell: &[u8]) -> usize {
+    blake3::hash(cell).as_bytes()[0] as usize
+}
+
+fn xor_leaf(digests: &mut [Digest; BUCKETS], cell: &[u8], body: &OpBody) {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(cell);
+    hasher.update(&body.hlc.to_be_bytes());
+    hasher.update(&body.writer);
+    let leaf = hasher.finalize();
+    let digest = &mut digests[bucket_of(cell)];
+    for (d, l) in digest.iter_mut().zip(leaf.as_bytes()) {
+        *d ^= l;
     }
 }
 
@@ -278,13 +593,19 @@ fn check_name(what: &'static str, name: &str) -> Result<()> {
             reason: format!("{} bytes, the limit is {MAX_KEY_BYTES}", name.len()),
         });
     }
-    if name.as_bytes().contains(&SEP) {
+    if name.as_bytes().contains(&0) {
         return Err(CstoreError::Invalid {
             what,
             reason: "contains a NUL byte".into(),
         });
     }
     Ok(())
+}
+
+fn check_names(body: &OpBody) -> Result<()> {
+    check_name("namespace", &body.ns)?;
+    check_name("key", &body.key)?;
+    check_name("field", &body.field)
 }
 
 fn check_value(value: &[u8]) -> Result<()> {
@@ -297,172 +618,18 @@ fn check_value(value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn kv_key(ns: &str, key: &str) -> Result<Vec<u8>> {
+fn kv_cell(ns: &str, key: &str) -> Result<Vec<u8>> {
     check_name("namespace", ns)?;
     check_name("key", key)?;
-    let mut k = Vec::with_capacity(ns.len() + 1 + key.len());
-    k.extend_from_slice(ns.as_bytes());
-    k.push(SEP);
-    k.extend_from_slice(key.as_bytes());
-    Ok(k)
+    Ok(cell_key(Kind::Key, ns, key, ""))
 }
 
-fn hash_key(ns: &str, key: &str, field: &str) -> Result<Vec<u8>> {
+fn hash_cell(ns: &str, key: &str, field: &str) -> Result<Vec<u8>> {
+    check_name("namespace", ns)?;
+    check_name("key", key)?;
     check_name("field", field)?;
-    let mut k = kv_key(ns, key)?;
-    k.push(SEP);
-    k.extend_from_slice(field.as_bytes());
-    Ok(k)
-}
-
-fn encode_versioned(version: u64, value: &[u8]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(8 + value.len());
-    raw.extend_from_slice(&version.to_be_bytes());
-    raw.extend_from_slice(value);
-    raw
-}
-
-fn decode_versioned(key: &str, raw: &[u8]) -> Result<Versioned> {
-    let Some((version, value)) = raw.split_first_chunk::<8>() else {
-        return Err(CstoreError::Corrupt {
-            key: key.to_owned(),
-            reason: "record shorter than its version header",
-        });
-    };
-    Ok(Versioned {
-        version: u64::from_be_bytes(*version),
-        value: value.to_vec(),
-    })
+    Ok(cell_key(Kind::HashField, ns, key, field))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, Cstore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Cstore::open(dir.path()).unwrap();
-        (dir, store)
-    }
-
-    #[test]
-    fn set_get_delete_and_versions() {
-        let (_dir, s) = store();
-        assert_eq!(s.get("a", "k").unwrap(), None);
-        assert_eq!(s.set("a", "k", b"one").unwrap(), 1);
-        assert_eq!(s.set("a", "k", b"two").unwrap(), 2);
-        assert_eq!(
-            s.get_versioned("a", "k").unwrap(),
-            Some(Versioned {
-                value: b"two".to_vec(),
-                version: 2
-            })
-        );
-        assert!(s.exists("a", "k").unwrap());
-        assert!(s.delete("a", "k").unwrap());
-        assert!(!s.delete("a", "k").unwrap());
-        assert!(!s.exists("a", "k").unwrap());
-    }
-
-    #[test]
-    fn namespaces_do_not_alias() {
-        let (_dir, s) = store();
-        s.set("a", "x", b"in a").unwrap();
-        assert_eq!(s.get("b", "x").unwrap(), None);
-        // "a" + "\0x" can never be written from namespace "" because NUL is refused.
-        assert!(matches!(
-            s.set("", "a\0x", b"evil"),
-            Err(CstoreError::Invalid { .. })
-        ));
-        assert!(matches!(
-            s.set("a\0", "x", b"evil"),
-            Err(CstoreError::Invalid { .. })
-        ));
-        assert_eq!(s.list_keys("b", "", None, 10).unwrap().keys.len(), 0);
-    }
-
-    #[test]
-    fn compare_and_swap_checks_version() {
-        let (_dir, s) = store();
-        assert_eq!(
-            s.compare_and_swap("n", "k", 0, b"v1").unwrap(),
-            CasOutcome::Swapped(1)
-        );
-        assert_eq!(
-            s.compare_and_swap("n", "k", 0, b"again").unwrap(),
-            CasOutcome::Conflict(1)
-        );
-        assert_eq!(
-            s.compare_and_swap("n", "k", 1, b"v2").unwrap(),
-            CasOutcome::Swapped(2)
-        );
-        assert_eq!(s.get("n", "k").unwrap().unwrap(), b"v2");
-    }
-
-    #[test]
-    fn list_keys_pages_with_cursor() {
-        let (_dir, s) = store();
-        for i in 0..25 {
-            s.set("n", &format!("user/{i:03}"), b"x").unwrap();
-        }
-        s.set("n", "other", b"x").unwrap();
-        let mut all = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = s.list_keys("n", "user/", cursor.as_deref(), 10).unwrap();
-            assert!(page.keys.len() <= 10);
-            all.extend(page.keys);
-            match page.cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        let expected: Vec<String> = (0..25).map(|i| format!("user/{i:03}")).collect();
-        assert_eq!(all, expected);
-    }
-
-    #[test]
-    fn hashes() {
-        let (_dir, s) = store();
-        assert!(s.hset("n", "h", "b", b"2").unwrap());
-        assert!(s.hset("n", "h", "a", b"1").unwrap());
-        assert!(!s.hset("n", "h", "a", b"1'").unwrap());
-        s.hset("n", "h2", "a", b"other hash").unwrap();
-        assert_eq!(s.hget("n", "h", "a").unwrap().unwrap(), b"1'");
-        assert_eq!(
-            s.hgetall("n", "h").unwrap(),
-            vec![("a".into(), b"1'".to_vec()), ("b".into(), b"2".to_vec())]
-        );
-        assert_eq!(s.hkeys("n", "h").unwrap(), vec!["a", "b"]);
-        assert!(s.hdel("n", "h", "a").unwrap());
-        assert!(!s.hdel("n", "h", "a").unwrap());
-        assert_eq!(s.hkeys("n", "h").unwrap(), vec!["b"]);
-    }
-
-    #[test]
-    fn oversize_value_refused() {
-        let (_dir, s) = store();
-        let big = vec![0u8; MAX_VALUE_BYTES + 1];
-        assert!(matches!(
-            s.set("n", "k", &big),
-            Err(CstoreError::TooLarge { .. })
-        ));
-        assert!(matches!(
-            s.hset("n", "k", "f", &big),
-            Err(CstoreError::TooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn survives_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Cstore::open(dir.path()).unwrap();
-            s.set("n", "k", b"durable").unwrap();
-            s.hset("n", "h", "f", b"v").unwrap();
-        }
-        let s = Cstore::open(dir.path()).unwrap();
-        assert_eq!(s.get("n", "k").unwrap().unwrap(), b"durable");
-        assert_eq!(s.hget("n", "h", "f").unwrap().unwrap(), b"v");
-    }
-}
+mod tests;

@@ -11,6 +11,13 @@
 //! | POST | /v1/actors/{name}/send | payload | 202 |
 //! | POST | /v1/topics/{topic} | payload | `{"delivered": n}` |
 //! | GET | /v1/cstore/{namespace}/{key} | | the value bytes, 404 if absent |
+//! | PUT | /v1/cstore/{namespace}/{key}?min_acks=N | value | `{"version": v}` once durable (and on N peers) |
+//! | DELETE | /v1/cstore/{namespace}/{key} | | `{"existed": bool}` |
+//! | GET | /v1/cstore/{namespace}?prefix=P&cursor=C&limit=N | | `{"keys": [...], "cursor": ...}` |
+//! | GET | /v1/cstore-hash/{namespace}/{key} | | `{field: value}` (values as UTF-8, lossy) |
+//! | GET, PUT, DELETE | /v1/cstore-hash/{namespace}/{key}/{field} | value (PUT) | bytes / `{"new": bool}` / `{"existed": bool}` |
+//! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
+//! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
 
@@ -44,6 +51,8 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     Internal(String),
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ResponseError for ApiError {
@@ -53,6 +62,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Deploy(DeployError::Persist(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => {
                 delivery_status(e)
@@ -114,6 +124,8 @@ async fn status(node: NodeData) -> HttpResponse {
         "dev": node.config.dev,
         "node_id": node.identity.to_hex(),
         "node_fingerprint": node.identity.fingerprint(),
+        "peer_id": node.mesh.peer_id().to_string(),
+        "resp": node.resp.map(|a| a.to_string()),
         "allocator": node.runtime.allocator(),
         "actors": node.runtime.list().len(),
         "version": env!("CARGO_PKG_VERSION"),
@@ -206,6 +218,175 @@ async fn publish(
     Ok(HttpResponse::Ok().json(json!({ "delivered": delivered })))
 }
 
+fn cstore_error(e: r1_cstore::CstoreError) -> ApiError {
+    match e {
+        r1_cstore::CstoreError::Invalid { .. } | r1_cstore::CstoreError::TooLarge { .. } => {
+            ApiError::BadRequest(e.to_string())
+        }
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Runs a blocking store call (fjall + fsync) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+async fn cstore_set(
+    node: NodeData,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key) = path.into_inner();
+    let mut min_acks = 0usize;
+    for (k, v) in query_pairs(&req)? {
+        match k.as_str() {
+            "min_acks" => {
+                min_acks = v
+                    .parse()
+                    .map_err(|_| ApiError::BadRequest(format!("bad min_acks {v:?}")))?
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    if body.len() > r1_cstore::MAX_VALUE_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "value of {} bytes exceeds the {}-byte limit",
+            body.len(),
+            r1_cstore::MAX_VALUE_BYTES
+        )));
+    }
+    let version = if min_acks > 0 {
+        node.replicator
+            .set_acked(&ns, &key, &body, min_acks)
+            .await
+            .map_err(|e| match e {
+                r1_cstore::replication::ReplicationError::Store(e) => cstore_error(e),
+                other => ApiError::Unavailable(other.to_string()),
+            })?
+    } else {
+        let store = node.cstore.clone();
+        blocking(move || store.set(&ns, &key, &body).map_err(cstore_error)).await?
+    };
+    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+}
+
+async fn cstore_delete(
+    node: NodeData,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key) = path.into_inner();
+    let store = node.cstore.clone();
+    let existed = blocking(move || store.delete(&ns, &key).map_err(cstore_error)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
+}
+
+async fn cstore_keys(
+    node: NodeData,
+    ns: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (mut prefix, mut cursor, mut limit) = (String::new(), None, 100usize);
+    for (k, v) in query_pairs(&req)? {
+        match k.as_str() {
+            "prefix" => prefix = v,
+            "cursor" => cursor = Some(v),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .map_err(|_| ApiError::BadRequest(format!("bad limit {v:?}")))?
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let page = node
+        .cstore
+        .list_keys(&ns, &prefix, cursor.as_deref(), limit)
+        .map_err(cstore_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "keys": page.keys, "cursor": page.cursor })))
+}
+
+async fn hash_getall(
+    node: NodeData,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key) = path.into_inner();
+    let fields = node.cstore.hgetall(&ns, &key).map_err(cstore_error)?;
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .into_iter()
+        .map(|(f, v)| (f, String::from_utf8_lossy(&v).into_owned().into()))
+        .collect();
+    Ok(HttpResponse::Ok().json(map))
+}
+
+async fn hash_get(
+    node: NodeData,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key, field) = path.into_inner();
+    match node.cstore.hget(&ns, &key, &field).map_err(cstore_error)? {
+        Some(v) => Ok(HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(v)),
+        None => Err(ApiError::NotFound(format!(
+            "no field {field:?} in hash {key:?} of namespace {ns:?}"
+        ))),
+    }
+}
+
+async fn hash_set(
+    node: NodeData,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key, field) = path.into_inner();
+    let store = node.cstore.clone();
+    let new = blocking(move || store.hset(&ns, &key, &field, &body).map_err(cstore_error)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "new": new })))
+}
+
+async fn hash_del(
+    node: NodeData,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (ns, key, field) = path.into_inner();
+    let store = node.cstore.clone();
+    let existed = blocking(move || store.hdel(&ns, &key, &field).map_err(cstore_error)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
+}
+
+async fn mesh_status(node: NodeData) -> Result<HttpResponse, ApiError> {
+    let status = node
+        .mesh
+        .status()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "mesh": status,
+        "replication": &node.replicator.stats,
+    })))
+}
+
+async fn mesh_block(
+    node: NodeData,
+    peer: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let peer: r1_mesh::NodePeerId = peer
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("bad peer id {peer:?}")))?;
+    let block = req.method() == actix_web::http::Method::PUT;
+    node.mesh
+        .block(peer, block)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 async fn cstore_get(
     node: NodeData,
     path: web::Path<(String, String)>,
@@ -236,5 +417,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/actors/{name}/request", web::post().to(request_actor))
         .route("/v1/actors/{name}/send", web::post().to(send_actor))
         .route("/v1/topics/{topic}", web::post().to(publish))
-        .route("/v1/cstore/{namespace}/{key:.*}", web::get().to(cstore_get));
+        .route("/v1/cstore/{namespace}", web::get().to(cstore_keys))
+        .route("/v1/cstore/{namespace}/{key:.*}", web::get().to(cstore_get))
+        .route("/v1/cstore/{namespace}/{key:.*}", web::put().to(cstore_set))
+        .route(
+            "/v1/cstore/{namespace}/{key:.*}",
+            web::delete().to(cstore_delete),
+        )
+        .route(
+            "/v1/cstore-hash/{namespace}/{key}",
+            web::get().to(hash_getall),
+        )
+        .route(
+            "/v1/cstore-hash/{namespace}/{key}/{field}",
+            web::get().to(hash_get),
+        )
+        .route(
+            "/v1/cstore-hash/{namespace}/{key}/{field}",
+            web::put().to(hash_set),
+        )
+        .route(
+            "/v1/cstore-hash/{namespace}/{key}/{field}",
+            web::delete().to(hash_del),
+        )
+        .route("/v1/mesh", web::get().to(mesh_status))
+        .route("/v1/mesh/blocked/{peer}", web::put().to(mesh_block))
+        .route("/v1/mesh/blocked/{peer}", web::delete().to(mesh_block));
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use reqwest::blocking::{Client, Response};
 
-use crate::{ActorCommand, name_from_path, read_component};
+use crate::{ActorCommand, CstoreCommand, MeshCommand, name_from_path, read_component};
 
 fn client(timeout: Duration) -> Result<Client> {
     Ok(Client::builder().timeout(timeout).build()?)
@@ -137,11 +137,163 @@ pub fn publish(api: &str, topic: &str, message: &str) -> Result<()> {
     print_json(check(api, resp)?)
 }
 
-pub fn cstore_get(api: &str, namespace: &str, key: &str) -> Result<()> {
-    let resp = client(Duration::from_secs(30))?
-        .get(url(api, &format!("/v1/cstore/{namespace}/{key}")))
-        .send();
-    let value = check(api, resp)?.bytes()?;
+fn print_bytes(resp: Response) -> Result<()> {
+    let value = resp.bytes()?;
     println!("{}", String::from_utf8_lossy(&value));
     Ok(())
+}
+
+pub fn cstore(cmd: CstoreCommand) -> Result<()> {
+    let http = client(Duration::from_secs(60))?;
+    match cmd {
+        CstoreCommand::Get {
+            namespace,
+            key,
+            api,
+        } => {
+            let resp = http
+                .get(url(&api.api, &format!("/v1/cstore/{namespace}/{key}")))
+                .send();
+            print_bytes(check(&api.api, resp)?)
+        }
+        CstoreCommand::Set {
+            namespace,
+            key,
+            value,
+            min_acks,
+            api,
+        } => {
+            let resp = http
+                .put(url(&api.api, &format!("/v1/cstore/{namespace}/{key}")))
+                .query(&[("min_acks", min_acks)])
+                .body(value)
+                .send();
+            let v: serde_json::Value = check(&api.api, resp)?.json()?;
+            println!("OK (version {})", v["version"]);
+            Ok(())
+        }
+        CstoreCommand::Del {
+            namespace,
+            key,
+            api,
+        } => {
+            let resp = http
+                .delete(url(&api.api, &format!("/v1/cstore/{namespace}/{key}")))
+                .send();
+            let v: serde_json::Value = check(&api.api, resp)?.json()?;
+            println!(
+                "{}",
+                if v["existed"] == true {
+                    "deleted"
+                } else {
+                    "absent"
+                }
+            );
+            Ok(())
+        }
+        CstoreCommand::Hset {
+            namespace,
+            key,
+            field,
+            value,
+            api,
+        } => {
+            let resp = http
+                .put(url(
+                    &api.api,
+                    &format!("/v1/cstore-hash/{namespace}/{key}/{field}"),
+                ))
+                .body(value)
+                .send();
+            let v: serde_json::Value = check(&api.api, resp)?.json()?;
+            println!(
+                "{}",
+                if v["new"] == true {
+                    "new field"
+                } else {
+                    "updated"
+                }
+            );
+            Ok(())
+        }
+        CstoreCommand::Hget {
+            namespace,
+            key,
+            field,
+            api,
+        } => {
+            let resp = http
+                .get(url(
+                    &api.api,
+                    &format!("/v1/cstore-hash/{namespace}/{key}/{field}"),
+                ))
+                .send();
+            print_bytes(check(&api.api, resp)?)
+        }
+        CstoreCommand::Hgetall {
+            namespace,
+            key,
+            api,
+        } => {
+            let resp = http
+                .get(url(&api.api, &format!("/v1/cstore-hash/{namespace}/{key}")))
+                .send();
+            let map: serde_json::Map<String, serde_json::Value> = check(&api.api, resp)?.json()?;
+            for (field, value) in map {
+                println!("{field}\t{}", value.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        CstoreCommand::Keys {
+            namespace,
+            prefix,
+            api,
+        } => {
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut query = vec![("prefix", prefix.clone()), ("limit", "1000".to_owned())];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.clone()));
+                }
+                let resp = http
+                    .get(url(&api.api, &format!("/v1/cstore/{namespace}")))
+                    .query(&query)
+                    .send();
+                let page: serde_json::Value = check(&api.api, resp)?.json()?;
+                for key in page["keys"].as_array().into_iter().flatten() {
+                    println!("{}", key.as_str().unwrap_or_default());
+                }
+                match page["cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+pub fn mesh(cmd: MeshCommand) -> Result<()> {
+    let http = client(Duration::from_secs(30))?;
+    match cmd {
+        MeshCommand::Status { api } => {
+            let resp = http.get(url(&api.api, "/v1/mesh")).send();
+            print_json(check(&api.api, resp)?)
+        }
+        MeshCommand::Block { peer, api } => {
+            let resp = http
+                .put(url(&api.api, &format!("/v1/mesh/blocked/{peer}")))
+                .send();
+            check(&api.api, resp)?;
+            println!("blocked {peer}");
+            Ok(())
+        }
+        MeshCommand::Unblock { peer, api } => {
+            let resp = http
+                .delete(url(&api.api, &format!("/v1/mesh/blocked/{peer}")))
+                .send();
+            check(&api.api, resp)?;
+            println!("unblocked {peer}");
+            Ok(())
+        }
+    }
 }

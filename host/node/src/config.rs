@@ -21,7 +21,46 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Publisher keys this node trusts, one per line.
     pub trust_file: Option<PathBuf>,
+    pub mesh: MeshSettings,
     pub runtime: RuntimeConfig,
+}
+
+/// The node's place in the mesh and its CSTORE faces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshSettings {
+    /// Where the mesh listens (`HOST:PORT` or a multiaddr).
+    pub listen: Vec<String>,
+    /// Peers to dial at start and whenever disconnected (`HOST:PORT` or a multiaddr).
+    pub bootstrap: Vec<String>,
+    /// Discover peers on the LAN with mDNS.
+    pub mdns: bool,
+    /// Genesis allowlist: hex ed25519 node keys admitted to the mesh (this node is always
+    /// admitted). Empty: every peer is admitted (dev).
+    pub allowlist: Vec<String>,
+    /// Anti-entropy period in milliseconds.
+    pub anti_entropy_ms: u64,
+    /// Tombstones older than this many seconds are collected.
+    pub tombstone_horizon_s: u64,
+    /// RESP2 (Redis protocol) listener for CSTORE; `None`: off.
+    pub resp: Option<SocketAddr>,
+    /// The CSTORE namespace RESP clients read and write.
+    pub resp_namespace: String,
+}
+
+impl Default for MeshSettings {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1:7400".into()],
+            bootstrap: Vec::new(),
+            mdns: false,
+            allowlist: Vec::new(),
+            anti_entropy_ms: 1000,
+            tombstone_horizon_s: 86_400,
+            resp: Some(([127, 0, 0, 1], 6380).into()),
+            resp_namespace: "resp".into(),
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -33,6 +72,7 @@ impl Default for NodeConfig {
                 .unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
             dev: true,
             trust_file: None,
+            mesh: MeshSettings::default(),
             runtime: RuntimeConfig::default(),
         }
     }

@@ -103,9 +103,12 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Read CSTORE on a running node.
+    /// Read and write CSTORE on a running node.
     #[command(subcommand)]
     Cstore(CstoreCommand),
+    /// The node's mesh: status, blocking peers.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
 }
 
 #[derive(Args, Clone)]
@@ -230,6 +233,21 @@ struct NodeArgs {
     /// Address of the HTTP API.
     #[arg(long)]
     api: Option<std::net::SocketAddr>,
+    /// Join a mesh through this peer (HOST:PORT or multiaddr; repeatable).
+    #[arg(long = "join")]
+    join: Vec<String>,
+    /// Where the mesh listens (HOST:PORT or multiaddr; repeatable; default 127.0.0.1:7400).
+    #[arg(long = "mesh-listen")]
+    mesh_listen: Vec<String>,
+    /// RESP (Redis protocol) listener for CSTORE, or `off` (default 127.0.0.1:6380).
+    #[arg(long)]
+    resp: Option<String>,
+    /// Admit this node key (hex) to the mesh (repeatable; sets the genesis allowlist).
+    #[arg(long = "allow")]
+    allow: Vec<String>,
+    /// Discover peers on the LAN with mDNS.
+    #[arg(long)]
+    mdns: bool,
 }
 
 #[derive(Subcommand)]
@@ -269,6 +287,75 @@ enum CstoreCommand {
     Get {
         namespace: String,
         key: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set KEY in NAMESPACE (durable when it returns; --min-acks waits for peers too).
+    Set {
+        namespace: String,
+        key: String,
+        value: String,
+        #[arg(long, default_value_t = 0)]
+        min_acks: usize,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Delete KEY in NAMESPACE.
+    Del {
+        namespace: String,
+        key: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Set FIELD of hash KEY.
+    Hset {
+        namespace: String,
+        key: String,
+        field: String,
+        value: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print FIELD of hash KEY.
+    Hget {
+        namespace: String,
+        key: String,
+        field: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Print every field of hash KEY.
+    Hgetall {
+        namespace: String,
+        key: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List keys of NAMESPACE (optionally with a prefix).
+    Keys {
+        namespace: String,
+        #[arg(default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MeshCommand {
+    /// This node's peer id, addresses, peers and drop counters.
+    Status {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Disconnect and refuse a peer until unblocked.
+    Block {
+        peer: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    Unblock {
+        peer: String,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -356,11 +443,8 @@ fn dispatch(command: Command) -> Result<()> {
             message,
             api,
         } => client::publish(&api.api, &topic, &message),
-        Command::Cstore(CstoreCommand::Get {
-            namespace,
-            key,
-            api,
-        }) => client::cstore_get(&api.api, &namespace, &key),
+        Command::Cstore(cmd) => client::cstore(cmd),
+        Command::Mesh(cmd) => client::mesh(cmd),
     }
 }
 
@@ -423,7 +507,7 @@ fn run(args: RunArgs) -> Result<()> {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         let cstore = if grants.cstore.is_some() {
-            Some(node::open_cstore(&data_dir)?)
+            Some(node::open_cstore(&data_dir, node::node_key(&data_dir)?)?)
         } else {
             None
         };
@@ -466,6 +550,26 @@ fn run_node(args: NodeArgs) -> Result<()> {
     }
     if let Some(api) = args.api {
         config.api = api;
+    }
+    if !args.join.is_empty() {
+        config.mesh.bootstrap.extend(args.join);
+    }
+    if !args.mesh_listen.is_empty() {
+        config.mesh.listen = args.mesh_listen;
+    }
+    if !args.allow.is_empty() {
+        config.mesh.allowlist.extend(args.allow);
+    }
+    config.mesh.mdns |= args.mdns;
+    match args.resp.as_deref() {
+        None => {}
+        Some("off") => config.mesh.resp = None,
+        Some(addr) => {
+            config.mesh.resp = Some(
+                addr.parse()
+                    .with_context(|| format!("--resp {addr:?} is not HOST:PORT or off"))?,
+            )
+        }
     }
     actix::System::new().block_on(async move {
         let node = node::Node::start(config).await?;

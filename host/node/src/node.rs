@@ -4,7 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use ed25519_dalek::SigningKey;
 use r1_cstore::Cstore;
+use r1_cstore::replication::{Replicator, WriterAdmission};
+use r1_mesh::{Admission, Mesh, MeshConfig, MeshEvent, parse_addr, peer_id_of};
 use r1_runtime::signing::keys::{self, PublicKey};
 use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy};
 
@@ -47,13 +50,24 @@ pub struct Node {
     pub identity: PublicKey,
     pub runtime: Runtime,
     pub cstore: Cstore,
+    pub mesh: Mesh,
+    pub replicator: Arc<Replicator>,
+    /// Where the RESP listener is bound, if on.
+    pub resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
 }
 
+/// The node's ed25519 identity key, created (0600) at first start.
+pub fn node_key(data_dir: &Path) -> Result<SigningKey> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    keys::load_or_create(&data_dir.join("node.key")).context("cannot load the node identity")
+}
+
 /// Opens the data dir's CSTORE, with a clear message when another process holds it.
-pub fn open_cstore(data_dir: &Path) -> Result<Cstore> {
+pub fn open_cstore(data_dir: &Path, key: SigningKey) -> Result<Cstore> {
     let dir = data_dir.join("cstore");
-    Cstore::open(&dir).with_context(|| {
+    Cstore::open_with_key(&dir, key).with_context(|| {
         format!(
             "cannot open CSTORE at {} (is another r1 node using this data dir?)",
             dir.display()
@@ -67,11 +81,24 @@ impl Node {
     pub async fn start(config: NodeConfig) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-        let node_key = keys::load_or_create(&config.data_dir.join("node.key"))
-            .context("cannot load the node identity")?;
+        let node_key = node_key(&config.data_dir)?;
         let identity = keys::public_key(&node_key);
         let policy = trust_policy(config.dev, config.trust_file.as_deref(), &[identity])?;
-        let cstore = open_cstore(&config.data_dir)?;
+        let cstore = open_cstore(&config.data_dir, node_key.clone())?;
+        let (mesh, replicator) = start_mesh(&config.mesh, &node_key, &cstore)?;
+        let resp = match config.mesh.resp {
+            Some(addr) => {
+                let bound = r1_cstore::resp::serve(
+                    cstore.clone(),
+                    config.mesh.resp_namespace.clone(),
+                    addr,
+                )
+                .with_context(|| format!("cannot listen for RESP on {addr}"))?;
+                tracing::info!(%bound, namespace = %config.mesh.resp_namespace, "RESP listener ready");
+                Some(bound)
+            }
+            None => None,
+        };
         let runtime = Runtime::new(
             config.runtime.clone(),
             Some(config.data_dir.join("cache")),
@@ -84,6 +111,9 @@ impl Node {
             identity,
             runtime,
             cstore,
+            mesh,
+            replicator,
+            resp,
             deployments,
         });
         for (deployment, wasm) in node.deployments.load_all()? {
@@ -158,4 +188,70 @@ pub enum DeployError {
     Delivery(#[from] r1_runtime::DeliveryError),
     #[error("cannot record the deployment: {0}")]
     Persist(String),
+}
+
+/// Starts the mesh and CSTORE replication, and routes mesh events to their services.
+fn start_mesh(
+    settings: &crate::config::MeshSettings,
+    node_key: &SigningKey,
+    cstore: &Cstore,
+) -> Result<(Mesh, Arc<Replicator>)> {
+    let own = keys::public_key(node_key);
+    let mut allowed = Vec::new();
+    for hex in &settings.allowlist {
+        allowed.push(PublicKey::from_hex(hex).with_context(|| format!("allowlist entry {hex:?}"))?);
+    }
+    if !allowed.is_empty() && !allowed.contains(&own) {
+        allowed.push(own);
+    }
+    let (admission, writers) = if allowed.is_empty() {
+        tracing::warn!("mesh admission is open: no allowlist configured (dev)");
+        (Admission::open(), WriterAdmission::open())
+    } else {
+        let peers = allowed
+            .iter()
+            .map(|k| peer_id_of(&k.0))
+            .collect::<Result<Vec<_>, _>>()?;
+        (
+            Admission::allowlist(peers),
+            WriterAdmission::allowlist(allowed.iter().map(|k| k.0)),
+        )
+    };
+    let listen = settings
+        .listen
+        .iter()
+        .map(|a| parse_addr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bootstrap = settings
+        .bootstrap
+        .iter()
+        .map(|a| parse_addr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (mesh, mut events) = Mesh::start(MeshConfig {
+        secret: node_key.to_bytes(),
+        listen,
+        bootstrap: bootstrap.clone(),
+        mdns: settings.mdns,
+        admission,
+    })?;
+    for addr in bootstrap {
+        mesh.dial(addr)?;
+    }
+    let replicator = Replicator::start(
+        cstore.clone(),
+        mesh.clone(),
+        writers,
+        std::time::Duration::from_millis(settings.anti_entropy_ms.max(50)),
+        std::time::Duration::from_secs(settings.tombstone_horizon_s),
+    );
+    let router = replicator.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let Some(MeshEvent::Request { service, reply, .. }) = router.handle(event) {
+                let _ = reply.send(Err(format!("no service {service:?} on this node")));
+            }
+        }
+    });
+    tracing::info!(peer_id = %mesh.peer_id(), "mesh started");
+    Ok((mesh, replicator))
 }

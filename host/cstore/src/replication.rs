@@ -1,0 +1,425 @@
+//! Replication of CSTORE over the mesh.
+//!
+//! - Every op written locally is gossiped on [`TOPIC`] once durable; ops larger than the
+//!   gossip limit are pushed to each connected peer by request-response instead.
+//! - A remote op is applied only if its signature holds and its writer is admitted; anything
+//!   else is counted and dropped, changing nothing.
+//! - Anti-entropy: every `interval`, a node sends its bucket digests to one random peer,
+//!   which answers with its ops in the buckets that differ; the node applies them and pushes
+//!   its own ops for those buckets back. A node that missed gossip, was partitioned or just
+//!   joined converges within a few rounds.
+//! - `min_acks`: a write can wait until N peers have applied it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use r1_mesh::{MAX_GOSSIP_BYTES, Mesh, MeshEvent, NodePeerId as PeerId};
+use serde::Serialize;
+
+use crate::op::{self, OpError};
+use crate::{Applied, BUCKETS, Cstore, CstoreError, Digest};
+
+/// The gossip topic of CSTORE ops.
+pub const TOPIC: &str = "r1/cstore/ops/1";
+const SERVICE_DIGEST: &str = "cstore.digest";
+const SERVICE_PUSH: &str = "cstore.push";
+/// Most op bytes one anti-entropy answer carries; the rest follows in later rounds.
+const MAX_SYNC_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicationError {
+    #[error(transparent)]
+    Store(#[from] CstoreError),
+    #[error("only {acked} of the {wanted} required peers acknowledged the write")]
+    NotEnoughAcks { acked: usize, wanted: usize },
+}
+
+/// Writers whose ops this node accepts.
+#[derive(Debug, Clone, Default)]
+pub struct WriterAdmission {
+    /// Empty: any writer (dev).
+    allowed: HashSet<[u8; 32]>,
+}
+
+impl WriterAdmission {
+    pub fn open() -> Self {
+        Self::default()
+    }
+
+    pub fn allowlist(keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        Self {
+            allowed: keys.into_iter().collect(),
+        }
+    }
+
+    pub fn admits(&self, writer: &[u8; 32]) -> bool {
+        self.allowed.is_empty() || self.allowed.contains(writer)
+    }
+}
+
+/// Counters for node status.
+#[derive(Debug, Default, Serialize)]
+pub struct ReplicationStats {
+    pub applied: AtomicU64,
+    pub stale: AtomicU64,
+    pub rejected_signature: AtomicU64,
+    pub rejected_writer: AtomicU64,
+    pub anti_entropy_rounds: AtomicU64,
+}
+
+/// `u32be count | count × (u32be length | op)`.
+fn encode_ops(ops: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + ops.iter().map(|o| o.len() + 4).sum::<usize>());
+    out.extend_from_slice(&(ops.len() as u32).to_be_bytes());
+    for op in ops {
+        out.extend_from_slice(&(op.len() as u32).to_be_bytes());
+        out.extend_from_slice(op);
+    }
+    out
+}
+
+fn decode_ops(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let next_u32 = |b: &mut &[u8]| -> Result<usize, String> {
+        let (n, rest) = b.split_first_chunk::<4>().ok_or("truncated op list")?;
+        *b = rest;
+        Ok(u32::from_be_bytes(*n) as usize)
+    };
+    let count = next_u32(&mut bytes)?;
+    let mut ops = Vec::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let len = next_u32(&mut bytes)?;
+        if bytes.len() < len {
+            return Err("truncated op".into());
+        }
+        let (op, rest) = bytes.split_at(len);
+        ops.push(op.to_vec());
+        bytes = rest;
+    }
+    if !bytes.is_empty() {
+        return Err("trailing bytes after ops".into());
+    }
+    Ok(ops)
+}
+
+/// Digest request: 256 × 16 bytes. Response: `u16be n | n bucket ids | ops`.
+fn encode_digests(digests: &[Digest]) -> Vec<u8> {
+    digests.iter().flatten().copied().collect()
+}
+
+fn encode_digest_response(differing: &[u8], ops: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(differing.len() as u16).to_be_bytes());
+    out.extend_from_slice(differing);
+    out.extend_from_slice(&encode_ops(ops));
+    out
+}
+
+fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+    let (n, rest) = bytes.split_first_chunk::<2>().ok_or("truncated response")?;
+    let n = u16::from_be_bytes(*n) as usize;
+    if rest.len() < n {
+        return Err("truncated bucket list".into());
+    }
+    Ok((rest[..n].to_vec(), decode_ops(&rest[n..])?))
+}
+
+pub struct Replicator {
+    store: Cstore,
+    mesh: Mesh,
+    admission: WriterAdmission,
+    pub stats: ReplicationStats,
+}
+
+impl Replicator {
+    /// Hooks `store` to `mesh` and starts the gossip pump and the anti-entropy loop on the
+    /// current tokio runtime. Feed it the mesh's events with [`Replicator::handle`].
+    pub fn start(
+        store: Cstore,
+        mesh: Mesh,
+        admission: WriterAdmission,
+        interval: Duration,
+        tombstone_horizon: Duration,
+    ) -> Arc<Self> {
+        let this = Arc::new(Self {
+            store,
+            mesh,
+            admission,
+            stats: ReplicationStats::default(),
+        });
+        if let Err(e) = this.mesh.subscribe(TOPIC) {
+            tracing::error!("cannot subscribe to {TOPIC}: {e}");
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        this.store.set_outbox(Some(tx));
+        let pump = this.clone();
+        tokio::spawn(async move {
+            while let Some(op) = rx.recv().await {
+                pump.ship(op).await;
+            }
+        });
+        let looper = this.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            let mut rounds: u64 = 0;
+            loop {
+                tick.tick().await;
+                looper.anti_entropy_round().await;
+                rounds += 1;
+                // Collect tombstones about once a minute.
+                if rounds.is_multiple_of((60_000 / interval.as_millis().max(1)) as u64 + 1) {
+                    let store = looper.store.clone();
+                    let horizon = tombstone_horizon.as_millis() as u64;
+                    let _ = tokio::task::spawn_blocking(move || store.collect_tombstones(horizon))
+                        .await;
+                }
+            }
+        });
+        this
+    }
+
+    pub fn store(&self) -> &Cstore {
+        &self.store
+    }
+
+    async fn ship(&self, op: Vec<u8>) {
+        if op.len() + 256 <= MAX_GOSSIP_BYTES {
+            if let Err(e) = self.mesh.publish(TOPIC, op).await {
+                tracing::warn!("gossip of a cstore op failed (anti-entropy will retry): {e}");
+            }
+            return;
+        }
+        // Too big to gossip: push it to every connected peer directly.
+        let body = encode_ops(&[op]);
+        for peer in self.mesh.peers().await {
+            if let Err(e) = self.mesh.request(peer, SERVICE_PUSH, body.clone()).await {
+                tracing::warn!(%peer, "push of a large op failed (anti-entropy will retry): {e}");
+            }
+        }
+    }
+
+    /// Writes `value` and waits until `min_acks` peers have applied it.
+    pub async fn set_acked(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        min_acks: usize,
+    ) -> Result<u64, ReplicationError> {
+        let store = self.store.clone();
+        let (ns_owned, key_owned, value_owned) = (ns.to_owned(), key.to_owned(), value.to_vec());
+        let version =
+            tokio::task::spawn_blocking(move || store.set(&ns_owned, &key_owned, &value_owned))
+                .await
+                .map_err(|e| CstoreError::Invalid {
+                    what: "write",
+                    reason: e.to_string(),
+                })??;
+        if min_acks == 0 {
+            return Ok(version);
+        }
+        // Push the current state of the cell to every peer and count who applied it.
+        let cell = crate::op::cell_key(crate::op::Kind::Key, ns, key, "");
+        let (ops, _) = self
+            .store
+            .ops_in_buckets(&[crate::bucket_of(&cell) as u8], usize::MAX)?;
+        let ops: Vec<Vec<u8>> = ops
+            .into_iter()
+            .filter(|op| op::decode(op).is_ok_and(|b| b.cell() == cell))
+            .collect();
+        let body = encode_ops(&ops);
+        let peers = self.mesh.peers().await;
+        let mut pending = Vec::new();
+        for peer in peers {
+            let mesh = self.mesh.clone();
+            let body = body.clone();
+            pending.push(tokio::spawn(async move {
+                mesh.request(peer, SERVICE_PUSH, body).await.is_ok()
+            }));
+        }
+        let mut acked = 0;
+        for p in pending {
+            if p.await.unwrap_or(false) {
+                acked += 1;
+            }
+        }
+        if acked < min_acks {
+            return Err(ReplicationError::NotEnoughAcks {
+                acked,
+                wanted: min_acks,
+            });
+        }
+        Ok(version)
+    }
+
+    /// Verifies and applies remote ops; returns (how many this node now holds, how many
+    /// changed the store).
+    pub fn apply_verified(&self, from: Option<PeerId>, ops: Vec<Vec<u8>>) -> (usize, usize) {
+        let mut accepted = Vec::with_capacity(ops.len());
+        for raw in ops {
+            match op::verify(&raw) {
+                Ok(body) if self.admission.admits(&body.writer) => accepted.push(raw),
+                Ok(_) => {
+                    self.stats.rejected_writer.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        ?from,
+                        "dropped a cstore op from a writer outside the allowlist"
+                    );
+                }
+                Err(OpError::BadSignature) | Err(OpError::Malformed(_)) => {
+                    self.stats
+                        .rejected_signature
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(?from, "dropped a cstore op with a bad signature or format");
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return (0, 0);
+        }
+        match self.store.apply_remote(&accepted) {
+            Ok(results) => {
+                let mut updated = 0;
+                let mut held = 0;
+                for r in results {
+                    match r {
+                        Ok(Applied::Updated) => {
+                            updated += 1;
+                            held += 1;
+                        }
+                        Ok(Applied::Stale) => {
+                            held += 1;
+                            self.stats.stale.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            self.stats
+                                .rejected_signature
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                self.stats
+                    .applied
+                    .fetch_add(updated as u64, Ordering::Relaxed);
+                (held, updated)
+            }
+            Err(e) => {
+                tracing::error!("applying remote cstore ops failed: {e}");
+                (0, 0)
+            }
+        }
+    }
+
+    /// Handles a mesh event if it is CSTORE's; returns it otherwise.
+    pub fn handle(self: &Arc<Self>, event: MeshEvent) -> Option<MeshEvent> {
+        match event {
+            MeshEvent::Gossip { topic, from, data } if topic == TOPIC => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.apply_verified(Some(from), vec![data]));
+                None
+            }
+            MeshEvent::Request {
+                from,
+                service,
+                body,
+                reply,
+            } if service == SERVICE_DIGEST || service == SERVICE_PUSH => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(this.answer(from, &service, &body));
+                });
+                None
+            }
+            MeshEvent::PeerConnected(peer) => {
+                // Catch up with a newcomer (or a returning peer) right away.
+                let this = self.clone();
+                tokio::spawn(async move { this.sync_with(peer).await });
+                Some(MeshEvent::PeerConnected(peer))
+            }
+            other => Some(other),
+        }
+    }
+
+    fn answer(&self, from: PeerId, service: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+        match service {
+            SERVICE_DIGEST => {
+                if body.len() != BUCKETS * 16 {
+                    return Err("digest request must carry 256 buckets of 16 bytes".into());
+                }
+                let differing: Vec<u8> = self
+                    .store
+                    .digests()
+                    .iter()
+                    .zip(body.chunks_exact(16))
+                    .enumerate()
+                    .filter(|(_, (mine, theirs))| mine.as_slice() != *theirs)
+                    .map(|(i, _)| i as u8)
+                    .collect();
+                let (ops, _) = self
+                    .store
+                    .ops_in_buckets(&differing, MAX_SYNC_BYTES)
+                    .map_err(|e| e.to_string())?;
+                Ok(encode_digest_response(&differing, &ops))
+            }
+            _ => {
+                let ops = decode_ops(body).map_err(|e| format!("bad push: {e}"))?;
+                let total = ops.len();
+                let (held, _) = self.apply_verified(Some(from), ops);
+                // Acknowledge only when every op is now held durably here (applied, or
+                // already superseded by a later op).
+                if held < total {
+                    return Err(format!("refused {} of {total} ops", total - held));
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn anti_entropy_round(self: &Arc<Self>) {
+        let peers = self.mesh.peers().await;
+        if peers.is_empty() {
+            return;
+        }
+        let pick = (self
+            .stats
+            .anti_entropy_rounds
+            .fetch_add(1, Ordering::Relaxed) as usize)
+            % peers.len();
+        self.sync_with(peers[pick]).await;
+    }
+
+    /// One anti-entropy exchange with `peer`, both directions.
+    pub async fn sync_with(self: &Arc<Self>, peer: PeerId) {
+        let body = encode_digests(&self.store.digests());
+        let response = match self.mesh.request(peer, SERVICE_DIGEST, body).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(%peer, "anti-entropy request failed: {e}");
+                return;
+            }
+        };
+        let Ok((differing, ops)) = decode_digest_response(&response) else {
+            tracing::warn!(%peer, "malformed anti-entropy response");
+            return;
+        };
+        if differing.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        let mine = tokio::task::spawn_blocking(move || {
+            this.apply_verified(Some(peer), ops);
+            this.store.ops_in_buckets(&differing, MAX_SYNC_BYTES)
+        })
+        .await;
+        if let Ok(Ok((ops, _))) = mine
+            && !ops.is_empty()
+            && let Err(e) = self
+                .mesh
+                .request(peer, SERVICE_PUSH, encode_ops(&ops))
+                .await
+        {
+            tracing::debug!(%peer, "anti-entropy push failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+use super::*;
+
+fn store() -> (tempfile::TempDir, Cstore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Cstore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn set_get_delete_and_versions() {
+    let (_dir, s) = store();
+    assert_eq!(s.get("a", "k").unwrap(), None);
+    assert_eq!(s.set("a", "k", b"one").unwrap(), 1);
+    assert_eq!(s.set("a", "k", b"two").unwrap(), 2);
+    assert_eq!(
+        s.get_versioned("a", "k").unwrap(),
+        Some(Versioned {
+            value: b"two".to_vec(),
+            version: 2
+        })
+    );
+    assert!(s.exists("a", "k").unwrap());
+    assert!(s.delete("a", "k").unwrap());
+    assert!(!s.delete("a", "k").unwrap());
+    assert!(!s.exists("a", "k").unwrap());
+    assert_eq!(s.list_keys("a", "", None, 10).unwrap().keys.len(), 0);
+}
+
+#[test]
+fn namespaces_do_not_alias() {
+    let (_dir, s) = store();
+    s.set("a", "x", b"in a").unwrap();
+    assert_eq!(s.get("b", "x").unwrap(), None);
+    assert!(matches!(
+        s.set("", "a\0x", b"evil"),
+        Err(CstoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        s.set("a\0", "x", b"evil"),
+        Err(CstoreError::Invalid { .. })
+    ));
+    assert_eq!(s.list_keys("b", "", None, 10).unwrap().keys.len(), 0);
+}
+
+#[test]
+fn compare_and_swap_checks_version() {
+    let (_dir, s) = store();
+    assert_eq!(
+        s.compare_and_swap("n", "k", 0, b"v1").unwrap(),
+        CasOutcome::Swapped(1)
+    );
+    assert_eq!(
+        s.compare_and_swap("n", "k", 0, b"again").unwrap(),
+        CasOutcome::Conflict(1)
+    );
+    assert_eq!(
+        s.compare_and_swap("n", "k", 1, b"v2").unwrap(),
+        CasOutcome::Swapped(2)
+    );
+    assert_eq!(s.get("n", "k").unwrap().unwrap(), b"v2");
+}
+
+#[test]
+fn list_keys_pages_with_cursor() {
+    let (_dir, s) = store();
+    for i in 0..25 {
+        s.set("n", &format!("user/{i:03}"), b"x").unwrap();
+    }
+    s.set("n", "other", b"x").unwrap();
+    s.delete("n", "user/007").unwrap();
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = s.list_keys("n", "user/", cursor.as_deref(), 10).unwrap();
+        assert!(page.keys.len() <= 10);
+        all.extend(page.keys);
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25)
+        .filter(|i| *i != 7)
+        .map(|i| format!("user/{i:03}"))
+        .collect();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn hashes() {
+    let (_dir, s) = store();
+    assert!(s.hset("n", "h", "b", b"2").unwrap());
+    assert!(s.hset("n", "h", "a", b"1").unwrap());
+    assert!(!s.hset("n", "h", "a", b"1'").unwrap());
+    s.hset("n", "h2", "a", b"other hash").unwrap();
+    assert_eq!(s.hget("n", "h", "a").unwrap().unwrap(), b"1'");
+    assert_eq!(
+        s.hgetall("n", "h").unwrap(),
+        vec![("a".into(), b"1'".to_vec()), ("b".into(), b"2".to_vec())]
+    );
+    assert_eq!(s.hkeys("n", "h").unwrap(), vec!["a", "b"]);
+    assert!(s.hdel("n", "h", "a").unwrap());
+    assert!(!s.hdel("n", "h", "a").unwrap());
+    assert_eq!(s.hkeys("n", "h").unwrap(), vec!["b"]);
+    // A hash and a plain key of the same name are different cells.
+    s.set("n", "h", b"plain").unwrap();
+    assert_eq!(s.hkeys("n", "h").unwrap(), vec!["b"]);
+}
+
+#[test]
+fn oversize_value_refused() {
+    let (_dir, s) = store();
+    let big = vec![0u8; MAX_VALUE_BYTES + 1];
+    let err = s.set("n", "k", &big).unwrap_err();
+    assert!(matches!(err, CstoreError::TooLarge { .. }));
+    assert!(err.to_string().contains("exceeds the 1048576-byte limit"));
+    assert!(matches!(
+        s.hset("n", "k", "f", &big),
+        Err(CstoreError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn survives_reopen_with_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_bytes(&[1; 32]);
+    let digests = {
+        let s = Cstore::open_with_key(dir.path(), key.clone()).unwrap();
+        s.set("n", "k", b"durable").unwrap();
+        s.hset("n", "h", "f", b"v").unwrap();
+        s.digests()
+    };
+    let s = Cstore::open_with_key(dir.path(), key).unwrap();
+    assert_eq!(s.get("n", "k").unwrap().unwrap(), b"durable");
+    assert_eq!(s.hget("n", "h", "f").unwrap().unwrap(), b"v");
+    assert_eq!(s.digests(), digests);
+}
+
+/// Every op a store wrote, captured through its outbox.
+fn capture(s: &Cstore) -> mpsc::UnboundedReceiver<Vec<u8>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    s.set_outbox(Some(tx));
+    rx
+}
+
+fn drain(rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut ops = Vec::new();
+    while let Ok(op) = rx.try_recv() {
+        ops.push(op);
+    }
+    ops
+}
+
+#[test]
+fn replicas_converge_whatever_the_delivery_order() {
+    let (_d1, a) = store();
+    let (_d2, b) = store();
+    let (_d3, c) = store();
+    let (mut ra, mut rb) = (capture(&a), capture(&b));
+    // Concurrent conflicting writes on a and b.
+    a.set("n", "x", b"from a").unwrap();
+    b.set("n", "x", b"from b").unwrap();
+    a.hset("n", "h", "f", b"a").unwrap();
+    b.hset("n", "h", "f", b"b").unwrap();
+    b.set("n", "gone", b"soon").unwrap();
+    b.delete("n", "gone").unwrap();
+    let ops_a = drain(&mut ra);
+    let ops_b = drain(&mut rb);
+    // a gets b's ops; b gets a's; c gets both in reverse order.
+    a.apply_remote(&ops_b).unwrap();
+    b.apply_remote(&ops_a).unwrap();
+    let mut reversed: Vec<Vec<u8>> = ops_a.iter().chain(&ops_b).cloned().collect();
+    reversed.reverse();
+    c.apply_remote(&reversed).unwrap();
+    for s in [&a, &b, &c] {
+        assert_eq!(s.get("n", "x").unwrap(), a.get("n", "x").unwrap());
+        assert_eq!(
+            s.hget("n", "h", "f").unwrap(),
+            a.hget("n", "h", "f").unwrap()
+        );
+        assert_eq!(s.get("n", "gone").unwrap(), None);
+        assert_eq!(s.digests(), a.digests());
+    }
+    // Re-applying is a no-op.
+    let again = a.apply_remote(&ops_b).unwrap();
+    assert!(again.iter().all(|r| *r == Ok(Applied::Stale)));
+}
+
+#[test]
+fn anti_entropy_buckets_find_the_difference() {
+    let (_d1, a) = store();
+    let (_d2, b) = store();
+    let mut ra = capture(&a);
+    for i in 0..50 {
+        a.set("n", &format!("k{i}"), b"v").unwrap();
+    }
+    drain(&mut ra);
+    let differing: Vec<u8> = a
+        .digests()
+        .iter()
+        .zip(b.digests())
+        .enumerate()
+        .filter(|(_, (x, y))| *x != y)
+        .map(|(i, _)| i as u8)
+        .collect();
+    assert!(!differing.is_empty());
+    let (ops, complete) = a.ops_in_buckets(&differing, usize::MAX).unwrap();
+    assert!(complete);
+    assert_eq!(ops.len(), 50);
+    b.apply_remote(&ops).unwrap();
+    assert_eq!(a.digests(), b.digests());
+    assert_eq!(b.list_keys("n", "", None, 100).unwrap().keys.len(), 50);
+}
+
+#[test]
+fn tombstones_are_collected_after_the_horizon() {
+    let (_dir, s) = store();
+    s.set("n", "k", b"v").unwrap();
+    s.delete("n", "k").unwrap();
+    s.set("n", "live", b"v").unwrap();
+    assert_eq!(s.collect_tombstones(60_000).unwrap(), 0);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(s.collect_tombstones(1).unwrap(), 1);
+    assert_eq!(s.get("n", "live").unwrap().unwrap(), b"v");
+    assert_eq!(s.get("n", "k").unwrap(), None);
+}
+
+#[test]
+fn concurrent_writers_share_fsyncs_and_lose_nothing() {
+    let (_dir, s) = store();
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let s = s.clone();
+            scope.spawn(move || {
+                for i in 0..50 {
+                    s.set("n", &format!("t{t}-{i}"), b"v").unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(s.list_keys("n", "", None, 1000).unwrap().keys.len(), 400);
+}

@@ -1,0 +1,611 @@
+//! `r1-mesh`: the libp2p swarm every node runs.
+//!
+//! TCP + noise + yamux, with identify, ping, gossipsub, kademlia, request-response, mDNS and
+//! explicit bootstrap peers (redialled while disconnected). The node's ed25519 identity is its
+//! libp2p identity.
+//!
+//! Invariants:
+//! - **Admission**: with a non-empty allowlist, gossip and requests from peers outside it are
+//!   dropped and counted ([`MeshStats`]); nothing from them reaches the node. An empty
+//!   allowlist admits every peer (dev). [`Admission`] is the seam for the on-chain licence
+//!   check.
+//! - The swarm runs on its own thread; [`Mesh`] is a cheap handle that talks to it over
+//!   channels, so callers on any runtime can use it.
+//! - Blocked peers ([`Mesh::block`]) are disconnected and refused until unblocked.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity, ValidationMode};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, identify, identity, kad, mdns,
+    noise, ping, tcp, yamux,
+};
+use serde::Serialize;
+
+mod codec;
+use codec::{BinaryCodec, RpcRequest, RpcResponse};
+use tokio::sync::{mpsc, oneshot};
+
+pub use libp2p::{Multiaddr as Addr, PeerId as NodePeerId};
+
+/// Largest gossip message; larger payloads must go through request-response.
+pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
+/// Largest request or response.
+pub const MAX_RPC_BYTES: usize = 16 * 1024 * 1024;
+const RPC_PROTOCOL: &str = "/r1/rpc/1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    #[error("cannot start the mesh: {0}")]
+    Start(String),
+    #[error("invalid address {0:?}: {1}")]
+    BadAddress(String, String),
+    #[error("the mesh has stopped")]
+    Stopped,
+    #[error("gossip of {size} bytes exceeds the {MAX_GOSSIP_BYTES}-byte limit")]
+    TooLarge { size: usize },
+    #[error("publish failed: {0}")]
+    Publish(String),
+    #[error("request to {peer} failed: {reason}")]
+    Request { peer: PeerId, reason: String },
+    #[error("peer {peer} refused the request: {reason}")]
+    Refused { peer: PeerId, reason: String },
+}
+
+/// Who may talk to this node.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// Empty: everyone (dev). Otherwise only these peers.
+    allowlist: HashSet<PeerId>,
+}
+
+impl Admission {
+    pub fn open() -> Self {
+        Self::default()
+    }
+
+    pub fn allowlist(peers: impl IntoIterator<Item = PeerId>) -> Self {
+        Self {
+            allowlist: peers.into_iter().collect(),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.allowlist.is_empty()
+    }
+
+    /// Whether `peer` is admitted. (The on-chain licence check plugs in here.)
+    pub fn admits(&self, peer: &PeerId) -> bool {
+        self.allowlist.is_empty() || self.allowlist.contains(peer)
+    }
+}
+
+/// The libp2p peer id of an ed25519 public key.
+pub fn peer_id_of(ed25519_public: &[u8; 32]) -> Result<PeerId, MeshError> {
+    let key = identity::ed25519::PublicKey::try_from_bytes(ed25519_public)
+        .map_err(|e| MeshError::Start(format!("bad ed25519 key: {e}")))?;
+    Ok(identity::PublicKey::from(key).to_peer_id())
+}
+
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    /// The node's ed25519 secret seed (its libp2p identity).
+    pub secret: [u8; 32],
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub mdns: bool,
+    pub admission: Admission,
+}
+
+/// Counters shown in node status.
+#[derive(Debug, Default)]
+pub struct MeshStats {
+    pub dropped_gossip: AtomicU64,
+    pub dropped_requests: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshStatus {
+    pub peer_id: String,
+    pub listen: Vec<String>,
+    pub connected: Vec<String>,
+    pub blocked: Vec<String>,
+    pub dropped_gossip: u64,
+    pub dropped_requests: u64,
+    pub open_admission: bool,
+}
+
+/// What the mesh delivers to the node.
+#[derive(Debug)]
+pub enum MeshEvent {
+    /// A gossip message from an admitted peer.
+    Gossip {
+        topic: String,
+        from: PeerId,
+        data: Vec<u8>,
+    },
+    /// A request from an admitted peer; answer through `reply` (dropping it answers an error).
+    Request {
+        from: PeerId,
+        service: String,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+    PeerConnected(PeerId),
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    rpc: request_response::Behaviour<BinaryCodec>,
+    mdns: libp2p::swarm::behaviour::toggle::Toggle<mdns::tokio::Behaviour>,
+}
+
+enum Command {
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        done: oneshot::Sender<Result<(), MeshError>>,
+    },
+    Subscribe(String),
+    Request {
+        peer: PeerId,
+        service: String,
+        body: Vec<u8>,
+        done: oneshot::Sender<Result<Vec<u8>, MeshError>>,
+    },
+    Status(oneshot::Sender<MeshStatus>),
+    Peers(oneshot::Sender<Vec<PeerId>>),
+    Dial(Multiaddr),
+    Block(PeerId, bool),
+    Respond(
+        request_response::ResponseChannel<RpcResponse>,
+        Result<Vec<u8>, String>,
+    ),
+}
+
+/// Handle to the running mesh.
+#[derive(Clone)]
+pub struct Mesh {
+    commands: mpsc::UnboundedSender<Command>,
+    peer_id: PeerId,
+    stats: Arc<MeshStats>,
+}
+
+impl Mesh {
+    /// Starts the swarm on its own thread; returns once it listens.
+    pub fn start(config: MeshConfig) -> Result<(Mesh, mpsc::Receiver<MeshEvent>), MeshError> {
+        let keypair = identity::Keypair::ed25519_from_bytes(config.secret)
+            .map_err(|e| MeshError::Start(e.to_string()))?;
+        let peer_id = keypair.public().to_peer_id();
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let loopback = cmd_tx.clone();
+        let (event_tx, event_rx) = mpsc::channel(4096);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stats = Arc::new(MeshStats::default());
+        let thread_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("r1-mesh".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(MeshError::Start(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let swarm = match build_swarm(keypair, &config).await {
+                        Ok(swarm) => swarm,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    run(swarm, config, cmd_rx, loopback, event_tx, thread_stats).await;
+                });
+            })
+            .map_err(|e| MeshError::Start(e.to_string()))?;
+        ready_rx
+            .recv()
+            .map_err(|_| MeshError::Start("mesh thread died".into()))??;
+        Ok((
+            Mesh {
+                commands: cmd_tx,
+                peer_id,
+                stats,
+            },
+            event_rx,
+        ))
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    pub fn stats(&self) -> &MeshStats {
+        &self.stats
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), MeshError> {
+        self.commands.send(cmd).map_err(|_| MeshError::Stopped)
+    }
+
+    pub fn subscribe(&self, topic: &str) -> Result<(), MeshError> {
+        self.send(Command::Subscribe(topic.to_owned()))
+    }
+
+    /// Gossips `data` on `topic` to admitted peers.
+    pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<(), MeshError> {
+        if data.len() > MAX_GOSSIP_BYTES {
+            return Err(MeshError::TooLarge { size: data.len() });
+        }
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Publish {
+            topic: topic.to_owned(),
+            data,
+            done,
+        })?;
+        rx.await.map_err(|_| MeshError::Stopped)?
+    }
+
+    /// Sends a request to `peer`'s `service` and waits for the answer.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        service: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, MeshError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Request {
+            peer,
+            service: service.to_owned(),
+            body,
+            done,
+        })?;
+        rx.await.map_err(|_| MeshError::Stopped)?
+    }
+
+    /// Admitted peers with an open connection.
+    pub async fn peers(&self) -> Vec<PeerId> {
+        let (tx, rx) = oneshot::channel();
+        if self.send(Command::Peers(tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn status(&self) -> Result<MeshStatus, MeshError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Status(tx))?;
+        rx.await.map_err(|_| MeshError::Stopped)
+    }
+
+    pub fn dial(&self, addr: Multiaddr) -> Result<(), MeshError> {
+        self.send(Command::Dial(addr))
+    }
+
+    /// Disconnects and refuses `peer` (`false`: lets it back).
+    pub fn block(&self, peer: PeerId, blocked: bool) -> Result<(), MeshError> {
+        self.send(Command::Block(peer, blocked))
+    }
+}
+
+async fn build_swarm(
+    keypair: identity::Keypair,
+    config: &MeshConfig,
+) -> Result<Swarm<Behaviour>, MeshError> {
+    let start = |e: &dyn std::fmt::Display| MeshError::Start(e.to_string());
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| start(&e))?
+        .with_behaviour(|key| {
+            let peer_id = key.public().to_peer_id();
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(500))
+                .max_transmit_size(MAX_GOSSIP_BYTES + 4096)
+                .validation_mode(ValidationMode::Strict)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossipsub =
+                gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)
+                    .map_err(|e| e.to_string())?;
+            let mdns = if config.mdns {
+                Some(mdns::tokio::Behaviour::new(
+                    mdns::Config::default(),
+                    peer_id,
+                )?)
+            } else {
+                None
+            };
+            let rpc_config =
+                request_response::Config::default().with_request_timeout(Duration::from_secs(30));
+            Ok(Behaviour {
+                blocked: Default::default(),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/r1/1.0.0".into(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::default(),
+                gossipsub,
+                kad: kad::Behaviour::new(peer_id, kad::store::MemoryStore::new(peer_id)),
+                rpc: request_response::Behaviour::with_codec(
+                    BinaryCodec,
+                    [(StreamProtocol::new(RPC_PROTOCOL), ProtocolSupport::Full)],
+                    rpc_config,
+                ),
+                mdns: mdns.into(),
+            })
+        })
+        .map_err(|e| start(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    for addr in &config.listen {
+        swarm.listen_on(addr.clone()).map_err(|e| start(&e))?;
+    }
+    Ok(swarm)
+}
+
+async fn run(
+    mut swarm: Swarm<Behaviour>,
+    config: MeshConfig,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    loopback: mpsc::UnboundedSender<Command>,
+    events: mpsc::Sender<MeshEvent>,
+    stats: Arc<MeshStats>,
+) {
+    let admission = config.admission.clone();
+    let mut pending: std::collections::HashMap<
+        request_response::OutboundRequestId,
+        oneshot::Sender<Result<Vec<u8>, MeshError>>,
+    > = Default::default();
+    let mut blocked: HashSet<PeerId> = HashSet::new();
+    let mut redial = tokio::time::interval(Duration::from_secs(2));
+    let mut listen: Vec<Multiaddr> = Vec::new();
+    loop {
+        tokio::select! {
+            _ = redial.tick() => {
+                // Keep bootstrap peers connected (they may restart, or a partition may heal).
+                if swarm.connected_peers().count() < config.bootstrap.len() {
+                    for addr in &config.bootstrap {
+                        let _ = swarm.dial(addr.clone());
+                    }
+                }
+            }
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return };
+                match cmd {
+                    Command::Publish { topic, data, done } => {
+                        let result = swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .publish(IdentTopic::new(topic), data)
+                            .map(|_| ())
+                            .or_else(|e| match e {
+                                // Nobody to tell yet: anti-entropy will carry it later.
+                                gossipsub::PublishError::NoPeersSubscribedToTopic
+                                | gossipsub::PublishError::Duplicate => Ok(()),
+                                other => Err(MeshError::Publish(other.to_string())),
+                            });
+                        let _ = done.send(result);
+                    }
+                    Command::Subscribe(topic) => {
+                        if let Err(e) = swarm.behaviour_mut().gossipsub.subscribe(&IdentTopic::new(topic)) {
+                            tracing::error!("gossip subscribe failed: {e}");
+                        }
+                    }
+                    Command::Request { peer, service, body, done } => {
+                        let id = swarm.behaviour_mut().rpc.send_request(&peer, RpcRequest { service, body });
+                        pending.insert(id, done);
+                    }
+                    Command::Status(tx) => {
+                        let _ = tx.send(MeshStatus {
+                            peer_id: swarm.local_peer_id().to_string(),
+                            listen: listen.iter().map(|a| a.to_string()).collect(),
+                            connected: swarm.connected_peers().map(|p| p.to_string()).collect(),
+                            blocked: blocked.iter().map(|p| p.to_string()).collect(),
+                            dropped_gossip: stats.dropped_gossip.load(Ordering::Relaxed),
+                            dropped_requests: stats.dropped_requests.load(Ordering::Relaxed),
+                            open_admission: admission.is_open(),
+                        });
+                    }
+                    Command::Peers(tx) => {
+                        let peers = swarm.connected_peers().filter(|p| admission.admits(p)).copied().collect();
+                        let _ = tx.send(peers);
+                    }
+                    Command::Dial(addr) => {
+                        if let Err(e) = swarm.dial(addr.clone()) {
+                            tracing::warn!(%addr, "dial failed: {e}");
+                        }
+                    }
+                    Command::Respond(channel, result) => {
+                        let _ = swarm.behaviour_mut().rpc.send_response(channel, RpcResponse { result });
+                    }
+                    Command::Block(peer, on) => {
+                        if on {
+                            blocked.insert(peer);
+                            swarm.behaviour_mut().blocked.block_peer(peer);
+                        } else {
+                            blocked.remove(&peer);
+                            swarm.behaviour_mut().blocked.unblock_peer(peer);
+                        }
+                    }
+                }
+            }
+            event = swarm.select_next_some() => {
+                handle_event(&mut swarm, event, &admission, &events, &loopback, &stats, &mut pending, &mut listen).await;
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle_event(
+    swarm: &mut Swarm<Behaviour>,
+    event: SwarmEvent<BehaviourEvent>,
+    admission: &Admission,
+    events: &mpsc::Sender<MeshEvent>,
+    loopback: &mpsc::UnboundedSender<Command>,
+    stats: &MeshStats,
+    pending: &mut std::collections::HashMap<
+        request_response::OutboundRequestId,
+        oneshot::Sender<Result<Vec<u8>, MeshError>>,
+    >,
+    listen: &mut Vec<Multiaddr>,
+) {
+    match event {
+        SwarmEvent::NewListenAddr { address, .. } => {
+            tracing::info!(%address, "mesh listening");
+            listen.push(address);
+        }
+        SwarmEvent::ConnectionEstablished {
+            peer_id, endpoint, ..
+        } => {
+            if !admission.admits(&peer_id) {
+                tracing::warn!(peer = %peer_id, "connection from a peer outside the allowlist");
+            }
+            swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer_id, endpoint.get_remote_address().clone());
+            let _ = events.send(MeshEvent::PeerConnected(peer_id)).await;
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+            peer_id,
+            info,
+            ..
+        })) => {
+            for addr in info.listen_addrs {
+                swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+            for (peer, addr) in found {
+                if admission.admits(&peer) {
+                    let _ = swarm.dial(addr);
+                }
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+            propagation_source,
+            message,
+            ..
+        })) => {
+            let origin = message.source.unwrap_or(propagation_source);
+            if !admission.admits(&propagation_source) || !admission.admits(&origin) {
+                stats.dropped_gossip.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer = %origin, "dropped gossip from an unadmitted peer");
+                return;
+            }
+            let _ = events
+                .send(MeshEvent::Gossip {
+                    topic: message.topic.into_string(),
+                    from: origin,
+                    data: message.data,
+                })
+                .await;
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Rpc(request_response::Event::Message {
+            peer,
+            message,
+            ..
+        })) => match message {
+            request_response::Message::Request {
+                request, channel, ..
+            } => {
+                if !admission.admits(&peer) {
+                    stats.dropped_requests.fetch_add(1, Ordering::Relaxed);
+                    let _ = swarm.behaviour_mut().rpc.send_response(
+                        channel,
+                        RpcResponse {
+                            result: Err("not admitted".into()),
+                        },
+                    );
+                    return;
+                }
+                let (reply, answer) = oneshot::channel();
+                let event = MeshEvent::Request {
+                    from: peer,
+                    service: request.service,
+                    body: request.body,
+                    reply,
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                // Answer off the event loop, so a slow handler never stalls the swarm.
+                let loopback = loopback.clone();
+                tokio::spawn(async move {
+                    let result = answer
+                        .await
+                        .unwrap_or_else(|_| Err("the node dropped the request".into()));
+                    let _ = loopback.send(Command::Respond(channel, result));
+                });
+            }
+            request_response::Message::Response {
+                request_id,
+                response,
+            } => {
+                if let Some(done) = pending.remove(&request_id) {
+                    let _ = done.send(
+                        response
+                            .result
+                            .map_err(|reason| MeshError::Refused { peer, reason }),
+                    );
+                }
+            }
+        },
+        SwarmEvent::Behaviour(BehaviourEvent::Rpc(request_response::Event::OutboundFailure {
+            peer,
+            request_id,
+            error,
+            ..
+        })) => {
+            if let Some(done) = pending.remove(&request_id) {
+                let _ = done.send(Err(MeshError::Request {
+                    peer,
+                    reason: error.to_string(),
+                }));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses a multiaddr, or `HOST:PORT` as TCP.
+pub fn parse_addr(text: &str) -> Result<Multiaddr, MeshError> {
+    if text.starts_with('/') {
+        return text.parse().map_err(|e: libp2p::multiaddr::Error| {
+            MeshError::BadAddress(text.into(), e.to_string())
+        });
+    }
+    let sock: std::net::SocketAddr = text
+        .parse()
+        .map_err(|e: std::net::AddrParseError| MeshError::BadAddress(text.into(), e.to_string()))?;
+    let ip = match sock.ip() {
+        std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),
+        std::net::IpAddr::V6(ip) => format!("/ip6/{ip}"),
+    };
+    format!("{ip}/tcp/{}", sock.port())
+        .parse()
+        .map_err(|e: libp2p::multiaddr::Error| MeshError::BadAddress(text.into(), e.to_string()))
+}
