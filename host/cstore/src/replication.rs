@@ -423,3 +423,61 @@ impl Replicator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{Kind, OpBody};
+    use ed25519_dalek::SigningKey;
+
+    fn op(writer: &SigningKey, value: &[u8]) -> Vec<u8> {
+        OpBody {
+            kind: Kind::Key,
+            hlc: u64::MAX / 2,
+            writer: writer.verifying_key().to_bytes(),
+            version: 1,
+            ns: "n".into(),
+            key: "k".into(),
+            field: String::new(),
+            value: Some(value.to_vec()),
+        }
+        .sign(writer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn forged_and_unadmitted_ops_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Cstore::open(dir.path()).unwrap();
+        let (mesh, _events) = r1_mesh::Mesh::start(r1_mesh::MeshConfig {
+            secret: [3; 32],
+            listen: vec![r1_mesh::parse_addr("127.0.0.1:0").unwrap()],
+            bootstrap: Vec::new(),
+            mdns: false,
+            admission: r1_mesh::Admission::open(),
+        })
+        .unwrap();
+        let friend = SigningKey::from_bytes(&[1; 32]);
+        let stranger = SigningKey::from_bytes(&[2; 32]);
+        let replicator = Replicator::start(
+            store.clone(),
+            mesh,
+            WriterAdmission::allowlist([friend.verifying_key().to_bytes()]),
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        );
+
+        // Tampered value: the signature no longer holds.
+        let mut forged = op(&friend, b"forged");
+        let at = forged.len() - 70;
+        forged[at] ^= 1;
+        assert_eq!(replicator.apply_verified(None, vec![forged]), (0, 0));
+        // Well signed, but by a writer outside the allowlist.
+        assert_eq!(replicator.apply_verified(None, vec![op(&stranger, b"x")]), (0, 0));
+        assert_eq!(store.get("n", "k").unwrap(), None);
+        assert_eq!(replicator.stats.rejected_signature.load(Ordering::Relaxed), 1);
+        assert_eq!(replicator.stats.rejected_writer.load(Ordering::Relaxed), 1);
+        // The genuine op applies.
+        assert_eq!(replicator.apply_verified(None, vec![op(&friend, b"ok")]), (1, 1));
+        assert_eq!(store.get("n", "k").unwrap().unwrap(), b"ok");
+    }
+}

@@ -178,10 +178,16 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
             Ok(args) if args.is_empty() => continue,
             Ok(args) => {
                 let quit = args[0].eq_ignore_ascii_case(b"QUIT");
-                let store = store.clone();
-                let ns = ns.clone();
-                // Writes sync to disk: keep them off the async workers' hot path.
-                let reply = tokio::task::block_in_place(|| execute(&store, &ns, &args));
+                let reply = if is_write(&args[0]) {
+                    // Writes wait for an fsync: run them on the blocking pool, where many
+                    // connections' writes wait together and share one sync (group commit).
+                    let (store, ns) = (store.clone(), ns.clone());
+                    tokio::task::spawn_blocking(move || execute(&store, &ns, &args))
+                        .await
+                        .unwrap_or_else(|e| Reply::Error(format!("ERR internal: {e}")))
+                } else {
+                    execute(&store, &ns, &args)
+                };
                 (reply, quit)
             }
         };
@@ -192,6 +198,12 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
             return Ok(());
         }
     }
+}
+
+fn is_write(command: &[u8]) -> bool {
+    [&b"SET"[..], b"DEL", b"HSET", b"HDEL", b"INCR"]
+        .iter()
+        .any(|w| command.eq_ignore_ascii_case(w))
 }
 
 fn text(arg: &[u8]) -> Result<String, Reply> {
