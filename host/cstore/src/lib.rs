@@ -27,8 +27,8 @@ pub mod resp;
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -59,6 +59,8 @@ pub enum CstoreError {
     Storage(#[from] fjall::Error),
     #[error("corrupt record for key {key:?}: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("the write is not durable: {0}")]
+    Durability(String),
 }
 
 pub type Result<T, E = CstoreError> = std::result::Result<T, E>;
@@ -99,57 +101,88 @@ pub enum Applied {
 /// Handle to a node's store; cheap to clone, safe to share across threads.
 #[derive(Clone)]
 pub struct Cstore {
-    inner: Arc<Inner>,
+    // Field order matters: the committer is joined before the shared state is released.
+    committer: Arc<Committer>,
+    shared: Arc<Shared>,
 }
 
-struct Inner {
+struct Shared {
     db: Database,
     cells: Keyspace,
     key: SigningKey,
     writer: [u8; 32],
     clock: Hlc,
-    /// Serialises read-modify-write sequences (versions, CAS, LWW apply, digests).
-    write_lock: Mutex<()>,
     digests: Mutex<Box<[Digest; BUCKETS]>>,
-    commit: GroupCommit,
     /// Ops written here, for replication (set by [`replication`]).
     outbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Set by a job that inserted something; the committer syncs only then.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
-/// One fsync for every write that reached the journal before it started.
-#[derive(Default)]
-struct GroupCommit {
-    written: AtomicU64,
-    state: Mutex<(u64, bool)>, // (synced up to, a sync is running)
-    done: Condvar,
+/// Finishes a job once its batch is durable (or failed); returns an op to replicate.
+type Pending = Box<dyn FnOnce(&Result<(), String>) -> Option<Vec<u8>> + Send>;
+type Job = Box<dyn FnOnce(&Shared) -> Pending + Send>;
+
+/// The single writer. Every mutation runs as a job on its thread, so read-modify-write
+/// sequences never interleave; a batch of jobs shares one journal sync (group commit), and
+/// no caller hears back before its batch is durable.
+struct Committer {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl GroupCommit {
-    fn record(&self) -> u64 {
-        self.written.fetch_add(1, Ordering::AcqRel) + 1
+const MAX_BATCH: usize = 4096;
+
+impl Committer {
+    fn start(shared: Arc<Shared>) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("r1-cstore-commit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut pending = vec![first(&shared)];
+                    while pending.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => pending.push(job(&shared)),
+                            Err(_) => break,
+                        }
+                    }
+                    let durable = if shared.dirty.swap(false, Ordering::AcqRel) {
+                        shared
+                            .db
+                            .persist(PersistMode::SyncData)
+                            .map_err(|e| e.to_string())
+                    } else {
+                        Ok(())
+                    };
+                    let ops: Vec<Vec<u8>> =
+                        pending.into_iter().filter_map(|p| p(&durable)).collect();
+                    if !ops.is_empty()
+                        && let Some(outbox) =
+                            &*shared.outbox.lock().unwrap_or_else(|p| p.into_inner())
+                    {
+                        for op in ops {
+                            let _ = outbox.send(op);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| CstoreError::Invalid {
+                what: "committer thread",
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            jobs: Some(tx),
+            thread: Some(thread),
+        })
     }
+}
 
-    fn wait_durable(&self, db: &Database, seq: u64) -> Result<()> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if state.0 >= seq {
-                return Ok(());
-            }
-            if state.1 {
-                state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            state.1 = true;
-            let target = self.written.load(Ordering::Acquire);
-            drop(state);
-            let result = db.persist(PersistMode::SyncData);
-            state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.1 = false;
-            if result.is_ok() {
-                state.0 = state.0.max(target);
-            }
-            self.done.notify_all();
-            result?;
+impl Drop for Committer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -171,108 +204,68 @@ impl Cstore {
         let db = Database::builder(dir).open()?;
         let cells = db.keyspace("cells", KeyspaceCreateOptions::default)?;
         let writer = key.verifying_key().to_bytes();
-        let store = Self {
-            inner: Arc::new(Inner {
-                db,
-                cells,
-                key,
-                writer,
-                clock: Hlc::default(),
-                write_lock: Mutex::new(()),
-                digests: Mutex::new(Box::new([[0; 16]; BUCKETS])),
-                commit: GroupCommit::default(),
-                outbox: Mutex::new(None),
-            }),
-        };
-        store.rebuild_digests()?;
-        Ok(store)
+        let shared = Arc::new(Shared {
+            db,
+            cells,
+            key,
+            writer,
+            clock: Hlc::default(),
+            digests: Mutex::new(Box::new([[0; 16]; BUCKETS])),
+            outbox: Mutex::new(None),
+            dirty: std::sync::atomic::AtomicBool::new(false),
+        });
+        shared.rebuild_digests()?;
+        Ok(Self {
+            committer: Arc::new(Committer::start(shared.clone())?),
+            shared,
+        })
     }
 
     /// The ed25519 public key this store signs with.
     pub fn writer(&self) -> [u8; 32] {
-        self.inner.writer
+        self.shared.writer
     }
 
-    fn rebuild_digests(&self) -> Result<()> {
-        let mut digests = Box::new([[0u8; 16]; BUCKETS]);
-        let mut max_hlc = 0;
-        for item in self.inner.cells.iter() {
-            let (cell, op) = item.into_inner()?;
-            let body = self.decode(&cell, &op)?;
-            max_hlc = max_hlc.max(body.hlc);
-            xor_leaf(&mut digests, &cell, &body);
-        }
-        self.inner.clock.observe(max_hlc);
-        *self.lock_digests() = digests;
-        Ok(())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        // Each fjall insert is atomic, so a panic mid-sequence leaves no torn state.
-        self.inner
-            .write_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
-        self.inner.digests.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `work` on the committer and returns once its batch is durable. `work` returns
+    /// its result and, for a local write, the op to replicate.
+    fn commit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: Job = Box::new(move |shared: &Shared| -> Pending {
+            let outcome = work(shared);
+            Box::new(move |durable: &Result<(), String>| {
+                let (result, op) = match (outcome, durable) {
+                    (Ok((value, op)), Ok(())) => (Ok(value), op),
+                    (Ok(_), Err(e)) => (Err(CstoreError::Durability(e.clone())), None),
+                    (Err(e), _) => (Err(e), None),
+                };
+                let _ = tx.send(result);
+                op
+            })
+        });
+        let stopped = || CstoreError::Durability("the store's committer has stopped".into());
+        self.committer
+            .jobs
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?
     }
 
     fn decode(&self, cell: &[u8], op: &[u8]) -> Result<OpBody> {
-        op::decode(op).map_err(|e| CstoreError::Corrupt {
-            key: String::from_utf8_lossy(cell).into_owned(),
-            reason: e.to_string(),
-        })
+        self.shared.decode(cell, op)
     }
 
     fn read_cell(&self, cell: &[u8]) -> Result<Option<OpBody>> {
-        match self.inner.cells.get(cell)? {
-            None => Ok(None),
-            Some(op) => self.decode(cell, &op).map(Some),
-        }
+        self.shared.read_cell(cell)
     }
 
-    /// Writes a local op: stamps, signs, stores, syncs, then hands it to replication.
-    /// Must be called with the write lock held; releases nothing.
-    fn write_op(
-        &self,
-        (kind, ns, key, field): (Kind, &str, &str, &str),
-        value: Option<&[u8]>,
-        version: u64,
-        previous: Option<&OpBody>,
-    ) -> Result<(Vec<u8>, u64)> {
-        let body = OpBody {
-            kind,
-            hlc: self.inner.clock.now(),
-            writer: self.inner.writer,
-            version,
-            ns: ns.to_owned(),
-            key: key.to_owned(),
-            field: field.to_owned(),
-            value: value.map(<[u8]>::to_vec),
-        };
-        let op = body.sign(&self.inner.key);
-        let cell = body.cell();
-        self.inner.cells.insert(cell.as_slice(), op.as_slice())?;
-        let mut digests = self.lock_digests();
-        if let Some(prev) = previous {
-            xor_leaf(&mut digests, &cell, prev);
-        }
-        xor_leaf(&mut digests, &cell, &body);
-        drop(digests);
-        Ok((op, self.inner.commit.record()))
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
+        self.shared.lock_digests()
     }
-
-    /// Waits for durability, then queues the op for replication.
-    fn finish(&self, op: Vec<u8>, seq: u64) -> Result<()> {
-        self.inner.commit.wait_durable(&self.inner.db, seq)?;
-        if let Some(outbox) = &*self.inner.outbox.lock().unwrap_or_else(|p| p.into_inner()) {
-            let _ = outbox.send(op);
-        }
-        Ok(())
-    }
-
     pub fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.get_versioned(ns, key)?.map(|v| v.value))
     }
@@ -289,29 +282,22 @@ impl Cstore {
         Ok(self.get_versioned(ns, key)?.is_some())
     }
 
-    fn current_version(current: &Option<OpBody>) -> u64 {
-        match current {
-            Some(body) if body.value.is_some() => body.version,
-            _ => 0,
-        }
-    }
-
     /// Writes `value` and returns its new version, after it is durable.
     pub fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
         check_value(value)?;
         let cell = kv_cell(ns, key)?;
-        let guard = self.lock();
-        let current = self.read_cell(&cell)?;
-        let version = Self::current_version(&current) + 1;
-        let (op, seq) = self.write_op(
-            (Kind::Key, ns, key, ""),
-            Some(value),
-            version,
-            current.as_ref(),
-        )?;
-        drop(guard);
-        self.finish(op, seq)?;
-        Ok(version)
+        let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
+        self.commit(move |sh| {
+            let current = sh.read_cell(&cell)?;
+            let version = Shared::current_version(&current) + 1;
+            let op = sh.write_local(
+                (Kind::Key, &ns, &key, ""),
+                Some(&value),
+                version,
+                current.as_ref(),
+            )?;
+            Ok((version, Some(op)))
+        })
     }
 
     /// Writes `value` only if the key is at `expected` (0 = absent).
@@ -324,36 +310,36 @@ impl Cstore {
     ) -> Result<CasOutcome> {
         check_value(value)?;
         let cell = kv_cell(ns, key)?;
-        let guard = self.lock();
-        let current = self.read_cell(&cell)?;
-        let version = Self::current_version(&current);
-        if version != expected {
-            return Ok(CasOutcome::Conflict(version));
-        }
-        let (op, seq) = self.write_op(
-            (Kind::Key, ns, key, ""),
-            Some(value),
-            version + 1,
-            current.as_ref(),
-        )?;
-        drop(guard);
-        self.finish(op, seq)?;
-        Ok(CasOutcome::Swapped(version + 1))
+        let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
+        self.commit(move |sh| {
+            let current = sh.read_cell(&cell)?;
+            let version = Shared::current_version(&current);
+            if version != expected {
+                return Ok((CasOutcome::Conflict(version), None));
+            }
+            let op = sh.write_local(
+                (Kind::Key, &ns, &key, ""),
+                Some(&value),
+                version + 1,
+                current.as_ref(),
+            )?;
+            Ok((CasOutcome::Swapped(version + 1), Some(op)))
+        })
     }
 
     /// Deletes `key` (a tombstone); returns whether it existed.
     pub fn delete(&self, ns: &str, key: &str) -> Result<bool> {
         let cell = kv_cell(ns, key)?;
-        let guard = self.lock();
-        let current = self.read_cell(&cell)?;
-        if current.as_ref().is_none_or(|b| b.value.is_none()) {
-            return Ok(false);
-        }
-        let version = Self::current_version(&current) + 1;
-        let (op, seq) = self.write_op((Kind::Key, ns, key, ""), None, version, current.as_ref())?;
-        drop(guard);
-        self.finish(op, seq)?;
-        Ok(true)
+        let (ns, key) = (ns.to_owned(), key.to_owned());
+        self.commit(move |sh| {
+            let current = sh.read_cell(&cell)?;
+            if current.as_ref().is_none_or(|b| b.value.is_none()) {
+                return Ok((false, None));
+            }
+            let version = Shared::current_version(&current) + 1;
+            let op = sh.write_local((Kind::Key, &ns, &key, ""), None, version, current.as_ref())?;
+            Ok((true, Some(op)))
+        })
     }
 
     /// Keys in `ns` starting with `prefix`, in byte order, at most `limit` (capped at
@@ -375,7 +361,7 @@ impl Cstore {
         };
         let mut keys = Vec::new();
         let mut more = false;
-        for item in self.inner.cells.range((start, Bound::Unbounded)) {
+        for item in self.shared.cells.range((start, Bound::Unbounded)) {
             let (cell, op) = item.into_inner()?;
             if !cell.starts_with(&full_prefix) {
                 break;
@@ -403,19 +389,24 @@ impl Cstore {
     pub fn hset(&self, ns: &str, key: &str, field: &str, value: &[u8]) -> Result<bool> {
         check_value(value)?;
         let cell = hash_cell(ns, key, field)?;
-        let guard = self.lock();
-        let current = self.read_cell(&cell)?;
-        let is_new = current.as_ref().is_none_or(|b| b.value.is_none());
-        let version = Self::current_version(&current) + 1;
-        let (op, seq) = self.write_op(
-            (Kind::HashField, ns, key, field),
-            Some(value),
-            version,
-            current.as_ref(),
-        )?;
-        drop(guard);
-        self.finish(op, seq)?;
-        Ok(is_new)
+        let (ns, key, field, value) = (
+            ns.to_owned(),
+            key.to_owned(),
+            field.to_owned(),
+            value.to_vec(),
+        );
+        self.commit(move |sh| {
+            let current = sh.read_cell(&cell)?;
+            let is_new = current.as_ref().is_none_or(|b| b.value.is_none());
+            let version = Shared::current_version(&current) + 1;
+            let op = sh.write_local(
+                (Kind::HashField, &ns, &key, &field),
+                Some(&value),
+                version,
+                current.as_ref(),
+            )?;
+            Ok((is_new, Some(op)))
+        })
     }
 
     pub fn hget(&self, ns: &str, key: &str, field: &str) -> Result<Option<Vec<u8>>> {
@@ -427,28 +418,28 @@ impl Cstore {
     /// Removes `field` of hash `key`; returns whether it existed.
     pub fn hdel(&self, ns: &str, key: &str, field: &str) -> Result<bool> {
         let cell = hash_cell(ns, key, field)?;
-        let guard = self.lock();
-        let current = self.read_cell(&cell)?;
-        if current.as_ref().is_none_or(|b| b.value.is_none()) {
-            return Ok(false);
-        }
-        let version = Self::current_version(&current) + 1;
-        let (op, seq) = self.write_op(
-            (Kind::HashField, ns, key, field),
-            None,
-            version,
-            current.as_ref(),
-        )?;
-        drop(guard);
-        self.finish(op, seq)?;
-        Ok(true)
+        let (ns, key, field) = (ns.to_owned(), key.to_owned(), field.to_owned());
+        self.commit(move |sh| {
+            let current = sh.read_cell(&cell)?;
+            if current.as_ref().is_none_or(|b| b.value.is_none()) {
+                return Ok((false, None));
+            }
+            let version = Shared::current_version(&current) + 1;
+            let op = sh.write_local(
+                (Kind::HashField, &ns, &key, &field),
+                None,
+                version,
+                current.as_ref(),
+            )?;
+            Ok((true, Some(op)))
+        })
     }
 
     /// Every field of hash `key` with its value, in field order.
     pub fn hgetall(&self, ns: &str, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let prefix = hash_cell(ns, key, "")?;
         let mut out = Vec::new();
-        for item in self.inner.cells.prefix(&prefix) {
+        for item in self.shared.cells.prefix(&prefix) {
             let (cell, op) = item.into_inner()?;
             let body = self.decode(&cell, &op)?;
             if let Some(value) = body.value {
@@ -465,48 +456,38 @@ impl Cstore {
     /// Applies ops from other nodes (already verified and admitted by the caller): each
     /// wins only if it is later than the cell's state. Durable when this returns.
     pub fn apply_remote(&self, ops: &[Vec<u8>]) -> Result<Vec<Result<Applied, OpError>>> {
-        let mut results = Vec::with_capacity(ops.len());
-        let mut last_seq = None;
-        let guard = self.lock();
-        for op in ops {
-            let body = match op::decode(op) {
-                Ok(body) => body,
-                Err(e) => {
-                    results.push(Err(e));
+        let ops = ops.to_vec();
+        self.commit(move |sh| {
+            let mut results = Vec::with_capacity(ops.len());
+            for op in ops {
+                let body = match op::decode(&op) {
+                    Ok(body) => body,
+                    Err(e) => {
+                        results.push(Err(e));
+                        continue;
+                    }
+                };
+                if check_names(&body).is_err()
+                    || body
+                        .value
+                        .as_ref()
+                        .is_some_and(|v| v.len() > MAX_VALUE_BYTES)
+                {
+                    results.push(Err(OpError::Malformed("names or value out of bounds")));
                     continue;
                 }
-            };
-            if check_names(&body).is_err()
-                || body
-                    .value
-                    .as_ref()
-                    .is_some_and(|v| v.len() > MAX_VALUE_BYTES)
-            {
-                results.push(Err(OpError::Malformed("names or value out of bounds")));
-                continue;
+                sh.clock.observe(body.hlc);
+                let cell = body.cell();
+                let current = sh.read_cell(&cell)?;
+                if current.as_ref().is_some_and(|c| c.stamp() >= body.stamp()) {
+                    results.push(Ok(Applied::Stale));
+                    continue;
+                }
+                sh.store_cell(&cell, &op, &body, current.as_ref())?;
+                results.push(Ok(Applied::Updated));
             }
-            self.inner.clock.observe(body.hlc);
-            let cell = body.cell();
-            let current = self.read_cell(&cell)?;
-            if current.as_ref().is_some_and(|c| c.stamp() >= body.stamp()) {
-                results.push(Ok(Applied::Stale));
-                continue;
-            }
-            self.inner.cells.insert(cell.as_slice(), op.as_slice())?;
-            let mut digests = self.lock_digests();
-            if let Some(prev) = &current {
-                xor_leaf(&mut digests, &cell, prev);
-            }
-            xor_leaf(&mut digests, &cell, &body);
-            drop(digests);
-            last_seq = Some(self.inner.commit.record());
-            results.push(Ok(Applied::Updated));
-        }
-        drop(guard);
-        if let Some(seq) = last_seq {
-            self.inner.commit.wait_durable(&self.inner.db, seq)?;
-        }
-        Ok(results)
+            Ok((results, None))
+        })
     }
 
     /// The anti-entropy digest of every bucket.
@@ -523,7 +504,7 @@ impl Cstore {
         }
         let mut out = Vec::new();
         let mut total = 0;
-        for item in self.inner.cells.iter() {
+        for item in self.shared.cells.iter() {
             let (cell, op) = item.into_inner()?;
             if !wanted[bucket_of(&cell)] {
                 continue;
@@ -539,33 +520,111 @@ impl Cstore {
 
     /// Removes tombstones written more than `horizon_ms` ago; returns how many.
     pub fn collect_tombstones(&self, horizon_ms: u64) -> Result<usize> {
-        let now_ms = hlc::physical_ms(self.inner.clock.now());
-        let cutoff = now_ms.saturating_sub(horizon_ms);
-        let guard = self.lock();
-        let mut removed = 0;
-        let mut doomed = Vec::new();
-        for item in self.inner.cells.iter() {
-            let (cell, op) = item.into_inner()?;
-            let body = self.decode(&cell, &op)?;
-            if body.value.is_none() && hlc::physical_ms(body.hlc) < cutoff {
-                doomed.push((cell.to_vec(), body));
+        self.commit(move |sh| {
+            let now_ms = hlc::physical_ms(sh.clock.now());
+            let cutoff = now_ms.saturating_sub(horizon_ms);
+            let mut doomed = Vec::new();
+            for item in sh.cells.iter() {
+                let (cell, op) = item.into_inner()?;
+                let body = sh.decode(&cell, &op)?;
+                if body.value.is_none() && hlc::physical_ms(body.hlc) < cutoff {
+                    doomed.push((cell.to_vec(), body));
+                }
             }
-        }
-        for (cell, body) in doomed {
-            self.inner.cells.remove(cell.as_slice())?;
-            xor_leaf(&mut self.lock_digests(), &cell, &body);
-            removed += 1;
-        }
-        drop(guard);
-        if removed > 0 {
-            self.inner.db.persist(PersistMode::SyncData)?;
-        }
-        Ok(removed)
+            for (cell, body) in &doomed {
+                sh.cells.remove(cell.as_slice())?;
+                sh.dirty.store(true, Ordering::Release);
+                xor_leaf(&mut sh.lock_digests(), cell, body);
+            }
+            Ok((doomed.len(), None))
+        })
     }
 
     /// Routes every op written here to `outbox` (replication); `None` stops it.
     pub fn set_outbox(&self, outbox: Option<mpsc::UnboundedSender<Vec<u8>>>) {
-        *self.inner.outbox.lock().unwrap_or_else(|p| p.into_inner()) = outbox;
+        *self.shared.outbox.lock().unwrap_or_else(|p| p.into_inner()) = outbox;
+    }
+}
+
+impl Shared {
+    fn rebuild_digests(&self) -> Result<()> {
+        let mut digests = Box::new([[0u8; 16]; BUCKETS]);
+        let mut max_hlc = 0;
+        for item in self.cells.iter() {
+            let (cell, op) = item.into_inner()?;
+            let body = self.decode(&cell, &op)?;
+            max_hlc = max_hlc.max(body.hlc);
+            xor_leaf(&mut digests, &cell, &body);
+        }
+        self.clock.observe(max_hlc);
+        *self.lock_digests() = digests;
+        Ok(())
+    }
+
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
+        self.digests.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn decode(&self, cell: &[u8], op: &[u8]) -> Result<OpBody> {
+        op::decode(op).map_err(|e| CstoreError::Corrupt {
+            key: String::from_utf8_lossy(cell).into_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn read_cell(&self, cell: &[u8]) -> Result<Option<OpBody>> {
+        match self.cells.get(cell)? {
+            None => Ok(None),
+            Some(op) => self.decode(cell, &op).map(Some),
+        }
+    }
+
+    /// Replaces a cell's state (committer thread only).
+    fn store_cell(
+        &self,
+        cell: &[u8],
+        op: &[u8],
+        body: &OpBody,
+        previous: Option<&OpBody>,
+    ) -> Result<()> {
+        self.cells.insert(cell, op)?;
+        self.dirty.store(true, Ordering::Release);
+        let mut digests = self.lock_digests();
+        if let Some(prev) = previous {
+            xor_leaf(&mut digests, cell, prev);
+        }
+        xor_leaf(&mut digests, cell, body);
+        Ok(())
+    }
+
+    /// Stamps, signs and stores a local write (committer thread only); returns the op.
+    fn write_local(
+        &self,
+        (kind, ns, key, field): (Kind, &str, &str, &str),
+        value: Option<&[u8]>,
+        version: u64,
+        previous: Option<&OpBody>,
+    ) -> Result<Vec<u8>> {
+        let body = OpBody {
+            kind,
+            hlc: self.clock.now(),
+            writer: self.writer,
+            version,
+            ns: ns.to_owned(),
+            key: key.to_owned(),
+            field: field.to_owned(),
+            value: value.map(<[u8]>::to_vec),
+        };
+        let op = body.sign(&self.key);
+        self.store_cell(&body.cell(), &op, &body, previous)?;
+        Ok(op)
+    }
+
+    fn current_version(current: &Option<OpBody>) -> u64 {
+        match current {
+            Some(body) if body.value.is_some() => body.version,
+            _ => 0,
+        }
     }
 }
 

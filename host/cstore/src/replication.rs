@@ -155,8 +155,21 @@ impl Replicator {
         this.store.set_outbox(Some(tx));
         let pump = this.clone();
         tokio::spawn(async move {
-            while let Some(op) = rx.recv().await {
-                pump.ship(op).await;
+            // Drain whatever has queued up into one gossip message: signing, framing and
+            // verifying are paid per message, so a burst of writes travels together.
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                let mut size = batch[0].len();
+                while size < MAX_GOSSIP_BYTES / 2 {
+                    match rx.try_recv() {
+                        Ok(op) => {
+                            size += op.len() + 4;
+                            batch.push(op);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                pump.ship(batch).await;
             }
         });
         let looper = this.clone();
@@ -183,19 +196,39 @@ impl Replicator {
         &self.store
     }
 
-    async fn ship(&self, op: Vec<u8>) {
-        if op.len() + 256 <= MAX_GOSSIP_BYTES {
-            if let Err(e) = self.mesh.publish(TOPIC, op).await {
-                tracing::warn!("gossip of a cstore op failed (anti-entropy will retry): {e}");
+    async fn ship(&self, batch: Vec<Vec<u8>>) {
+        let (small, large): (Vec<Vec<u8>>, Vec<Vec<u8>>) = batch
+            .into_iter()
+            .partition(|op| op.len() + 256 <= MAX_GOSSIP_BYTES);
+        // Gossip in messages under the limit.
+        let mut chunk: Vec<Vec<u8>> = Vec::new();
+        let mut size = 4;
+        for op in small {
+            if size + op.len() + 4 > MAX_GOSSIP_BYTES - 256 && !chunk.is_empty() {
+                self.gossip(std::mem::take(&mut chunk)).await;
+                size = 4;
             }
+            size += op.len() + 4;
+            chunk.push(op);
+        }
+        if !chunk.is_empty() {
+            self.gossip(chunk).await;
+        }
+        // Too big to gossip: push to every connected peer directly.
+        if large.is_empty() {
             return;
         }
-        // Too big to gossip: push it to every connected peer directly.
-        let body = encode_ops(&[op]);
+        let body = encode_ops(&large);
         for peer in self.mesh.peers().await {
             if let Err(e) = self.mesh.request(peer, SERVICE_PUSH, body.clone()).await {
-                tracing::warn!(%peer, "push of a large op failed (anti-entropy will retry): {e}");
+                tracing::warn!(%peer, "push of large ops failed (anti-entropy will retry): {e}");
             }
+        }
+    }
+
+    async fn gossip(&self, ops: Vec<Vec<u8>>) {
+        if let Err(e) = self.mesh.publish(TOPIC, encode_ops(&ops)).await {
+            tracing::warn!("gossip of cstore ops failed (anti-entropy will retry): {e}");
         }
     }
 
@@ -315,8 +348,18 @@ impl Replicator {
     pub fn handle(self: &Arc<Self>, event: MeshEvent) -> Option<MeshEvent> {
         match event {
             MeshEvent::Gossip { topic, from, data } if topic == TOPIC => {
-                let this = self.clone();
-                tokio::task::spawn_blocking(move || this.apply_verified(Some(from), vec![data]));
+                match decode_ops(&data) {
+                    Ok(ops) => {
+                        let this = self.clone();
+                        tokio::task::spawn_blocking(move || this.apply_verified(Some(from), ops));
+                    }
+                    Err(e) => {
+                        self.stats
+                            .rejected_signature
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(peer = %from, "malformed cstore gossip: {e}");
+                    }
+                }
                 None
             }
             MeshEvent::Request {
@@ -472,12 +515,21 @@ mod tests {
         forged[at] ^= 1;
         assert_eq!(replicator.apply_verified(None, vec![forged]), (0, 0));
         // Well signed, but by a writer outside the allowlist.
-        assert_eq!(replicator.apply_verified(None, vec![op(&stranger, b"x")]), (0, 0));
+        assert_eq!(
+            replicator.apply_verified(None, vec![op(&stranger, b"x")]),
+            (0, 0)
+        );
         assert_eq!(store.get("n", "k").unwrap(), None);
-        assert_eq!(replicator.stats.rejected_signature.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            replicator.stats.rejected_signature.load(Ordering::Relaxed),
+            1
+        );
         assert_eq!(replicator.stats.rejected_writer.load(Ordering::Relaxed), 1);
         // The genuine op applies.
-        assert_eq!(replicator.apply_verified(None, vec![op(&friend, b"ok")]), (1, 1));
+        assert_eq!(
+            replicator.apply_verified(None, vec![op(&friend, b"ok")]),
+            (1, 1)
+        );
         assert_eq!(store.get("n", "k").unwrap().unwrap(), b"ok");
     }
 }

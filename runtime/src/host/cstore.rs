@@ -26,7 +26,7 @@ impl From<CstoreError> for Error {
         match err {
             CstoreError::TooLarge { limit, .. } => Error::TooLarge(limit as u64),
             CstoreError::Invalid { .. } => Error::Invalid(err.to_string()),
-            CstoreError::Storage(_) | CstoreError::Corrupt { .. } => {
+            CstoreError::Storage(_) | CstoreError::Corrupt { .. } | CstoreError::Durability(_) => {
                 Error::Unavailable(err.to_string())
             }
         }
