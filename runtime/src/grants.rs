@@ -160,6 +160,13 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
     match package {
         "r1:actor" if r1_compatible() => Ok(Requirement::Base),
         "r1:cstore" if r1_compatible() => Ok(Requirement::Capability(Capability::Cstore)),
+        "wasi:keyvalue" if version == Some("0.2.0-draft2") => {
+            Ok(Requirement::Capability(Capability::Cstore))
+        }
+        "wasi:keyvalue" => Err(format!(
+            "this node provides wasi:keyvalue@0.2.0-draft2, not {}",
+            version.unwrap_or("(unversioned)")
+        )),
         "r1:actor" | "r1:cstore" => Err(format!(
             "this node provides {package}@0.1.x, not version {}",
             version.unwrap_or("(none)")
@@ -216,6 +223,11 @@ mod tests {
         );
         assert_eq!(requirement("wasi:cli/stdout@0.2.6"), Ok(Requirement::Base));
         assert!(requirement("wasi:sockets/tcp@0.2.0").is_err());
+        assert_eq!(
+            requirement("wasi:keyvalue/store@0.2.0-draft2"),
+            Ok(Requirement::Capability(Capability::Cstore))
+        );
+        assert!(requirement("wasi:keyvalue/store@0.2.0-draft").is_err());
         assert!(requirement("r1:cstore/store@0.2.0").is_err());
         assert!(requirement("acme:evil/backdoor").is_err());
     }

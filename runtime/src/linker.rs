@@ -137,7 +137,10 @@ pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Li
     crate::host::actor::add_to_linker(&mut linker)?;
     for cap in caps {
         match cap {
-            Capability::Cstore => crate::host::cstore::add_to_linker(&mut linker)?,
+            Capability::Cstore => {
+                crate::host::cstore::add_to_linker(&mut linker)?;
+                crate::host::keyvalue::add_to_linker(&mut linker)?;
+            }
         }
     }
     Ok(linker)

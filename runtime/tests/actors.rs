@@ -426,3 +426,33 @@ async fn actors_message_each_other() {
     }
     rt.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn wasi_keyvalue_actor_runs_on_cstore() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = r1_cstore::Cstore::open(dir.path()).unwrap();
+    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
+    // The standard interface needs the CSTORE grant like r1:cstore does.
+    let err = rt
+        .spawn(spec("kv", "guest_kv_user", &[]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("wasi:keyvalue/"), "{err}");
+    rt.spawn(spec("kv", "guest_kv_user", &["cstore:kv"]))
+        .await
+        .unwrap();
+    let report = ask(&rt, "kv", "run").await.unwrap();
+    assert_eq!(
+        report,
+        "get=hello\nexists=true\nincr=5\nincr=3\nmany=b1:x,-,b2:y\n\
+         cas=failed-after-hello\ncas=swapped\nkeys=counter,greeting,other/k\nother-keys=k"
+    );
+    // It is CSTORE underneath, in the granted namespace.
+    assert_eq!(store.get("kv", "greeting").unwrap().unwrap(), b"swapped");
+    assert_eq!(
+        store.get("kv", "other/k").unwrap().unwrap(),
+        b"in other bucket"
+    );
+    assert_eq!(store.get("kv", "counter").unwrap().unwrap(), b"3");
+    rt.shutdown().await;
+}

@@ -3,3 +3,4 @@
 
 pub mod actor;
 pub mod cstore;
+pub mod keyvalue;
