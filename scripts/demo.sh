@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> starting a node (data dir $data, API $R1_API)"
-"$r1" node --data-dir "$data" --api "$R1_API" 2>"$log" &
+"$r1" node --data-dir "$data" --api "$R1_API" --mesh-listen 127.0.0.1:0 --resp off 2>"$log" &
 node_pid=$!
 for _ in $(seq 1 200); do
   "$r1" actor list >/dev/null 2>&1 && break
