@@ -119,8 +119,9 @@ struct Shared {
     dirty: std::sync::atomic::AtomicBool,
 }
 
-/// Finishes a job once its batch is durable (or failed); returns an op to replicate.
-type Pending = Box<dyn FnOnce(&Result<(), String>) -> Option<Vec<u8>> + Send>;
+/// Finishes a job once its batch is durable (or failed): queues its op for replication,
+/// then answers the caller, so an acknowledged write is always on its way to peers.
+type Pending = Box<dyn FnOnce(&Shared, &Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Shared) -> Pending + Send>;
 
 /// The single writer. Every mutation runs as a job on its thread, so read-modify-write
@@ -155,15 +156,8 @@ impl Committer {
                     } else {
                         Ok(())
                     };
-                    let ops: Vec<Vec<u8>> =
-                        pending.into_iter().filter_map(|p| p(&durable)).collect();
-                    if !ops.is_empty()
-                        && let Some(outbox) =
-                            &*shared.outbox.lock().unwrap_or_else(|p| p.into_inner())
-                    {
-                        for op in ops {
-                            let _ = outbox.send(op);
-                        }
+                    for finish in pending {
+                        finish(&shared, &durable);
                     }
                 }
             })
@@ -235,14 +229,18 @@ impl Cstore {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let job: Job = Box::new(move |shared: &Shared| -> Pending {
             let outcome = work(shared);
-            Box::new(move |durable: &Result<(), String>| {
-                let (result, op) = match (outcome, durable) {
-                    (Ok((value, op)), Ok(())) => (Ok(value), op),
-                    (Ok(_), Err(e)) => (Err(CstoreError::Durability(e.clone())), None),
-                    (Err(e), _) => (Err(e), None),
+            Box::new(move |shared: &Shared, durable: &Result<(), String>| {
+                let result = match (outcome, durable) {
+                    (Ok((value, op)), Ok(())) => {
+                        if let Some(op) = op {
+                            shared.ship(op);
+                        }
+                        Ok(value)
+                    }
+                    (Ok(_), Err(e)) => Err(CstoreError::Durability(e.clone())),
+                    (Err(e), _) => Err(e),
                 };
                 let _ = tx.send(result);
-                op
             })
         });
         let stopped = || CstoreError::Durability("the store's committer has stopped".into());
@@ -490,6 +488,15 @@ impl Cstore {
         })
     }
 
+    /// The stored op (value or tombstone) of plain key `key`, as replicated.
+    pub fn key_op(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .shared
+            .cells
+            .get(kv_cell(ns, key)?)?
+            .map(|op| op.to_vec()))
+    }
+
     /// The anti-entropy digest of every bucket.
     pub fn digests(&self) -> Vec<Digest> {
         self.lock_digests().to_vec()
@@ -547,6 +554,13 @@ impl Cstore {
 }
 
 impl Shared {
+    /// Queues a durable local op for replication, if replication is on.
+    fn ship(&self, op: Vec<u8>) {
+        if let Some(outbox) = &*self.outbox.lock().unwrap_or_else(|p| p.into_inner()) {
+            let _ = outbox.send(op);
+        }
+    }
+
     fn rebuild_digests(&self) -> Result<()> {
         let mut digests = Box::new([[0u8; 16]; BUCKETS]);
         let mut max_hlc = 0;

@@ -253,14 +253,7 @@ impl Replicator {
             return Ok(version);
         }
         // Push the current state of the cell to every peer and count who applied it.
-        let cell = crate::op::cell_key(crate::op::Kind::Key, ns, key, "");
-        let (ops, _) = self
-            .store
-            .ops_in_buckets(&[crate::bucket_of(&cell) as u8], usize::MAX)?;
-        let ops: Vec<Vec<u8>> = ops
-            .into_iter()
-            .filter(|op| op::decode(op).is_ok_and(|b| b.cell() == cell))
-            .collect();
+        let ops: Vec<Vec<u8>> = self.store.key_op(ns, key)?.into_iter().collect();
         let body = encode_ops(&ops);
         let peers = self.mesh.peers().await;
         let mut pending = Vec::new();
