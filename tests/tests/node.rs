@@ -219,3 +219,76 @@ fn pooling_falls_back_to_on_demand_when_address_space_is_short() {
         "expected the fallback warning: {stderr}"
     );
 }
+
+#[test]
+fn r1fs_cli_round_trips_and_refuses_corrupt_blocks() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let data_s = data.to_str().unwrap().to_owned();
+    let input = root.path().join("in.bin");
+    let bytes: Vec<u8> = (0..(3 << 20) + 17)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&input, &bytes).unwrap();
+    let cid = r1_ok(
+        &["fs", "add", input.to_str().unwrap(), "--data-dir", &data_s],
+        None,
+    );
+    assert!(cid.starts_with("bafk"), "{cid}");
+    let out = root.path().join("out.bin");
+    r1_ok(
+        &[
+            "fs",
+            "get",
+            &cid,
+            "-o",
+            out.to_str().unwrap(),
+            "--data-dir",
+            &data_s,
+        ],
+        None,
+    );
+    assert!(std::fs::read(&out).unwrap() == bytes);
+    let stat = r1_ok(&["fs", "stat", &cid, "--data-dir", &data_s], None);
+    assert!(stat.contains("chunks      4 (4 here)"), "{stat}");
+
+    // Damage one stored chunk: get fails, names the corruption, leaves no output file.
+    let blocks = data.join("fs/blocks");
+    let mut damaged = false;
+    for shard in std::fs::read_dir(&blocks).unwrap() {
+        for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = block.unwrap().path();
+            let mut content = std::fs::read(&path).unwrap();
+            if !damaged && content.len() == 1 << 20 {
+                content[7] ^= 0x40;
+                std::fs::write(&path, content).unwrap();
+                damaged = true;
+            }
+        }
+    }
+    assert!(damaged);
+    let bad_out = root.path().join("bad.bin");
+    let res = r1(
+        &[
+            "fs",
+            "get",
+            &cid,
+            "-o",
+            bad_out.to_str().unwrap(),
+            "--data-dir",
+            &data_s,
+        ],
+        None,
+    );
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("corrupted"));
+    assert!(!bad_out.exists());
+    assert!(!root.path().join("bad.r1fs-partial").exists());
+
+    // Unpinned data is collected; pinned data is not.
+    r1_ok(&["fs", "unpin", &cid, "--data-dir", &data_s], None);
+    let gc = r1_ok(&["fs", "gc", "--data-dir", &data_s], None);
+    assert!(gc.starts_with("removed ") && !gc.starts_with("removed 0"), "{gc}");
+    let gone = r1(&["fs", "stat", &cid, "--data-dir", &data_s], None);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("not stored on this node"));
+}

@@ -5,6 +5,7 @@ mod build;
 mod client;
 mod config;
 mod deployments;
+mod fs_cli;
 mod node;
 mod publish;
 
@@ -109,6 +110,46 @@ enum Command {
     /// The node's mesh: status, blocking peers.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// R1FS on this node's data dir: content-addressed files (peer-to-peer transfer and
+    /// replication are still to come).
+    Fs {
+        #[command(subcommand)]
+        command: FsCommand,
+        #[arg(long, env = "R1_DATA_DIR", global = true)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FsCommand {
+    /// Add a file (pinned unless --no-pin); prints its content id.
+    Add {
+        file: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        media_type: Option<String>,
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// Write a file to OUTPUT, verifying every chunk; nothing is left behind on failure.
+    Get {
+        cid: String,
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
+    /// Write a file to stdout.
+    Cat { cid: String },
+    /// Size, chunks, name, pins.
+    Stat { cid: String },
+    /// Add a pin (pinned files survive gc).
+    Pin { cid: String },
+    /// Remove a pin.
+    Unpin { cid: String },
+    /// Pinned files.
+    Ls,
+    /// Remove every block no pinned file needs.
+    Gc,
 }
 
 #[derive(Args, Clone)]
@@ -445,6 +486,9 @@ fn dispatch(command: Command) -> Result<()> {
         } => client::publish(&api.api, &topic, &message),
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
+        Command::Fs { command, data_dir } => {
+            fs_cli::run(command, data_dir.unwrap_or_else(config::default_data_dir))
+        }
     }
 }
 

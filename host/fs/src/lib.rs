@@ -1,0 +1,50 @@
+//! R1FS, the node-local half: content-addressed, chunked storage that never hands out a byte
+//! it has not verified.
+//!
+//! - **Chunking**: fixed 1 MiB chunks, each named by its BLAKE3 hash; deterministic, so the
+//!   same bytes always give the same id.
+//! - **Manifest**: size, chunk size, chunk hashes, optional name and media type, in a fixed
+//!   binary layout ([`manifest`]). The file's id is a CIDv1 (`raw` codec, BLAKE3 multihash) of
+//!   the manifest bytes, printed in base32 (`bafk…`).
+//! - **Store**: blocks (chunks and manifests) are files under `blocks/`, written to a temporary
+//!   name, synced and renamed; reference-counted pins under `pins/`; garbage collection removes
+//!   every block not reachable from a pinned manifest.
+//! - **Streaming**: `add` and `get` hold one chunk in memory at a time, whatever the file size.
+//! - **Verification**: every block is hashed when read; a corrupt block is an error, never
+//!   data.
+//!
+//! Peer-to-peer transfer, replication and encryption build on this (issue #5 continues).
+
+pub mod manifest;
+pub mod store;
+
+pub use manifest::{ContentId, Manifest};
+pub use store::{AddOptions, BlockStore, GcReport, Stat};
+
+/// Chunk size of new files.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading the input failed: {0}")]
+    Input(std::io::Error),
+    #[error("writing the output failed: {0}")]
+    Output(std::io::Error),
+    #[error("invalid content id {0:?}: {1}")]
+    BadId(String, String),
+    #[error("{0} is not stored on this node")]
+    NotFound(String),
+    #[error("block {hash} is corrupted on disk (its content no longer matches its hash)")]
+    Corrupt { hash: String },
+    #[error("malformed manifest: {0}")]
+    BadManifest(String),
+    #[error("range {offset}+{len} is outside the file ({size} bytes)")]
+    BadRange { offset: u64, len: u64, size: u64 },
+}
+
+pub type Result<T, E = FsError> = std::result::Result<T, E>;

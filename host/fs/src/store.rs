@@ -1,0 +1,449 @@
+//! The block store: blocks on disk by BLAKE3, pins, garbage collection.
+//!
+//! Layout under the store's directory:
+//! - `blocks/ab/abcdef…` — a chunk or a manifest, named by the BLAKE3 of its bytes;
+//! - `pins/<content id>` — the pin count of a file, as decimal text.
+//!
+//! Every write goes to a temporary file that is synced and renamed, so a crash leaves either
+//! nothing or a whole block. Every read re-hashes the block.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::manifest::{ContentId, MAX_LABEL, Manifest};
+use crate::{CHUNK_SIZE, FsError, Result};
+
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    pub name: Option<String>,
+    pub media_type: Option<String>,
+    /// Pin the file (the default for files added by a user).
+    pub pin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub id: ContentId,
+    pub size: u64,
+    pub chunks: usize,
+    /// Chunks present on this node.
+    pub local_chunks: usize,
+    pub name: Option<String>,
+    pub media_type: Option<String>,
+    pub pins: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub removed_blocks: usize,
+    pub freed_bytes: u64,
+}
+
+pub struct BlockStore {
+    blocks: PathBuf,
+    pins: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
+    move |source| FsError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FsError::Input(e)),
+        }
+    }
+    Ok(filled)
+}
+
+impl BlockStore {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let blocks = dir.join("blocks");
+        let pins = dir.join("pins");
+        for d in [&blocks, &pins] {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+        }
+        Ok(Self { blocks, pins })
+    }
+
+    fn block_path(&self, hash: &[u8; 32]) -> PathBuf {
+        let name = hex(hash);
+        self.blocks.join(&name[..2]).join(name)
+    }
+
+    /// Stores `bytes` as a block named by their hash (no-op if already present).
+    pub fn put_block(&self, bytes: &[u8]) -> Result<[u8; 32]> {
+        let hash = *blake3::hash(bytes).as_bytes();
+        let path = self.block_path(&hash);
+        if path.exists() {
+            return Ok(hash);
+        }
+        let dir = path.parent().unwrap_or(&self.blocks);
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write_atomically(&path, bytes)?;
+        Ok(hash)
+    }
+
+    /// The block's bytes, verified against its hash.
+    pub fn get_block(&self, hash: &[u8; 32]) -> Result<Vec<u8>> {
+        let path = self.block_path(hash);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(FsError::NotFound(format!("block {}", hex(hash))));
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        if blake3::hash(&bytes).as_bytes() != hash {
+            return Err(FsError::Corrupt { hash: hex(hash) });
+        }
+        Ok(bytes)
+    }
+
+    pub fn has_block(&self, hash: &[u8; 32]) -> bool {
+        self.block_path(hash).exists()
+    }
+
+    /// Chunks `reader`, stores every chunk and the manifest, and returns the file's id.
+    /// `progress` is called with the bytes added so far.
+    pub fn add(
+        &self,
+        mut reader: impl Read,
+        options: &AddOptions,
+        mut progress: impl FnMut(u64),
+    ) -> Result<ContentId> {
+        for label in [&options.name, &options.media_type].into_iter().flatten() {
+            if label.len() > MAX_LABEL {
+                return Err(FsError::BadManifest(format!(
+                    "name or media type longer than {MAX_LABEL} bytes"
+                )));
+            }
+        }
+        let mut buf = vec![0u8; CHUNK_SIZE];
+        let mut chunks = Vec::new();
+        let mut size = 0u64;
+        loop {
+            let n = fill(&mut reader, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            chunks.push(self.put_block(&buf[..n])?);
+            size += n as u64;
+            progress(size);
+            if n < buf.len() {
+                break;
+            }
+        }
+        let manifest = Manifest {
+            size,
+            chunk_size: CHUNK_SIZE as u32,
+            chunks,
+            name: options.name.clone(),
+            media_type: options.media_type.clone(),
+        };
+        let bytes = manifest.encode();
+        self.put_block(&bytes)?;
+        let id = ContentId::of_manifest(&bytes);
+        if options.pin {
+            self.pin(&id)?;
+        }
+        Ok(id)
+    }
+
+    pub fn manifest(&self, id: &ContentId) -> Result<Manifest> {
+        match self.get_block(&id.digest) {
+            Ok(bytes) => Manifest::decode(&bytes),
+            Err(FsError::NotFound(_)) => Err(FsError::NotFound(id.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams the file to `out`, verifying every chunk before writing it.
+    pub fn get(
+        &self,
+        id: &ContentId,
+        mut out: impl Write,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let manifest = self.manifest(id)?;
+        let mut written = 0u64;
+        for chunk in &manifest.chunks {
+            let bytes = self.get_block(chunk)?;
+            out.write_all(&bytes).map_err(FsError::Output)?;
+            written += bytes.len() as u64;
+            progress(written);
+        }
+        out.flush().map_err(FsError::Output)?;
+        if written != manifest.size {
+            return Err(FsError::BadManifest(format!(
+                "chunks hold {written} bytes, the manifest says {}",
+                manifest.size
+            )));
+        }
+        Ok(written)
+    }
+
+    /// `len` bytes from `offset` (a ranged read; only the chunks involved are read).
+    pub fn read_range(&self, id: &ContentId, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let manifest = self.manifest(id)?;
+        let end = offset
+            .checked_add(len)
+            .filter(|e| *e <= manifest.size)
+            .ok_or(FsError::BadRange {
+                offset,
+                len,
+                size: manifest.size,
+            })?;
+        let chunk_size = u64::from(manifest.chunk_size);
+        let mut out = Vec::with_capacity(len as usize);
+        let mut pos = offset;
+        while pos < end {
+            let index = (pos / chunk_size) as usize;
+            let bytes = self.get_block(&manifest.chunks[index])?;
+            let start = (pos % chunk_size) as usize;
+            let take = ((end - pos) as usize).min(bytes.len() - start);
+            out.extend_from_slice(&bytes[start..start + take]);
+            pos += take as u64;
+        }
+        Ok(out)
+    }
+
+    pub fn stat(&self, id: &ContentId) -> Result<Stat> {
+        let manifest = self.manifest(id)?;
+        Ok(Stat {
+            id: *id,
+            size: manifest.size,
+            chunks: manifest.chunks.len(),
+            local_chunks: manifest.chunks.iter().filter(|c| self.has_block(c)).count(),
+            name: manifest.name,
+            media_type: manifest.media_type,
+            pins: self.pin_count(id)?,
+        })
+    }
+
+    fn pin_path(&self, id: &ContentId) -> PathBuf {
+        self.pins.join(id.to_string())
+    }
+
+    pub fn pin_count(&self, id: &ContentId) -> Result<u32> {
+        let path = self.pin_path(id);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text.trim().parse().unwrap_or(1)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Adds a pin; the file's manifest must be stored here. Returns the new count.
+    pub fn pin(&self, id: &ContentId) -> Result<u32> {
+        self.manifest(id)?;
+        let count = self.pin_count(id)? + 1;
+        write_atomically(&self.pin_path(id), count.to_string().as_bytes())?;
+        Ok(count)
+    }
+
+    /// Removes a pin; returns the remaining count. Unpinned data goes at the next `gc`.
+    pub fn unpin(&self, id: &ContentId) -> Result<u32> {
+        let count = self.pin_count(id)?;
+        let path = self.pin_path(id);
+        match count {
+            0 => Err(FsError::NotFound(format!("a pin on {id}"))),
+            1 => {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+                Ok(0)
+            }
+            n => {
+                write_atomically(&path, (n - 1).to_string().as_bytes())?;
+                Ok(n - 1)
+            }
+        }
+    }
+
+    /// Pinned files and their pin counts.
+    pub fn pinned(&self) -> Result<Vec<(ContentId, u32)>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.pins).map_err(io(&self.pins))? {
+            let entry = entry.map_err(io(&self.pins))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Ok(id) = name.parse::<ContentId>() {
+                out.push((id, self.pin_count(&id)?));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes every block that no pinned file needs.
+    pub fn gc(&self) -> Result<GcReport> {
+        let mut live = std::collections::HashSet::new();
+        for (id, _) in self.pinned()? {
+            live.insert(hex(&id.digest));
+            // A pinned file whose manifest is damaged keeps nothing else alive; its pin stays.
+            if let Ok(manifest) = self.manifest(&id) {
+                live.extend(manifest.chunks.iter().map(hex));
+            }
+        }
+        let mut report = GcReport::default();
+        for shard in std::fs::read_dir(&self.blocks).map_err(io(&self.blocks))? {
+            let shard = shard.map_err(io(&self.blocks))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for block in std::fs::read_dir(&shard).map_err(io(&shard))? {
+                let path = block.map_err(io(&shard))?.path();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if live.contains(&name) {
+                    continue;
+                }
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                std::fs::remove_file(&path).map_err(io(&path))?;
+                report.removed_blocks += 1;
+                report.freed_bytes += size;
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlockStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// Non-repeating bytes (a BLAKE3 output stream), so no two chunks are alike.
+    fn data(len: usize, seed: u8) -> Vec<u8> {
+        let mut out = vec![0u8; len];
+        blake3::Hasher::new()
+            .update(&[seed])
+            .finalize_xof()
+            .fill(&mut out);
+        out
+    }
+
+    fn pinned() -> AddOptions {
+        AddOptions {
+            pin: true,
+            ..AddOptions::default()
+        }
+    }
+
+    #[test]
+    fn round_trips_every_size_and_is_deterministic() {
+        let (_d, s) = store();
+        for len in [
+            0,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            3 * CHUNK_SIZE + 12345,
+        ] {
+            let bytes = data(len, 7);
+            let id = s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap();
+            assert_eq!(s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap(), id);
+            let mut out = Vec::new();
+            assert_eq!(s.get(&id, &mut out, |_| {}).unwrap(), len as u64);
+            assert!(out == bytes, "len {len}: bytes differ");
+            let stat = s.stat(&id).unwrap();
+            assert_eq!(stat.size, len as u64);
+            assert_eq!(stat.chunks, len.div_ceil(CHUNK_SIZE));
+            assert_eq!(stat.pins, 2);
+        }
+        // Another store gives the same id for the same bytes.
+        let (_d2, other) = store();
+        let bytes = data(2 * CHUNK_SIZE + 1, 1);
+        assert_eq!(
+            s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap(),
+            other.add(bytes.as_slice(), &pinned(), |_| {}).unwrap()
+        );
+    }
+
+    #[test]
+    fn ranges_cross_chunk_boundaries() {
+        let (_d, s) = store();
+        let bytes = data(3 * CHUNK_SIZE, 3);
+        let id = s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap();
+        let offset = CHUNK_SIZE as u64 - 10;
+        let got = s.read_range(&id, offset, CHUNK_SIZE as u64 + 20).unwrap();
+        assert!(got == bytes[offset as usize..offset as usize + CHUNK_SIZE + 20]);
+        assert!(matches!(
+            s.read_range(&id, 3 * CHUNK_SIZE as u64, 1),
+            Err(FsError::BadRange { .. })
+        ));
+    }
+
+    #[test]
+    fn a_corrupted_chunk_is_an_error_never_data() {
+        let (_d, s) = store();
+        let bytes = data(2 * CHUNK_SIZE, 9);
+        let id = s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap();
+        let second = s.manifest(&id).unwrap().chunks[1];
+        let path = s.block_path(&second);
+        let mut damaged = std::fs::read(&path).unwrap();
+        damaged[100] ^= 0xff;
+        std::fs::write(&path, damaged).unwrap();
+        let mut out = Vec::new();
+        let err = s.get(&id, &mut out, |_| {}).unwrap_err();
+        assert!(matches!(err, FsError::Corrupt { .. }), "{err}");
+        // Only the verified first chunk was written.
+        assert!(out == bytes[..CHUNK_SIZE], "wrong bytes were written");
+        assert!(s.read_range(&id, CHUNK_SIZE as u64, 10).is_err());
+    }
+
+    #[test]
+    fn gc_collects_unpinned_and_keeps_pinned_and_shared_chunks() {
+        let (_d, s) = store();
+        let shared = data(CHUNK_SIZE, 1);
+        let mut kept_bytes = shared.clone();
+        kept_bytes.extend(data(10, 2));
+        let mut dropped_bytes = shared.clone();
+        dropped_bytes.extend(data(10, 3));
+        let kept = s.add(kept_bytes.as_slice(), &pinned(), |_| {}).unwrap();
+        let dropped = s.add(dropped_bytes.as_slice(), &pinned(), |_| {}).unwrap();
+        let loose = s
+            .add(data(5000, 4).as_slice(), &AddOptions::default(), |_| {})
+            .unwrap();
+        assert_eq!(s.unpin(&dropped).unwrap(), 0);
+        assert!(s.unpin(&dropped).is_err());
+        let report = s.gc().unwrap();
+        // dropped: its tail chunk + manifest; loose: its chunk + manifest.
+        assert_eq!(report.removed_blocks, 4);
+        let mut out = Vec::new();
+        s.get(&kept, &mut out, |_| {}).unwrap();
+        assert!(out == kept_bytes);
+        assert!(matches!(s.stat(&dropped), Err(FsError::NotFound(_))));
+        assert!(matches!(s.stat(&loose), Err(FsError::NotFound(_))));
+        assert_eq!(s.pinned().unwrap(), vec![(kept, 1)]);
+        assert_eq!(s.gc().unwrap(), GcReport::default());
+    }
+}
