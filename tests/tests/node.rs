@@ -288,7 +288,10 @@ fn r1fs_cli_round_trips_and_refuses_corrupt_blocks() {
     // Unpinned data is collected; pinned data is not.
     r1_ok(&["fs", "unpin", &cid, "--data-dir", &data_s], None);
     let gc = r1_ok(&["fs", "gc", "--data-dir", &data_s], None);
-    assert!(gc.starts_with("removed ") && !gc.starts_with("removed 0"), "{gc}");
+    assert!(
+        gc.starts_with("removed ") && !gc.starts_with("removed 0"),
+        "{gc}"
+    );
     let gone = r1(&["fs", "stat", &cid, "--data-dir", &data_s], None);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("not stored on this node"));
 }

@@ -16,6 +16,12 @@
 //! | GET | /v1/cstore/{namespace}?prefix=P&cursor=C&limit=N | | `{"keys": [...], "cursor": ...}` |
 //! | GET | /v1/cstore-hash/{namespace}/{key} | | `{field: value}` (values as UTF-8, lossy) |
 //! | GET, PUT, DELETE | /v1/cstore-hash/{namespace}/{key}/{field} | value (PUT) | bytes / `{"new": bool}` / `{"existed": bool}` |
+//! | PUT | /v1/fs?name=N&media_type=T | file (streamed) | `{"cid": …, "size": n}`, pinned and announced |
+//! | GET | /v1/fs/{cid} | | the file, streamed (fetched from peers first if needed) |
+//! | GET | /v1/fs/{cid}/stat | | size, chunks, name, pins |
+//! | PUT, DELETE | /v1/fs/{cid}/pin | | pin (fetching it) / unpin |
+//! | GET | /v1/fs | | pinned files |
+//! | POST | /v1/fs/gc | | remove unpinned blocks |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
@@ -387,6 +393,165 @@ async fn mesh_block(
     Ok(HttpResponse::NoContent().finish())
 }
 
+fn fs_error(e: r1_fs::FsError) -> ApiError {
+    match e {
+        r1_fs::FsError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        r1_fs::FsError::BadId(..) | r1_fs::FsError::BadRange { .. } => {
+            ApiError::BadRequest(e.to_string())
+        }
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn fetch_error(e: crate::fs_service::FetchError) -> ApiError {
+    match e {
+        crate::fs_service::FetchError::Fs(e) => fs_error(e),
+        crate::fs_service::FetchError::NoProviders(_) => ApiError::NotFound(e.to_string()),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+fn parse_cid(text: &str) -> Result<r1_fs::ContentId, ApiError> {
+    text.parse().map_err(fs_error)
+}
+
+async fn fs_add(
+    node: NodeData,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use futures::StreamExt;
+    let mut options = r1_fs::AddOptions {
+        pin: true,
+        ..Default::default()
+    };
+    for (k, v) in query_pairs(&req)? {
+        match k.as_str() {
+            "name" => options.name = Some(v),
+            "media_type" => options.media_type = Some(v),
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    // Spool to a temporary file so memory stays bounded whatever the size.
+    let spool = tempfile::NamedTempFile::new_in(&node.config.data_dir)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut file = spool
+        .reopen()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload failed: {e}")))?;
+        let mut writer = &file;
+        std::io::Write::write_all(&mut writer, &chunk)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    let fs = node.fs.clone();
+    let (cid, size) = blocking(move || {
+        std::io::Seek::rewind(&mut file).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let cid = fs
+            .store
+            .add(std::io::BufReader::new(file), &options, |_| {})
+            .map_err(fs_error)?;
+        fs.announce(&cid).map_err(fetch_error)?;
+        let size = fs.store.stat(&cid).map_err(fs_error)?.size;
+        drop(spool);
+        Ok((cid, size))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "cid": cid.to_string(), "size": size })))
+}
+
+async fn fs_get(node: NodeData, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    use futures::StreamExt;
+    let cid = parse_cid(&cid)?;
+    let manifest = node.fs.ensure_local(&cid).await.map_err(fetch_error)?;
+    let store = node.fs.store.clone();
+    let size = manifest.size;
+    let body = futures::stream::iter(manifest.chunks).then(move |hash| {
+        let store = store.clone();
+        async move {
+            web::block(move || store.get_block(&hash))
+                .await
+                .map_err(actix_web::error::ErrorInternalServerError)?
+                .map(web::Bytes::from)
+                .map_err(actix_web::error::ErrorInternalServerError)
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .no_chunking(size)
+        .streaming(body))
+}
+
+async fn fs_stat(node: NodeData, cid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let cid = parse_cid(&cid)?;
+    let s = node.fs.store.stat(&cid).map_err(fs_error)?;
+    let providers = node.fs.providers(&cid).map_err(fetch_error)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "cid": s.id.to_string(),
+        "size": s.size,
+        "chunks": s.chunks,
+        "local_chunks": s.local_chunks,
+        "name": s.name,
+        "media_type": s.media_type,
+        "pins": s.pins,
+        "other_providers": providers.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+    })))
+}
+
+async fn fs_pin(
+    node: NodeData,
+    cid: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let cid = parse_cid(&cid)?;
+    let fs = node.fs.clone();
+    if req.method() == actix_web::http::Method::PUT {
+        fs.ensure_local(&cid).await.map_err(fetch_error)?;
+        let pins = blocking(move || {
+            let pins = fs.store.pin(&cid).map_err(fs_error)?;
+            fs.announce(&cid).map_err(fetch_error)?;
+            Ok(pins)
+        })
+        .await?;
+        return Ok(HttpResponse::Ok().json(json!({ "pins": pins })));
+    }
+    let pins = blocking(move || {
+        let pins = fs.store.unpin(&cid).map_err(fs_error)?;
+        if pins == 0 {
+            fs.withdraw(&cid).map_err(fetch_error)?;
+        }
+        Ok(pins)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "pins": pins })))
+}
+
+async fn fs_list(node: NodeData) -> Result<HttpResponse, ApiError> {
+    let pinned = node.fs.store.pinned().map_err(fs_error)?;
+    let list: Vec<serde_json::Value> = pinned
+        .into_iter()
+        .map(|(cid, pins)| {
+            let stat = node.fs.store.stat(&cid).ok();
+            json!({
+                "cid": cid.to_string(),
+                "pins": pins,
+                "size": stat.as_ref().map(|s| s.size),
+                "name": stat.and_then(|s| s.name),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn fs_gc(node: NodeData) -> Result<HttpResponse, ApiError> {
+    let fs = node.fs.clone();
+    let report = blocking(move || fs.store.gc().map_err(fs_error)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "removed_blocks": report.removed_blocks,
+        "freed_bytes": report.freed_bytes,
+    })))
+}
+
 async fn cstore_get(
     node: NodeData,
     path: web::Path<(String, String)>,
@@ -440,6 +605,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/cstore-hash/{namespace}/{key}/{field}",
             web::delete().to(hash_del),
         )
+        .route("/v1/fs", web::put().to(fs_add))
+        .route("/v1/fs", web::get().to(fs_list))
+        .route("/v1/fs/gc", web::post().to(fs_gc))
+        .route("/v1/fs/{cid}", web::get().to(fs_get))
+        .route("/v1/fs/{cid}/stat", web::get().to(fs_stat))
+        .route("/v1/fs/{cid}/pin", web::put().to(fs_pin))
+        .route("/v1/fs/{cid}/pin", web::delete().to(fs_pin))
         .route("/v1/mesh", web::get().to(mesh_status))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh_block))
         .route("/v1/mesh/blocked/{peer}", web::delete().to(mesh_block));

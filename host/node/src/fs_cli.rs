@@ -1,4 +1,5 @@
-//! `r1 fs …`: R1FS on this node's data dir (`<data dir>/fs`), with progress bars.
+//! `r1 fs …`: R1FS through a running node (peer-to-peer fetch), or offline on a data dir
+//! (`<data dir>/fs`), with progress bars either way.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,173 @@ pub fn run(cmd: FsCommand, data_dir: PathBuf) -> Result<()> {
             println!(
                 "removed {} blocks, freed {} bytes",
                 report.removed_blocks, report.freed_bytes
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Counts bytes read through it onto a progress bar.
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn http() -> Result<reqwest::blocking::Client> {
+    // Large files: no overall timeout, only on connecting.
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(None)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()?)
+}
+
+fn url(api: &str, path: &str) -> String {
+    format!(
+        "http://{}{path}",
+        api.trim_start_matches("http://").trim_end_matches('/')
+    )
+}
+
+fn check(
+    api: &str,
+    resp: reqwest::Result<reqwest::blocking::Response>,
+) -> Result<reqwest::blocking::Response> {
+    let resp = resp.with_context(|| {
+        format!(
+            "cannot reach the node API at {api} (is `r1 node` running? --data-dir works offline)"
+        )
+    })?;
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body = resp.text().unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    anyhow::bail!("{message} (HTTP {status})")
+}
+
+pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
+    let client = http()?;
+    match cmd {
+        FsCommand::Add {
+            file,
+            name,
+            media_type,
+            no_pin,
+        } => {
+            anyhow::ensure!(
+                !no_pin,
+                "--no-pin works offline only (--data-dir): a node pins what it is given"
+            );
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let total = input.metadata().map(|m| m.len()).ok();
+            let progress = bar(total, "uploading");
+            let name = name.or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let mut query: Vec<(&str, String)> = Vec::new();
+            if let Some(n) = name {
+                query.push(("name", n));
+            }
+            if let Some(t) = media_type {
+                query.push(("media_type", t));
+            }
+            let body = reqwest::blocking::Body::sized(
+                Counted {
+                    inner: input,
+                    bar: progress.clone(),
+                },
+                total.unwrap_or(0),
+            );
+            let resp = check(
+                api,
+                client
+                    .put(url(api, "/v1/fs"))
+                    .query(&query)
+                    .body(body)
+                    .send(),
+            )?;
+            progress.finish_and_clear();
+            let v: serde_json::Value = resp.json()?;
+            println!("{}", v["cid"].as_str().unwrap_or_default());
+        }
+        FsCommand::Get { cid, output } => {
+            let resp = check(api, client.get(url(api, &format!("/v1/fs/{cid}"))).send())?;
+            let progress = bar(resp.content_length(), "fetching");
+            let tmp = output.with_extension("r1fs-partial");
+            let mut file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            let mut reader = Counted {
+                inner: resp,
+                bar: progress.clone(),
+            };
+            let copied = std::io::copy(&mut reader, &mut file);
+            progress.finish_and_clear();
+            if let Err(e) = copied.and_then(|_| file.sync_all()) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(anyhow::anyhow!("download failed (nothing written): {e}"));
+            }
+            std::fs::rename(&tmp, &output)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!("{} bytes → {}", progress.position(), output.display());
+        }
+        FsCommand::Cat { cid } => {
+            let mut resp = check(api, client.get(url(api, &format!("/v1/fs/{cid}"))).send())?;
+            resp.copy_to(&mut std::io::stdout().lock())?;
+        }
+        FsCommand::Stat { cid } => {
+            let v: serde_json::Value = check(
+                api,
+                client.get(url(api, &format!("/v1/fs/{cid}/stat"))).send(),
+            )?
+            .json()?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        FsCommand::Pin { cid } => {
+            let v: serde_json::Value = check(
+                api,
+                client.put(url(api, &format!("/v1/fs/{cid}/pin"))).send(),
+            )?
+            .json()?;
+            println!("pins: {}", v["pins"]);
+        }
+        FsCommand::Unpin { cid } => {
+            let v: serde_json::Value = check(
+                api,
+                client.delete(url(api, &format!("/v1/fs/{cid}/pin"))).send(),
+            )?
+            .json()?;
+            println!("pins: {}", v["pins"]);
+        }
+        FsCommand::Ls => {
+            let list: Vec<serde_json::Value> =
+                check(api, client.get(url(api, "/v1/fs")).send())?.json()?;
+            for item in list {
+                println!(
+                    "{}  {:>12}  pins={}  {}",
+                    item["cid"].as_str().unwrap_or_default(),
+                    item["size"],
+                    item["pins"],
+                    item["name"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        FsCommand::Gc => {
+            let v: serde_json::Value =
+                check(api, client.post(url(api, "/v1/fs/gc")).send())?.json()?;
+            println!(
+                "removed {} blocks, freed {} bytes",
+                v["removed_blocks"], v["freed_bytes"]
             );
         }
     }

@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod deployments;
 mod fs_cli;
+mod fs_service;
 mod node;
 mod publish;
 
@@ -110,13 +111,17 @@ enum Command {
     /// The node's mesh: status, blocking peers.
     #[command(subcommand)]
     Mesh(MeshCommand),
-    /// R1FS on this node's data dir: content-addressed files (peer-to-peer transfer and
-    /// replication are still to come).
+    /// R1FS: content-addressed files on a running node (fetched from peers when missing), or
+    /// offline on a data dir with --data-dir.
     Fs {
         #[command(subcommand)]
         command: FsCommand,
-        #[arg(long, env = "R1_DATA_DIR", global = true)]
+        /// Work on this data dir directly instead of through a running node.
+        #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
+        /// The node's API address.
+        #[arg(long, env = "R1_API", default_value = DEFAULT_API, global = true)]
+        api: String,
     },
 }
 
@@ -486,9 +491,14 @@ fn dispatch(command: Command) -> Result<()> {
         } => client::publish(&api.api, &topic, &message),
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
-        Command::Fs { command, data_dir } => {
-            fs_cli::run(command, data_dir.unwrap_or_else(config::default_data_dir))
-        }
+        Command::Fs {
+            command,
+            data_dir,
+            api,
+        } => match data_dir {
+            Some(dir) => fs_cli::run(command, dir),
+            None => fs_cli::remote(command, &api),
+        },
     }
 }
 

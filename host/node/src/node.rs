@@ -13,6 +13,7 @@ use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy}
 
 use crate::config::NodeConfig;
 use crate::deployments::{Deployment, Deployments};
+use crate::fs_service::FsService;
 
 /// Builds the trust policy: `dev` trusts the local publisher key (if any) and `extra` keys;
 /// every mode trusts the keys in `trust_file`.
@@ -52,6 +53,7 @@ pub struct Node {
     pub cstore: Cstore,
     pub mesh: Mesh,
     pub replicator: Arc<Replicator>,
+    pub fs: Arc<FsService>,
     /// Where the RESP listener is bound, if on.
     pub resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -85,7 +87,13 @@ impl Node {
         let identity = keys::public_key(&node_key);
         let policy = trust_policy(config.dev, config.trust_file.as_deref(), &[identity])?;
         let cstore = open_cstore(&config.data_dir, node_key.clone())?;
-        let (mesh, replicator) = start_mesh(&config.mesh, &node_key, &cstore)?;
+        let (mesh, replicator, events) = start_mesh(&config.mesh, &node_key, &cstore)?;
+        let fs = FsService::new(
+            r1_fs::BlockStore::open(&config.data_dir.join("fs"))?,
+            mesh.clone(),
+            cstore.clone(),
+        );
+        route_mesh_events(events, replicator.clone(), fs.clone());
         let resp = match config.mesh.resp {
             Some(addr) => {
                 let bound = r1_cstore::resp::serve(
@@ -113,6 +121,7 @@ impl Node {
             cstore,
             mesh,
             replicator,
+            fs,
             resp,
             deployments,
         });
@@ -195,7 +204,11 @@ fn start_mesh(
     settings: &crate::config::MeshSettings,
     node_key: &SigningKey,
     cstore: &Cstore,
-) -> Result<(Mesh, Arc<Replicator>)> {
+) -> Result<(
+    Mesh,
+    Arc<Replicator>,
+    tokio::sync::mpsc::Receiver<MeshEvent>,
+)> {
     let own = keys::public_key(node_key);
     let mut allowed = Vec::new();
     for hex in &settings.allowlist {
@@ -227,7 +240,7 @@ fn start_mesh(
         .iter()
         .map(|a| parse_addr(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let (mesh, mut events) = Mesh::start(MeshConfig {
+    let (mesh, events) = Mesh::start(MeshConfig {
         secret: node_key.to_bytes(),
         listen,
         bootstrap: bootstrap.clone(),
@@ -244,14 +257,25 @@ fn start_mesh(
         std::time::Duration::from_millis(settings.anti_entropy_ms.max(50)),
         std::time::Duration::from_secs(settings.tombstone_horizon_s),
     );
-    let router = replicator.clone();
+    tracing::info!(peer_id = %mesh.peer_id(), "mesh started");
+    Ok((mesh, replicator, events))
+}
+
+/// Hands each mesh event to the service it belongs to.
+fn route_mesh_events(
+    mut events: tokio::sync::mpsc::Receiver<MeshEvent>,
+    replicator: Arc<Replicator>,
+    fs: Arc<FsService>,
+) {
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            if let Some(MeshEvent::Request { service, reply, .. }) = router.handle(event) {
+            let event = match replicator.handle(event) {
+                Some(e) => fs.handle(e),
+                None => None,
+            };
+            if let Some(MeshEvent::Request { service, reply, .. }) = event {
                 let _ = reply.send(Err(format!("no service {service:?} on this node")));
             }
         }
     });
-    tracing::info!(peer_id = %mesh.peer_id(), "mesh started");
-    Ok((mesh, replicator))
 }

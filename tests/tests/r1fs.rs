@@ -1,0 +1,122 @@
+//! R1FS across nodes on 127.0.0.1: peer-to-peer fetch, verification, corruption handling.
+
+use std::path::Path;
+use std::time::Duration;
+
+use r1_e2e::{NodeProcess, NodeSpec, eventually, r1, r1_ok};
+
+fn file_bytes(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect()
+}
+
+/// Flips a byte in every stored block of exactly `len` bytes under `node`'s data dir.
+fn corrupt_blocks_of_len(node: &NodeProcess, len: usize) -> usize {
+    let mut damaged = 0;
+    let blocks = node.data_dir.join("fs/blocks");
+    for shard in std::fs::read_dir(&blocks).unwrap() {
+        for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = block.unwrap().path();
+            let mut content = std::fs::read(&path).unwrap();
+            if content.len() == len {
+                content[len / 2] ^= 0x01;
+                std::fs::write(&path, content).unwrap();
+                damaged += 1;
+            }
+        }
+    }
+    damaged
+}
+
+fn add(node: &NodeProcess, path: &Path) -> String {
+    r1_ok(&["fs", "add", path.to_str().unwrap()], Some(&node.api))
+}
+
+#[test]
+fn add_on_a_get_on_c_and_survive_a_corrupt_provider() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    let c = NodeSpec::new(&root.path().join("c"))
+        .join(&a.spec)
+        .join(&b.spec)
+        .start();
+
+    // A file that only A holds, fetched by C peer to peer.
+    let input = root.path().join("in.bin");
+    let bytes = file_bytes((3 << 20) + 4321, 1);
+    std::fs::write(&input, &bytes).unwrap();
+    let cid = add(&a, &input);
+    let out = root.path().join("out.bin");
+    eventually("C fetches the file from A", Duration::from_secs(30), || {
+        r1(
+            &["fs", "get", &cid, "-o", out.to_str().unwrap()],
+            Some(&c.api),
+        )
+        .status
+        .success()
+        .then_some(())
+    });
+    assert!(
+        std::fs::read(&out).unwrap() == bytes,
+        "C got different bytes"
+    );
+
+    // B pins it too (fetching from A); then A's copy of one chunk rots on disk.
+    r1_ok(&["fs", "pin", &cid], Some(&b.api));
+    assert!(corrupt_blocks_of_len(&a, 1 << 20) >= 1);
+    let d = NodeSpec::new(&root.path().join("d"))
+        .join(&a.spec)
+        .join(&b.spec)
+        .start();
+    let out_d = root.path().join("out-d.bin");
+    eventually(
+        "D fetches the file despite A's corrupt chunk",
+        Duration::from_secs(30),
+        || {
+            r1(
+                &["fs", "get", &cid, "-o", out_d.to_str().unwrap()],
+                Some(&d.api),
+            )
+            .status
+            .success()
+            .then_some(())
+        },
+    );
+    assert!(
+        std::fs::read(&out_d).unwrap() == bytes,
+        "D got different bytes"
+    );
+    drop(c);
+}
+
+#[test]
+fn a_file_whose_only_copy_is_corrupt_is_an_error_not_data() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let c = NodeSpec::new(&root.path().join("c")).join(&a.spec).start();
+    let input = root.path().join("in.bin");
+    std::fs::write(&input, file_bytes((2 << 20) + 99, 7)).unwrap();
+    let cid = add(&a, &input);
+    assert!(corrupt_blocks_of_len(&a, 1 << 20) >= 1);
+    let out = root.path().join("out.bin");
+    let stderr = eventually(
+        "C knows A provides it and refuses the bad copy",
+        Duration::from_secs(30),
+        || {
+            let res = r1(
+                &["fs", "get", &cid, "-o", out.to_str().unwrap()],
+                Some(&c.api),
+            );
+            assert!(!res.status.success(), "a corrupt file was served");
+            let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
+            stderr.contains("intact").then_some(stderr)
+        },
+    );
+    assert!(
+        stderr.contains("no provider could deliver block"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no output may be left behind");
+}
