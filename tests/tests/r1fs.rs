@@ -120,3 +120,46 @@ fn a_file_whose_only_copy_is_corrupt_is_an_error_not_data() {
     );
     assert!(!out.exists(), "no output may be left behind");
 }
+
+fn holds(node: &NodeProcess, cid: &str) -> bool {
+    node.get_json(&format!("/v1/fs/{cid}/stat"))["pins"]
+        .as_u64()
+        .is_some_and(|p| p > 0)
+}
+
+#[test]
+fn replicas_are_restored_when_a_holder_disappears() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    let c = NodeSpec::new(&root.path().join("c"))
+        .join(&a.spec)
+        .join(&b.spec)
+        .start();
+    let input = root.path().join("in.bin");
+    std::fs::write(&input, file_bytes((1 << 20) + 5, 3)).unwrap();
+    let cid = add(&a, &input);
+    r1_ok(&["fs", "pin", &cid, "--replicas", "2"], Some(&a.api));
+
+    // One more node takes a copy: two holders in all.
+    let holder = eventually("a second copy appears", Duration::from_secs(30), || match (
+        holds(&b, &cid),
+        holds(&c, &cid),
+    ) {
+        (true, false) => Some("b"),
+        (false, true) => Some("c"),
+        _ => None,
+    });
+    // Kill that holder: the remaining node restores the second copy.
+    let (survivor, _dead) = if holder == "b" {
+        (c, b.kill())
+    } else {
+        (b, c.kill())
+    };
+    eventually(
+        "the copy is repaired on the survivor",
+        Duration::from_secs(30),
+        || holds(&survivor, &cid).then_some(()),
+    );
+    assert!(holds(&a, &cid));
+}

@@ -19,7 +19,7 @@
 //! | PUT | /v1/fs?name=N&media_type=T | file (streamed) | `{"cid": …, "size": n}`, pinned and announced |
 //! | GET | /v1/fs/{cid} | | the file, streamed (fetched from peers first if needed) |
 //! | GET | /v1/fs/{cid}/stat | | size, chunks, name, pins |
-//! | PUT, DELETE | /v1/fs/{cid}/pin | | pin (fetching it) / unpin |
+//! | PUT, DELETE | /v1/fs/{cid}/pin?replicas=K | | pin (fetching it; keep K copies in the mesh) / unpin |
 //! | GET | /v1/fs | | pinned files |
 //! | POST | /v1/fs/gc | | remove unpinned blocks |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
@@ -505,11 +505,26 @@ async fn fs_pin(
 ) -> Result<HttpResponse, ApiError> {
     let cid = parse_cid(&cid)?;
     let fs = node.fs.clone();
+    let mut replicas: Option<u32> = None;
+    for (k, v) in query_pairs(&req)? {
+        match k.as_str() {
+            "replicas" => {
+                replicas = Some(
+                    v.parse()
+                        .map_err(|_| ApiError::BadRequest(format!("bad replicas {v:?}")))?,
+                )
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
     if req.method() == actix_web::http::Method::PUT {
         fs.ensure_local(&cid).await.map_err(fetch_error)?;
         let pins = blocking(move || {
             let pins = fs.store.pin(&cid).map_err(fs_error)?;
             fs.announce(&cid).map_err(fetch_error)?;
+            if let Some(k) = replicas {
+                fs.set_replicas(&cid, k).map_err(fetch_error)?;
+            }
             Ok(pins)
         })
         .await?;
@@ -519,6 +534,8 @@ async fn fs_pin(
         let pins = fs.store.unpin(&cid).map_err(fs_error)?;
         if pins == 0 {
             fs.withdraw(&cid).map_err(fetch_error)?;
+            // The last pin here releases the mesh-wide replication target too.
+            fs.set_replicas(&cid, 0).map_err(fetch_error)?;
         }
         Ok(pins)
     })

@@ -93,7 +93,13 @@ pub fn run(cmd: FsCommand, data_dir: PathBuf) -> Result<()> {
             println!("media type  {}", s.media_type.as_deref().unwrap_or("-"));
             println!("pins        {}", s.pins);
         }
-        FsCommand::Pin { cid } => println!("pins: {}", store.pin(&id(&cid)?)?),
+        FsCommand::Pin { cid, replicas } => {
+            anyhow::ensure!(
+                replicas.is_none(),
+                "--replicas needs a running node (drop --data-dir)"
+            );
+            println!("pins: {}", store.pin(&id(&cid)?)?)
+        }
         FsCommand::Unpin { cid } => println!("pins: {}", store.unpin(&id(&cid)?)?),
         FsCommand::Ls => {
             for (cid, pins) in store.pinned()? {
@@ -242,12 +248,12 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
             .json()?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        FsCommand::Pin { cid } => {
-            let v: serde_json::Value = check(
-                api,
-                client.put(url(api, &format!("/v1/fs/{cid}/pin"))).send(),
-            )?
-            .json()?;
+        FsCommand::Pin { cid, replicas } => {
+            let mut req = client.put(url(api, &format!("/v1/fs/{cid}/pin")));
+            if let Some(k) = replicas {
+                req = req.query(&[("replicas", k)]);
+            }
+            let v: serde_json::Value = check(api, req.send())?.json()?;
             println!("pins: {}", v["pins"]);
         }
         FsCommand::Unpin { cid } => {

@@ -7,6 +7,10 @@
 //!   wrong block (or none) is skipped for the rest of the fetch and the block is asked of the
 //!   next provider. A block no provider can deliver intact is an error, never data.
 //! - Chunks of one file are fetched concurrently (a few at a time), round-robin over providers.
+//! - Replication: `pin` with `replicas = k` records the target in CSTORE (`replicas/<cid>`).
+//!   Every node runs a repair loop: when fewer than k *connected* providers hold a file, the
+//!   missing copies are taken by the non-holders ranked first by BLAKE3(cid, peer id) — every
+//!   node computes the same ranking, so exactly the chosen ones fetch, pin and announce.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -91,6 +95,117 @@ impl FsService {
             .filter_map(|p| p.parse::<PeerId>().ok())
             .filter(|p| *p != me)
             .collect())
+    }
+
+    fn replicas_key(cid: &ContentId) -> String {
+        format!("replicas/{cid}")
+    }
+
+    /// Sets how many nodes should hold `cid` (0 or 1: no replication beyond this node).
+    pub fn set_replicas(&self, cid: &ContentId, replicas: u32) -> Result<(), FetchError> {
+        let key = Self::replicas_key(cid);
+        let result = if replicas <= 1 {
+            self.cstore.delete(PROVIDERS_NS, &key).map(|_| ())
+        } else {
+            self.cstore
+                .set(PROVIDERS_NS, &key, replicas.to_string().as_bytes())
+                .map(|_| ())
+        };
+        result.map_err(|e| FetchError::Records(e.to_string()))
+    }
+
+    /// Every file with a replication target, and the target.
+    fn replication_targets(&self) -> Result<Vec<(ContentId, usize)>, FetchError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self
+                .cstore
+                .list_keys(PROVIDERS_NS, "replicas/", cursor.as_deref(), 1000)
+                .map_err(|e| FetchError::Records(e.to_string()))?;
+            for key in &page.keys {
+                let Some(cid) = key.strip_prefix("replicas/").and_then(|c| c.parse().ok()) else {
+                    continue;
+                };
+                let k = self
+                    .cstore
+                    .get(PROVIDERS_NS, key)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(1);
+                out.push((cid, k));
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One pass of the repair loop; returns the files this node took a copy of.
+    pub async fn repair_once(self: &Arc<Self>) -> Result<Vec<ContentId>, FetchError> {
+        let me = self.mesh.peer_id();
+        let connected: HashSet<PeerId> = self.mesh.peers().await.into_iter().collect();
+        let mut taken = Vec::new();
+        for (cid, wanted) in self.replication_targets()? {
+            let holds_here = self.store.pin_count(&cid).unwrap_or(0) > 0;
+            if holds_here {
+                continue;
+            }
+            let live: HashSet<PeerId> = self
+                .providers(&cid)?
+                .into_iter()
+                .filter(|p| connected.contains(p))
+                .collect();
+            if live.len() >= wanted {
+                continue;
+            }
+            // Candidates: every connected node not holding it, and this node.
+            let mut candidates: Vec<PeerId> = connected
+                .iter()
+                .chain(std::iter::once(&me))
+                .filter(|p| !live.contains(p))
+                .copied()
+                .collect();
+            candidates.sort_by_key(|p| {
+                let mut h = blake3::Hasher::new();
+                h.update(&cid.digest);
+                h.update(&p.to_bytes());
+                *h.finalize().as_bytes()
+            });
+            candidates.dedup();
+            let missing = wanted - live.len();
+            if !candidates.iter().take(missing).any(|p| *p == me) {
+                continue;
+            }
+            tracing::info!(%cid, wanted, live = live.len(), "repairing: taking a copy");
+            self.ensure_local(&cid).await?;
+            let this = self.clone();
+            tokio::task::spawn_blocking(move || -> Result<(), FetchError> {
+                this.store.pin(&cid)?;
+                this.announce(&cid)
+            })
+            .await
+            .map_err(|e| FetchError::Records(e.to_string()))??;
+            taken.push(cid);
+        }
+        Ok(taken)
+    }
+
+    /// Runs the repair loop every `period` on the current runtime.
+    pub fn start_repair_loop(self: &Arc<Self>, period: std::time::Duration) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.repair_once().await {
+                    tracing::warn!("R1FS repair pass failed: {e}");
+                }
+            }
+        });
     }
 
     /// Answers a mesh request if it is R1FS's; returns it otherwise.

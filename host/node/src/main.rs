@@ -147,8 +147,12 @@ enum FsCommand {
     Cat { cid: String },
     /// Size, chunks, name, pins.
     Stat { cid: String },
-    /// Add a pin (pinned files survive gc).
-    Pin { cid: String },
+    /// Add a pin (pinned files survive gc); --replicas K keeps K copies across the mesh.
+    Pin {
+        cid: String,
+        #[arg(long)]
+        replicas: Option<u32>,
+    },
     /// Remove a pin.
     Unpin { cid: String },
     /// Pinned files.

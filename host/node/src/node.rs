@@ -94,6 +94,9 @@ impl Node {
             cstore.clone(),
         );
         route_mesh_events(events, replicator.clone(), fs.clone());
+        fs.start_repair_loop(std::time::Duration::from_millis(
+            config.mesh.anti_entropy_ms.max(200),
+        ));
         let resp = match config.mesh.resp {
             Some(addr) => {
                 let bound = r1_cstore::resp::serve(
