@@ -170,6 +170,11 @@ impl NodeProcess {
         panic!("node never became ready; log:\n{}", self.log());
     }
 
+    /// The node's process id (for /proc measurements).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

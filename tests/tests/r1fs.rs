@@ -163,3 +163,75 @@ fn replicas_are_restored_when_a_holder_disappears() {
     );
     assert!(holds(&a, &cid));
 }
+
+/// A deterministic 1 GiB stream, generated on the fly (nothing that size is held anywhere).
+struct Generated {
+    left: u64,
+    xof: blake3::OutputReader,
+}
+
+impl std::io::Read for Generated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.left) as usize;
+        self.xof.fill(&mut buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_1_gib_add_and_get_keep_the_node_under_200_mb() {
+    const SIZE: u64 = 1 << 30;
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let source = || Generated {
+        left: SIZE,
+        xof: blake3::Hasher::new().update(b"1 GiB").finalize_xof(),
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap();
+    let resp = client
+        .put(format!("http://{}/v1/fs", a.api))
+        .body(reqwest::blocking::Body::sized(source(), SIZE))
+        .send()
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "{}",
+        resp.text().unwrap_or_default()
+    );
+    let cid = resp.json::<serde_json::Value>().unwrap()["cid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Stream it back and compare hashes, never holding it.
+    let mut expected = blake3::Hasher::new();
+    std::io::copy(&mut source(), &mut expected).unwrap();
+    let mut got = blake3::Hasher::new();
+    let mut resp = client
+        .get(format!("http://{}/v1/fs/{cid}", a.api))
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(resp.copy_to(&mut got).unwrap(), SIZE);
+    assert_eq!(got.finalize(), expected.finalize());
+
+    let peak = peak_rss_kib(a.pid().unwrap());
+    eprintln!("node peak RSS during 1 GiB add + get: {peak} KiB");
+    assert!(
+        peak < 200 * 1024,
+        "node peak RSS {peak} KiB during 1 GiB add + get"
+    );
+}
