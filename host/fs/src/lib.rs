@@ -1,5 +1,4 @@
-//! R1FS, the node-local half: content-addressed, chunked storage that never hands out a byte
-//! it has not verified.
+//! R1FS: content-addressed, chunked storage that never hands out a byte it has not verified.
 //!
 //! - **Chunking**: fixed 1 MiB chunks, each named by its BLAKE3 hash; deterministic, so the
 //!   same bytes always give the same id.
@@ -13,9 +12,11 @@
 //! - **Verification**: every block is hashed when read; a corrupt block is an error, never
 //!   data.
 //!
-//! Peer-to-peer transfer, replication and encryption build on this (issue #5 continues).
+//! - **Service** ([`service`]): provider records in CSTORE, verified peer-to-peer fetch over
+//!   r1-mesh, replica targets and the repair loop.
 
 pub mod manifest;
+pub mod service;
 pub mod store;
 
 pub use manifest::{ContentId, Manifest};

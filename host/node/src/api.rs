@@ -403,10 +403,10 @@ fn fs_error(e: r1_fs::FsError) -> ApiError {
     }
 }
 
-fn fetch_error(e: crate::fs_service::FetchError) -> ApiError {
+fn fetch_error(e: r1_fs::service::FetchError) -> ApiError {
     match e {
-        crate::fs_service::FetchError::Fs(e) => fs_error(e),
-        crate::fs_service::FetchError::NoProviders(_) => ApiError::NotFound(e.to_string()),
+        r1_fs::service::FetchError::Fs(e) => fs_error(e),
+        r1_fs::service::FetchError::NoProviders(_) => ApiError::NotFound(e.to_string()),
         other => ApiError::Unavailable(other.to_string()),
     }
 }

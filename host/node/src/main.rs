@@ -6,7 +6,6 @@ mod client;
 mod config;
 mod deployments;
 mod fs_cli;
-mod fs_service;
 mod node;
 mod publish;
 

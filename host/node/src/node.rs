@@ -13,7 +13,7 @@ use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy}
 
 use crate::config::NodeConfig;
 use crate::deployments::{Deployment, Deployments};
-use crate::fs_service::FsService;
+use r1_fs::service::FsService;
 
 /// Builds the trust policy: `dev` trusts the local publisher key (if any) and `extra` keys;
 /// every mode trusts the keys in `trust_file`.

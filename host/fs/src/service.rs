@@ -15,8 +15,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::{BlockStore, ContentId, FsError, Manifest};
 use r1_cstore::Cstore;
-use r1_fs::{BlockStore, ContentId, FsError, Manifest};
 use r1_mesh::{Mesh, MeshEvent, NodePeerId as PeerId};
 
 pub const SERVICE_BLOCK: &str = "fs.block";
