@@ -11,7 +11,7 @@ fn client(timeout: Duration) -> Result<Client> {
     Ok(Client::builder().timeout(timeout).build()?)
 }
 
-fn url(api: &str, path: &str) -> String {
+pub(crate) fn url(api: &str, path: &str) -> String {
     if api.starts_with("http://") || api.starts_with("https://") {
         format!("{}{path}", api.trim_end_matches('/'))
     } else {
@@ -20,7 +20,7 @@ fn url(api: &str, path: &str) -> String {
 }
 
 /// Turns a non-2xx answer into an error carrying the node's message.
-fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Response> {
+pub(crate) fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Response> {
     let resp = resp
         .with_context(|| format!("cannot reach the node API at {api} (is `r1 node` running?)"))?;
     if resp.status().is_success() {

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r1_fs::{AddOptions, BlockStore, ContentId};
 
 use crate::FsCommand;
+use crate::client::{check, url};
 
 fn bar(total: Option<u64>, verb: &str) -> ProgressBar {
     let bar = match total {
@@ -142,34 +143,6 @@ fn http() -> Result<reqwest::blocking::Client> {
         .timeout(None)
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()?)
-}
-
-fn url(api: &str, path: &str) -> String {
-    format!(
-        "http://{}{path}",
-        api.trim_start_matches("http://").trim_end_matches('/')
-    )
-}
-
-fn check(
-    api: &str,
-    resp: reqwest::Result<reqwest::blocking::Response>,
-) -> Result<reqwest::blocking::Response> {
-    let resp = resp.with_context(|| {
-        format!(
-            "cannot reach the node API at {api} (is `r1 node` running? --data-dir works offline)"
-        )
-    })?;
-    if resp.status().is_success() {
-        return Ok(resp);
-    }
-    let status = resp.status();
-    let body = resp.text().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or(body);
-    anyhow::bail!("{message} (HTTP {status})")
 }
 
 pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
