@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -205,6 +205,29 @@ pub mod cstore {
                 CasOutcome::Conflict(_) => continue,
             }
         }
+    }
+}
+
+/// R1FS files (`--grant r1fs`, or `r1fs-ro` to read only): content-addressed, verified,
+/// fetched from peers when this node lacks them.
+pub mod fs {
+    pub use crate::__bindings::r1::fs::files::{
+        Error, FileStat, Reader, Writer, add, open, pin, stat, unpin,
+    };
+
+    /// Reads a whole file.
+    pub fn read_all(cid: &str) -> Result<Vec<u8>, Error> {
+        let reader = open(cid)?;
+        let size = reader.size();
+        let mut out = Vec::with_capacity(size as usize);
+        while (out.len() as u64) < size {
+            let chunk = reader.read(out.len() as u64, 1 << 20)?;
+            if chunk.is_empty() {
+                break;
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
     }
 }
 

@@ -40,6 +40,7 @@ fn state(router: &Arc<Router>) -> ActorState {
         64 << 20,
         router.clone(),
         None,
+        None,
     )
     .expect("actor state")
 }

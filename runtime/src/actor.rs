@@ -105,6 +105,7 @@ pub(crate) struct ActorTemplate {
     pub config: Vec<(String, String)>,
     pub router: Arc<Router>,
     pub cstore: Option<r1_cstore::Cstore>,
+    pub blobs: Option<Arc<dyn crate::blobs::BlobService>>,
     pub policy: RestartPolicy,
 }
 
@@ -127,6 +128,7 @@ impl ActorTemplate {
             self.limits.max_memory_bytes,
             self.router.clone(),
             self.cstore.clone(),
+            self.blobs.clone(),
         )
         .map_err(Crash::Setup)?;
         let mut store = new_store(&self.engine, state);

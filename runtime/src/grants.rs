@@ -5,6 +5,7 @@
 //! - `cstore:NAMESPACE`: CSTORE, with every key scoped to NAMESPACE.
 //! - `fs:HOST_DIR` or `fs:HOST_DIR=GUEST_DIR`: a read-write preopened directory (the guest
 //!   sees it at GUEST_DIR, default `/data`); `fs-ro:` the same, read-only.
+//! - `r1fs`: R1FS files (`r1:fs`), read and write; `r1fs-ro`: reading only.
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -29,18 +30,22 @@ pub struct Grants {
     /// The CSTORE namespace, when CSTORE is granted.
     pub cstore: Option<String>,
     pub preopens: Vec<Preopen>,
+    /// R1FS access, when granted: `Some(true)` = read-only.
+    pub r1fs: Option<bool>,
 }
 
 /// Capabilities whose interfaces are linked only when granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Capability {
     Cstore,
+    R1fs,
 }
 
 impl Capability {
     pub fn grant_hint(self) -> &'static str {
         match self {
             Capability::Cstore => "cstore:<namespace>",
+            Capability::R1fs => "r1fs",
         }
     }
 }
@@ -68,6 +73,18 @@ impl Grants {
             grant: grant.to_owned(),
             reason: reason.to_owned(),
         };
+        match grant {
+            // Read-write wins over read-only when both are given.
+            "r1fs" => {
+                self.r1fs = Some(false);
+                return Ok(());
+            }
+            "r1fs-ro" => {
+                self.r1fs = Some(self.r1fs.unwrap_or(true));
+                return Ok(());
+            }
+            _ => {}
+        }
         let (kind, arg) = grant
             .split_once(':')
             .ok_or_else(|| malformed("expected KIND:ARGUMENT, e.g. cstore:myapp or fs:/dir"))?;
@@ -107,7 +124,11 @@ impl Grants {
                 });
             }
             "net" => return Err(malformed("network access cannot be granted to actors yet")),
-            _ => return Err(malformed("unknown grant kind; known: cstore, fs, fs-ro")),
+            _ => {
+                return Err(malformed(
+                    "unknown grant kind; known: cstore:NS, fs:DIR, fs-ro:DIR, r1fs, r1fs-ro",
+                ));
+            }
         }
         Ok(())
     }
@@ -115,12 +136,13 @@ impl Grants {
     pub fn has(&self, cap: Capability) -> bool {
         match cap {
             Capability::Cstore => self.cstore.is_some(),
+            Capability::R1fs => self.r1fs.is_some(),
         }
     }
 
     /// The capability set that decides which interfaces a linker carries.
     pub fn capabilities(&self) -> Vec<Capability> {
-        [Capability::Cstore]
+        [Capability::Cstore, Capability::R1fs]
             .into_iter()
             .filter(|c| self.has(*c))
             .collect()
@@ -135,6 +157,11 @@ impl Grants {
         for p in &self.preopens {
             let kind = if p.read_only { "fs-ro" } else { "fs" };
             out.push(format!("{kind}:{}={}", p.host.display(), p.guest));
+        }
+        match self.r1fs {
+            Some(true) => out.push("r1fs-ro".into()),
+            Some(false) => out.push("r1fs".into()),
+            None => {}
         }
         out
     }
@@ -160,6 +187,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
     match package {
         "r1:actor" if r1_compatible() => Ok(Requirement::Base),
         "r1:cstore" if r1_compatible() => Ok(Requirement::Capability(Capability::Cstore)),
+        "r1:fs" if r1_compatible() => Ok(Requirement::Capability(Capability::R1fs)),
         "wasi:keyvalue" if version == Some("0.2.0-draft2") => {
             Ok(Requirement::Capability(Capability::Cstore))
         }
@@ -167,7 +195,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
             "this node provides wasi:keyvalue@0.2.0-draft2, not {}",
             version.unwrap_or("(unversioned)")
         )),
-        "r1:actor" | "r1:cstore" => Err(format!(
+        "r1:actor" | "r1:cstore" | "r1:fs" => Err(format!(
             "this node provides {package}@0.1.x, not version {}",
             version.unwrap_or("(none)")
         )),
@@ -189,12 +217,18 @@ mod tests {
         let g = Grants::parse(&[
             "cstore:app".to_string(),
             format!("fs-ro:{}=/in", dir.display()),
+            "r1fs-ro".to_string(),
         ])
         .unwrap();
         assert_eq!(g.cstore.as_deref(), Some("app"));
         assert_eq!(g.preopens.len(), 1);
         assert!(g.preopens[0].read_only);
         assert_eq!(g.preopens[0].guest, "/in");
+        assert_eq!(g.r1fs, Some(true));
+        assert_eq!(
+            Grants::parse(&["r1fs-ro", "r1fs"]).unwrap().r1fs,
+            Some(false)
+        );
         assert_eq!(Grants::parse(&g.to_strings()).unwrap(), g);
     }
 

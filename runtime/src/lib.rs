@@ -10,6 +10,7 @@
 //! This crate knows wasm, not networks: remote delivery and replication live in `host/*`.
 
 pub mod actor;
+pub mod blobs;
 pub mod cache;
 pub mod config;
 pub mod engine;
@@ -24,6 +25,7 @@ pub mod state;
 pub mod system;
 
 pub use actor::{ActorInfo, ActorStatus};
+pub use blobs::{BlobError, BlobService, BlobStat};
 pub use config::{ActorLimits, RestartPolicy, RuntimeConfig};
 pub use engine::AllocatorKind;
 pub use error::{DeliveryError, GrantError, LoadError, RuntimeError, SpawnError};

@@ -86,6 +86,8 @@ pub struct ActorState {
     pub(crate) router: Arc<Router>,
     /// CSTORE handle and namespace, present only when granted.
     pub(crate) cstore: Option<(r1_cstore::Cstore, String)>,
+    /// R1FS and whether the grant is read-only, present only when granted.
+    pub(crate) blobs: Option<(Arc<dyn crate::blobs::BlobService>, bool)>,
 }
 
 impl ActorState {
@@ -96,6 +98,7 @@ impl ActorState {
         max_memory_bytes: usize,
         router: Arc<Router>,
         cstore: Option<r1_cstore::Cstore>,
+        blobs: Option<Arc<dyn crate::blobs::BlobService>>,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
         // Nothing ambient: no inherited env, args, stdin or network; output goes to the log.
@@ -119,6 +122,11 @@ impl ActorState {
             (Some(_), None) => return Err("CSTORE is granted but this node has no store".into()),
             (None, _) => None,
         };
+        let blobs = match (grants.r1fs, blobs) {
+            (Some(read_only), Some(service)) => Some((service, read_only)),
+            (Some(_), None) => return Err("R1FS is granted but this node runs no R1FS".into()),
+            (None, _) => None,
+        };
         Ok(Self {
             name,
             wasi: wasi.build(),
@@ -128,6 +136,7 @@ impl ActorState {
             deadline_ms: 0,
             router,
             cstore,
+            blobs,
         })
     }
 }

@@ -66,6 +66,8 @@ struct Inner {
     actors: Mutex<ActorTable>,
     cstore: Option<r1_cstore::Cstore>,
     policy: TrustPolicy,
+    /// The node's file service, installed once by the node ([`Runtime::set_blob_service`]).
+    blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobService>>,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
@@ -99,10 +101,16 @@ impl Runtime {
                 actors: Mutex::default(),
                 cstore,
                 policy,
+                blobs: std::sync::OnceLock::new(),
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// Installs the file service actors granted `r1fs` use (once; later calls are ignored).
+    pub fn set_blob_service(&self, service: Arc<dyn crate::blobs::BlobService>) {
+        let _ = self.inner.blobs.set(service);
     }
 
     pub fn allocator(&self) -> AllocatorKind {
@@ -219,6 +227,7 @@ impl Runtime {
             config,
             router: self.inner.router.clone(),
             cstore: self.inner.cstore.clone(),
+            blobs: self.inner.blobs.get().cloned(),
             policy: self.inner.config.restart,
         });
         let instance = template.start().await.map_err(|crash| {

@@ -235,3 +235,61 @@ fn a_1_gib_add_and_get_keep_the_node_under_200_mb() {
         "node peak RSS {peak} KiB during 1 GiB add + get"
     );
 }
+
+#[test]
+fn an_actor_archives_to_r1fs_and_another_node_reads_it() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    let archiver = r1_e2e::guest_path("archiver");
+    let archiver = archiver.to_str().unwrap();
+
+    // Without the grant the node refuses it, naming the interface.
+    let refused = r1(&["actor", "start", archiver], Some(&a.api));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("r1:fs/files@0.1.0"));
+
+    r1_ok(
+        &["actor", "start", archiver, "--grant", "r1fs"],
+        Some(&a.api),
+    );
+    let payload = "x".repeat(10_000) + " the end";
+    let cid = r1_ok(&["send", "archiver", &payload], Some(&a.api));
+    assert!(cid.starts_with("bafk"), "{cid}");
+    // The actor reads it back through r1:fs…
+    assert_eq!(
+        r1_ok(&["send", "archiver", &format!("read {cid}")], Some(&a.api)),
+        payload
+    );
+    // …and another node fetches the same bytes peer to peer.
+    let out = root.path().join("archived.txt");
+    eventually(
+        "B fetches the archived file",
+        Duration::from_secs(30),
+        || {
+            r1(
+                &["fs", "get", &cid, "-o", out.to_str().unwrap()],
+                Some(&b.api),
+            )
+            .status
+            .success()
+            .then_some(())
+        },
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), payload);
+
+    // A read-only grant reads but cannot write.
+    r1_ok(
+        &[
+            "actor", "start", archiver, "--name", "reader", "--grant", "r1fs-ro",
+        ],
+        Some(&b.api),
+    );
+    eventually("B's actor reads the file", Duration::from_secs(30), || {
+        let res = r1(&["send", "reader", &format!("read {cid}")], Some(&b.api));
+        (String::from_utf8_lossy(&res.stdout).trim() == payload).then_some(())
+    });
+    let denied = r1(&["send", "reader", "new data"], Some(&b.api));
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("read-only"));
+}

@@ -278,7 +278,7 @@ impl FsService {
     }
 
     /// Makes `cid` complete in the local store, fetching missing blocks from providers.
-    pub async fn ensure_local(self: &Arc<Self>, cid: &ContentId) -> Result<Manifest, FetchError> {
+    pub async fn ensure_local(&self, cid: &ContentId) -> Result<Manifest, FetchError> {
         if let Ok(manifest) = self.store.manifest(cid)
             && manifest.chunks.iter().all(|c| self.store.has_block(c))
         {
@@ -288,7 +288,7 @@ impl FsService {
         if providers.is_empty() {
             return Err(FetchError::NoProviders(cid.to_string()));
         }
-        let bad = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let bad = std::sync::Mutex::new(HashSet::new());
         self.fetch_block(cid.digest, &providers, 0, &bad).await?;
         let manifest = self.store.manifest(cid)?;
         let mut chunks = manifest.chunks.iter().copied().enumerate();
@@ -298,15 +298,105 @@ impl FsService {
                 break;
             }
             let fetches = wave.into_iter().map(|(i, hash)| {
-                let this = self.clone();
-                let providers = providers.clone();
-                let bad = bad.clone();
-                async move { this.fetch_block(hash, &providers, i, &bad).await }
+                let (providers, bad) = (&providers, &bad);
+                async move { self.fetch_block(hash, providers, i, bad).await }
             });
             for result in futures::future::join_all(fetches).await {
                 result?;
             }
         }
         Ok(manifest)
+    }
+}
+
+fn blob_error(e: FetchError) -> r1_runtime::BlobError {
+    use r1_runtime::BlobError;
+    match e {
+        FetchError::NoProviders(m) => BlobError::NotFound(m),
+        FetchError::Fs(FsError::NotFound(m)) => BlobError::NotFound(m),
+        FetchError::Fs(e @ (FsError::BadId(..) | FsError::BadRange { .. })) => {
+            BlobError::Invalid(e.to_string())
+        }
+        other => BlobError::Unavailable(other.to_string()),
+    }
+}
+
+fn parse(cid: &str) -> Result<ContentId, r1_runtime::BlobError> {
+    cid.parse()
+        .map_err(|e: FsError| r1_runtime::BlobError::Invalid(e.to_string()))
+}
+
+/// R1FS as actors see it (`r1:fs`): files they add are pinned here and announced.
+impl r1_runtime::BlobService for FsService {
+    fn add(
+        &self,
+        data: &mut dyn std::io::Read,
+        name: Option<String>,
+    ) -> Result<String, r1_runtime::BlobError> {
+        let options = crate::AddOptions {
+            name,
+            media_type: None,
+            pin: true,
+        };
+        let cid = self
+            .store
+            .add(data, &options, |_| {})
+            .map_err(|e| blob_error(e.into()))?;
+        self.announce(&cid).map_err(blob_error)?;
+        Ok(cid.to_string())
+    }
+
+    fn open<'a>(
+        &'a self,
+        cid: &'a str,
+    ) -> r1_runtime::blobs::BoxFuture<'a, Result<u64, r1_runtime::BlobError>> {
+        Box::pin(async move {
+            let cid = parse(cid)?;
+            Ok(self.ensure_local(&cid).await.map_err(blob_error)?.size)
+        })
+    }
+
+    fn read(&self, cid: &str, offset: u64, len: u64) -> Result<Vec<u8>, r1_runtime::BlobError> {
+        self.store
+            .read_range(&parse(cid)?, offset, len)
+            .map_err(|e| blob_error(e.into()))
+    }
+
+    fn stat(&self, cid: &str) -> Result<r1_runtime::BlobStat, r1_runtime::BlobError> {
+        let s = self
+            .store
+            .stat(&parse(cid)?)
+            .map_err(|e| blob_error(e.into()))?;
+        Ok(r1_runtime::BlobStat {
+            cid: s.id.to_string(),
+            size: s.size,
+            name: s.name,
+        })
+    }
+
+    fn pin<'a>(
+        &'a self,
+        cid: &'a str,
+        replicas: u32,
+    ) -> r1_runtime::blobs::BoxFuture<'a, Result<(), r1_runtime::BlobError>> {
+        Box::pin(async move {
+            let cid = parse(cid)?;
+            self.ensure_local(&cid).await.map_err(blob_error)?;
+            self.store.pin(&cid).map_err(|e| blob_error(e.into()))?;
+            self.announce(&cid).map_err(blob_error)?;
+            if replicas > 1 {
+                self.set_replicas(&cid, replicas).map_err(blob_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn unpin(&self, cid: &str) -> Result<(), r1_runtime::BlobError> {
+        let cid = parse(cid)?;
+        if self.store.unpin(&cid).map_err(|e| blob_error(e.into()))? == 0 {
+            self.withdraw(&cid).map_err(blob_error)?;
+            self.set_replicas(&cid, 0).map_err(blob_error)?;
+        }
+        Ok(())
     }
 }

@@ -116,6 +116,7 @@ impl Node {
             Some(cstore.clone()),
             policy,
         )?;
+        runtime.set_blob_service(fs.clone());
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,

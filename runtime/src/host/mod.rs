@@ -3,4 +3,5 @@
 
 pub mod actor;
 pub mod cstore;
+pub mod fs;
 pub mod keyvalue;

@@ -125,6 +125,8 @@ impl TrustPolicy {
 pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError> {
     Ok(match capability.split_once(':') {
         None if capability == "cstore" => grants.cstore.is_some(),
+        None if capability == "r1fs" => grants.r1fs == Some(false),
+        None if capability == "r1fs-ro" => grants.r1fs.is_some(),
         Some(("cstore", ns)) => grants.cstore.as_deref() == Some(ns),
         Some(("fs", guest)) => grants
             .preopens
@@ -133,7 +135,7 @@ pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError
         Some(("fs-ro", guest)) => grants.preopens.iter().any(|p| p.guest == guest),
         _ => {
             return Err(SignatureError::BadClaims(format!(
-                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR)"
+                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR, r1fs, r1fs-ro)"
             )));
         }
     })
@@ -143,5 +145,6 @@ pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError
 pub fn declares(claims: &format::Claims, cap: Capability) -> bool {
     claims.capabilities.iter().any(|c| match cap {
         Capability::Cstore => c == "cstore" || c.starts_with("cstore:"),
+        Capability::R1fs => c == "r1fs" || c == "r1fs-ro",
     })
 }

@@ -1,0 +1,180 @@
+//! `r1:fs` for actors granted `r1fs` (or `r1fs-ro`): calls the node's [`BlobService`].
+//! Writers spool to a host temporary file, so an actor can write files larger than memory.
+
+use std::io::{Seek, Write};
+
+use wasmtime::component::Resource;
+
+use crate::blobs::BlobError;
+use crate::state::ActorState;
+
+/// A file being written: spooled to disk until `finish`.
+pub struct FsWriter {
+    spool: std::fs::File,
+    name: Option<String>,
+}
+
+/// An opened file.
+pub struct FsReader {
+    cid: String,
+    size: u64,
+}
+
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/fs",
+        world: "r1:fs/imports",
+        imports: {
+            "r1:fs/files.open": async | trappable,
+            "r1:fs/files.pin": async | trappable,
+            default: trappable,
+        },
+        with: {
+            "r1:fs/files.writer": super::FsWriter,
+            "r1:fs/files.reader": super::FsReader,
+        },
+    });
+}
+
+use bindings::r1::fs::files::{self, Error, FileStat as Stat};
+
+/// Links `r1:fs` into `linker`.
+pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wasmtime::Result<()> {
+    files::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
+}
+
+type FsResult<T> = wasmtime::Result<Result<T, Error>>;
+
+impl From<BlobError> for Error {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::NotFound(m) => Error::NotFound(m),
+            BlobError::Unavailable(m) => Error::Unavailable(m),
+            BlobError::Invalid(m) => Error::Invalid(m),
+        }
+    }
+}
+
+impl ActorState {
+    fn blob_service(
+        &self,
+        write: bool,
+    ) -> Result<std::sync::Arc<dyn crate::blobs::BlobService>, Error> {
+        match &self.blobs {
+            None => Err(Error::Denied("this actor has no r1fs grant".into())),
+            Some((_, true)) if write => {
+                Err(Error::Denied("this actor's r1fs grant is read-only".into()))
+            }
+            Some((service, _)) => Ok(service.clone()),
+        }
+    }
+}
+
+impl files::Host for ActorState {
+    fn add(&mut self, bytes: Vec<u8>, name: Option<String>) -> FsResult<String> {
+        Ok(self
+            .blob_service(true)
+            .and_then(|s| s.add(&mut bytes.as_slice(), name).map_err(Error::from)))
+    }
+
+    async fn open(&mut self, cid: String) -> FsResult<Resource<FsReader>> {
+        let service = match self.blob_service(false) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        match service.open(&cid).await {
+            Ok(size) => Ok(Ok(self.table.push(FsReader { cid, size })?)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    fn stat(&mut self, cid: String) -> FsResult<Stat> {
+        Ok(self.blob_service(false).and_then(|s| {
+            s.stat(&cid)
+                .map(|st| Stat {
+                    cid: st.cid,
+                    size: st.size,
+                    name: st.name,
+                })
+                .map_err(Error::from)
+        }))
+    }
+
+    async fn pin(&mut self, cid: String, replicas: u32) -> FsResult<()> {
+        let service = match self.blob_service(true) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(service.pin(&cid, replicas).await.map_err(Error::from))
+    }
+
+    fn unpin(&mut self, cid: String) -> FsResult<()> {
+        Ok(self
+            .blob_service(true)
+            .and_then(|s| s.unpin(&cid).map_err(Error::from)))
+    }
+}
+
+impl files::HostWriter for ActorState {
+    fn new(&mut self, name: Option<String>) -> wasmtime::Result<Resource<FsWriter>> {
+        let spool = tempfile::tempfile()?;
+        Ok(self.table.push(FsWriter { spool, name })?)
+    }
+
+    fn write(&mut self, writer: Resource<FsWriter>, bytes: Vec<u8>) -> FsResult<()> {
+        if let Err(e) = self.blob_service(true) {
+            return Ok(Err(e));
+        }
+        let w = self.table.get_mut(&writer)?;
+        Ok(w.spool
+            .write_all(&bytes)
+            .map_err(|e| Error::Unavailable(format!("spooling failed: {e}"))))
+    }
+
+    fn finish(&mut self, writer: Resource<FsWriter>) -> FsResult<String> {
+        let service = match self.blob_service(true) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let w = self.table.get_mut(&writer)?;
+        if let Err(e) = w.spool.rewind() {
+            return Ok(Err(Error::Unavailable(format!("spool: {e}"))));
+        }
+        let name = w.name.take();
+        let mut spool = std::io::BufReader::new(&w.spool);
+        Ok(service.add(&mut spool, name).map_err(Error::from))
+    }
+
+    fn drop(&mut self, writer: Resource<FsWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}
+
+impl files::HostReader for ActorState {
+    fn size(&mut self, reader: Resource<FsReader>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&reader)?.size)
+    }
+
+    fn read(&mut self, reader: Resource<FsReader>, offset: u64, len: u32) -> FsResult<Vec<u8>> {
+        let (cid, size) = {
+            let r = self.table.get(&reader)?;
+            (r.cid.clone(), r.size)
+        };
+        let service = match self.blob_service(false) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        // Reads past the end are clipped, like a file's.
+        let len = u64::from(len).min(size.saturating_sub(offset));
+        if len == 0 {
+            return Ok(Ok(Vec::new()));
+        }
+        Ok(service.read(&cid, offset, len).map_err(Error::from))
+    }
+
+    fn drop(&mut self, reader: Resource<FsReader>) -> wasmtime::Result<()> {
+        self.table.delete(reader)?;
+        Ok(())
+    }
+}
