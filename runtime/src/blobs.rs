@@ -15,23 +15,42 @@ pub enum BlobError {
     Unavailable(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// Encrypted and no (or the wrong) key.
+    #[error("denied: {0}")]
+    Denied(String),
 }
+
+/// A file key (ChaCha20-Poly1305, 256 bits).
+pub type BlobKey = [u8; 32];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobStat {
     pub cid: String,
     pub size: u64,
     pub name: Option<String>,
+    pub encrypted: bool,
 }
 
 /// A node's file service, as actors see it.
 pub trait BlobService: Send + Sync + 'static {
-    /// Stores everything `data` yields as one pinned file; returns its content id.
-    fn add(&self, data: &mut dyn std::io::Read, name: Option<String>) -> Result<String, BlobError>;
-    /// Makes the file readable here (fetching it if needed); returns its size.
-    fn open<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, Result<u64, BlobError>>;
-    /// `len` verified bytes from `offset` of a file opened before.
-    fn read(&self, cid: &str, offset: u64, len: u64) -> Result<Vec<u8>, BlobError>;
+    /// Stores everything `data` yields as one pinned file (encrypted under a fresh key when
+    /// `encrypt`); returns its content id and the key.
+    fn add(
+        &self,
+        data: &mut dyn std::io::Read,
+        name: Option<String>,
+        encrypt: bool,
+    ) -> Result<(String, Option<BlobKey>), BlobError>;
+    /// Makes the file readable here (fetching it if needed).
+    fn open<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, Result<BlobStat, BlobError>>;
+    /// `len` verified (and, with `key`, decrypted) bytes from `offset` of an opened file.
+    fn read(
+        &self,
+        cid: &str,
+        offset: u64,
+        len: u64,
+        key: Option<&BlobKey>,
+    ) -> Result<Vec<u8>, BlobError>;
     fn stat(&self, cid: &str) -> Result<BlobStat, BlobError>;
     fn pin<'a>(&'a self, cid: &'a str, replicas: u32) -> BoxFuture<'a, Result<(), BlobError>>;
     fn unpin(&self, cid: &str) -> Result<(), BlobError>;

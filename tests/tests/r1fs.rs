@@ -293,3 +293,92 @@ fn an_actor_archives_to_r1fs_and_another_node_reads_it() {
     assert!(!denied.status.success());
     assert!(String::from_utf8_lossy(&denied.stderr).contains("read-only"));
 }
+
+#[test]
+fn encrypted_files_are_readable_only_with_the_key_grant() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    let archiver = r1_e2e::guest_path("archiver");
+    let archiver = archiver.to_str().unwrap();
+    r1_ok(
+        &[
+            "actor",
+            "start",
+            archiver,
+            "--name",
+            "vault",
+            "--grant",
+            "r1fs",
+            "--grant",
+            "cstore:vault",
+            "--config",
+            "encrypt=true",
+        ],
+        Some(&a.api),
+    );
+    let secret = "the secret recipe";
+    let cid = r1_ok(&["send", "vault", secret], Some(&a.api));
+    // On another node: granted the owner's namespace → readable (the key replicated with
+    // CSTORE); granted another namespace → refused.
+    r1_ok(
+        &[
+            "actor",
+            "start",
+            archiver,
+            "--name",
+            "friend",
+            "--grant",
+            "r1fs-ro",
+            "--grant",
+            "cstore:vault",
+        ],
+        Some(&b.api),
+    );
+    r1_ok(
+        &[
+            "actor",
+            "start",
+            archiver,
+            "--name",
+            "stranger",
+            "--grant",
+            "r1fs-ro",
+            "--grant",
+            "cstore:other",
+        ],
+        Some(&b.api),
+    );
+    eventually(
+        "the granted actor reads the file",
+        Duration::from_secs(30),
+        || {
+            let res = r1(&["send", "friend", &format!("read {cid}")], Some(&b.api));
+            (String::from_utf8_lossy(&res.stdout).trim() == secret).then_some(())
+        },
+    );
+    let refused = r1(&["send", "stranger", &format!("read {cid}")], Some(&b.api));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("encrypted") && stderr.contains("key"),
+        "{stderr}"
+    );
+    // Nor does the node hand out the ciphertext as if it were the file.
+    let out = root.path().join("x");
+    let via_api = r1(
+        &["fs", "get", &cid, "-o", out.to_str().unwrap()],
+        Some(&b.api),
+    );
+    assert!(!via_api.status.success());
+    assert!(String::from_utf8_lossy(&via_api.stderr).contains("encrypted"));
+    // No block on A's disk contains the plaintext.
+    let mut found = false;
+    for shard in std::fs::read_dir(a.data_dir.join("fs/blocks")).unwrap() {
+        for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let bytes = std::fs::read(block.unwrap().path()).unwrap();
+            found |= bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+        }
+    }
+    assert!(!found, "plaintext found on disk");
+}

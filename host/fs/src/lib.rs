@@ -11,6 +11,8 @@
 //! - **Streaming**: `add` and `get` hold one chunk in memory at a time, whatever the file size.
 //! - **Verification**: every block is hashed when read; a corrupt block is an error, never
 //!   data.
+//! - **Encryption** (optional, per file): a random 256-bit key, ChaCha20-Poly1305 per chunk
+//!   with the chunk index as nonce; blocks hold ciphertext, the key is kept by the caller.
 //!
 //! - **Service** ([`service`]): provider records in CSTORE, verified peer-to-peer fetch over
 //!   r1-mesh, replica targets and the repair loop.
@@ -20,7 +22,7 @@ pub mod service;
 pub mod store;
 
 pub use manifest::{ContentId, Manifest};
-pub use store::{AddOptions, BlockStore, GcReport, Stat};
+pub use store::{AddOptions, BlockStore, FileKey, GcReport, Stat};
 
 /// Chunk size of new files.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -46,6 +48,10 @@ pub enum FsError {
     BadManifest(String),
     #[error("range {offset}+{len} is outside the file ({size} bytes)")]
     BadRange { offset: u64, len: u64, size: u64 },
+    #[error("{0} is encrypted: reading it needs its key")]
+    Encrypted(String),
+    #[error("the key does not decrypt chunk {0} (wrong key)")]
+    WrongKey(usize),
 }
 
 pub type Result<T, E = FsError> = std::result::Result<T, E>;

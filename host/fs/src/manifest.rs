@@ -5,6 +5,9 @@
 //! "R1FSM" 0x01 | u64 size | u32 chunk_size | u32 n | n × [32] chunk BLAKE3
 //!              | u16 name length | name (UTF-8) | u16 media type length | media type
 //! ```
+//! An encrypted file's manifest starts `"R1FSM" 0x02 | u8 flags (bit 0: encrypted)` and goes
+//! on the same way; its chunk hashes name the ciphertext blocks and `size` is the plaintext
+//! size. The key is never in the manifest.
 //! A file's id is the CIDv1 of the manifest bytes: codec `raw` (0x55), multihash BLAKE3
 //! (0x1e, 32 bytes). Chunk hashes are plain BLAKE3 digests.
 
@@ -17,6 +20,8 @@ use cid::multihash::Multihash;
 use crate::{FsError, Result};
 
 const MAGIC: &[u8; 6] = b"R1FSM\x01";
+const MAGIC_FLAGS: &[u8; 6] = b"R1FSM\x02";
+const FLAG_ENCRYPTED: u8 = 1;
 const RAW_CODEC: u64 = 0x55;
 const BLAKE3_CODE: u64 = 0x1e;
 /// Longest name or media type kept in a manifest.
@@ -81,12 +86,19 @@ pub struct Manifest {
     pub chunks: Vec<[u8; 32]>,
     pub name: Option<String>,
     pub media_type: Option<String>,
+    /// Chunks are ChaCha20-Poly1305 ciphertexts under a per-file key kept elsewhere.
+    pub encrypted: bool,
 }
 
 impl Manifest {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + self.chunks.len() * 32);
-        out.extend_from_slice(MAGIC);
+        if self.encrypted {
+            out.extend_from_slice(MAGIC_FLAGS);
+            out.push(FLAG_ENCRYPTED);
+        } else {
+            out.extend_from_slice(MAGIC);
+        }
         out.extend_from_slice(&self.size.to_be_bytes());
         out.extend_from_slice(&self.chunk_size.to_be_bytes());
         out.extend_from_slice(&(self.chunks.len() as u32).to_be_bytes());
@@ -103,9 +115,17 @@ impl Manifest {
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let bad = |why: &str| FsError::BadManifest(why.to_owned());
-        let rest = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| bad("unknown magic or version"))?;
+        let (encrypted, rest) = if let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) {
+            (false, rest)
+        } else if let Some(rest) = bytes.strip_prefix(MAGIC_FLAGS.as_slice()) {
+            let (&flags, rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+            if flags & !FLAG_ENCRYPTED != 0 {
+                return Err(bad("unknown flags"));
+            }
+            (flags & FLAG_ENCRYPTED != 0, rest)
+        } else {
+            return Err(bad("unknown magic or version"));
+        };
         let (size, rest) = rest
             .split_first_chunk::<8>()
             .ok_or_else(|| bad("truncated"))?;
@@ -155,6 +175,7 @@ impl Manifest {
             chunks,
             name,
             media_type,
+            encrypted,
         })
     }
 }
@@ -171,6 +192,7 @@ mod tests {
             chunks: vec![[1; 32], [2; 32], [3; 32], [4; 32]],
             name: Some("weights.safetensors".into()),
             media_type: None,
+            encrypted: false,
         };
         let bytes = m.encode();
         assert_eq!(Manifest::decode(&bytes).unwrap(), m);
@@ -188,5 +210,12 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..cut]).is_err());
         }
+        let sealed = Manifest {
+            encrypted: true,
+            ..m.clone()
+        };
+        let sealed_bytes = sealed.encode();
+        assert_eq!(Manifest::decode(&sealed_bytes).unwrap(), sealed);
+        assert_ne!(ContentId::of_manifest(&sealed_bytes), id);
     }
 }

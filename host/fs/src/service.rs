@@ -317,6 +317,9 @@ fn blob_error(e: FetchError) -> r1_runtime::BlobError {
         FetchError::Fs(e @ (FsError::BadId(..) | FsError::BadRange { .. })) => {
             BlobError::Invalid(e.to_string())
         }
+        FetchError::Fs(e @ (FsError::Encrypted(_) | FsError::WrongKey(_))) => {
+            BlobError::Denied(e.to_string())
+        }
         other => BlobError::Unavailable(other.to_string()),
     }
 }
@@ -332,33 +335,52 @@ impl r1_runtime::BlobService for FsService {
         &self,
         data: &mut dyn std::io::Read,
         name: Option<String>,
-    ) -> Result<String, r1_runtime::BlobError> {
+        encrypt: bool,
+    ) -> Result<(String, Option<r1_runtime::blobs::BlobKey>), r1_runtime::BlobError> {
+        let key = if encrypt {
+            Some(BlockStore::new_key().map_err(|e| blob_error(e.into()))?)
+        } else {
+            None
+        };
         let options = crate::AddOptions {
             name,
             media_type: None,
             pin: true,
+            key,
         };
         let cid = self
             .store
             .add(data, &options, |_| {})
             .map_err(|e| blob_error(e.into()))?;
         self.announce(&cid).map_err(blob_error)?;
-        Ok(cid.to_string())
+        Ok((cid.to_string(), key))
     }
 
     fn open<'a>(
         &'a self,
         cid: &'a str,
-    ) -> r1_runtime::blobs::BoxFuture<'a, Result<u64, r1_runtime::BlobError>> {
+    ) -> r1_runtime::blobs::BoxFuture<'a, Result<r1_runtime::BlobStat, r1_runtime::BlobError>> {
         Box::pin(async move {
-            let cid = parse(cid)?;
-            Ok(self.ensure_local(&cid).await.map_err(blob_error)?.size)
+            let id = parse(cid)?;
+            let manifest = self.ensure_local(&id).await.map_err(blob_error)?;
+            Ok(r1_runtime::BlobStat {
+                cid: id.to_string(),
+                size: manifest.size,
+                name: manifest.name,
+                encrypted: manifest.encrypted,
+            })
         })
     }
 
-    fn read(&self, cid: &str, offset: u64, len: u64) -> Result<Vec<u8>, r1_runtime::BlobError> {
+    fn read(
+        &self,
+        cid: &str,
+        offset: u64,
+        len: u64,
+        key: Option<&r1_runtime::blobs::BlobKey>,
+    ) -> Result<Vec<u8>, r1_runtime::BlobError> {
         self.store
-            .read_range(&parse(cid)?, offset, len)
+            .read_range_with_key(&parse(cid)?, key, offset, len)
             .map_err(|e| blob_error(e.into()))
     }
 
@@ -371,6 +393,7 @@ impl r1_runtime::BlobService for FsService {
             cid: s.id.to_string(),
             size: s.size,
             name: s.name,
+            encrypted: s.encrypted,
         })
     }
 

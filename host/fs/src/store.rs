@@ -10,8 +10,14 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
 use crate::manifest::{ContentId, MAX_LABEL, Manifest};
 use crate::{CHUNK_SIZE, FsError, Result};
+
+/// A file's encryption key.
+pub type FileKey = [u8; 32];
 
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
@@ -19,6 +25,14 @@ pub struct AddOptions {
     pub media_type: Option<String>,
     /// Pin the file (the default for files added by a user).
     pub pin: bool,
+    /// Encrypt with this key (see [`BlockStore::new_key`]).
+    pub key: Option<FileKey>,
+}
+
+fn nonce(index: usize) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&(index as u64).to_be_bytes());
+    Nonce::from(n)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +45,7 @@ pub struct Stat {
     pub name: Option<String>,
     pub media_type: Option<String>,
     pub pins: u32,
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +128,26 @@ impl BlockStore {
         Ok(bytes)
     }
 
+    /// A fresh random file key.
+    pub fn new_key() -> Result<FileKey> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| FsError::Input(std::io::Error::other(e.to_string())))?;
+        Ok(key)
+    }
+
+    /// Chunk `index` of a file in plain text: verified, and decrypted when `key` is given.
+    fn chunk(&self, manifest: &Manifest, index: usize, key: Option<&FileKey>) -> Result<Vec<u8>> {
+        let bytes = self.get_block(&manifest.chunks[index])?;
+        if !manifest.encrypted {
+            return Ok(bytes);
+        }
+        let key = key.ok_or_else(|| FsError::Encrypted("this file".into()))?;
+        ChaCha20Poly1305::new(Key::from_slice(key))
+            .decrypt(&nonce(index), bytes.as_slice())
+            .map_err(|_| FsError::WrongKey(index))
+    }
+
     pub fn has_block(&self, hash: &[u8; 32]) -> bool {
         self.block_path(hash).exists()
     }
@@ -135,12 +170,24 @@ impl BlockStore {
         let mut buf = vec![0u8; CHUNK_SIZE];
         let mut chunks = Vec::new();
         let mut size = 0u64;
+        let cipher = options
+            .key
+            .map(|k| ChaCha20Poly1305::new(Key::from_slice(&k)));
         loop {
             let n = fill(&mut reader, &mut buf)?;
             if n == 0 {
                 break;
             }
-            chunks.push(self.put_block(&buf[..n])?);
+            let hash = match &cipher {
+                Some(cipher) => {
+                    let sealed = cipher
+                        .encrypt(&nonce(chunks.len()), &buf[..n])
+                        .map_err(|_| FsError::Input(std::io::Error::other("encryption failed")))?;
+                    self.put_block(&sealed)?
+                }
+                None => self.put_block(&buf[..n])?,
+            };
+            chunks.push(hash);
             size += n as u64;
             progress(size);
             if n < buf.len() {
@@ -153,6 +200,7 @@ impl BlockStore {
             chunks,
             name: options.name.clone(),
             media_type: options.media_type.clone(),
+            encrypted: options.key.is_some(),
         };
         let bytes = manifest.encode();
         self.put_block(&bytes)?;
@@ -172,16 +220,25 @@ impl BlockStore {
     }
 
     /// Streams the file to `out`, verifying every chunk before writing it.
-    pub fn get(
+    pub fn get(&self, id: &ContentId, out: impl Write, progress: impl FnMut(u64)) -> Result<u64> {
+        self.get_with_key(id, None, out, progress)
+    }
+
+    /// [`BlockStore::get`] for files that may be encrypted (refused without their key).
+    pub fn get_with_key(
         &self,
         id: &ContentId,
+        key: Option<&FileKey>,
         mut out: impl Write,
         mut progress: impl FnMut(u64),
     ) -> Result<u64> {
         let manifest = self.manifest(id)?;
+        if manifest.encrypted && key.is_none() {
+            return Err(FsError::Encrypted(id.to_string()));
+        }
         let mut written = 0u64;
-        for chunk in &manifest.chunks {
-            let bytes = self.get_block(chunk)?;
+        for index in 0..manifest.chunks.len() {
+            let bytes = self.chunk(&manifest, index, key)?;
             out.write_all(&bytes).map_err(FsError::Output)?;
             written += bytes.len() as u64;
             progress(written);
@@ -198,7 +255,21 @@ impl BlockStore {
 
     /// `len` bytes from `offset` (a ranged read; only the chunks involved are read).
     pub fn read_range(&self, id: &ContentId, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.read_range_with_key(id, None, offset, len)
+    }
+
+    /// [`BlockStore::read_range`] for files that may be encrypted.
+    pub fn read_range_with_key(
+        &self,
+        id: &ContentId,
+        key: Option<&FileKey>,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>> {
         let manifest = self.manifest(id)?;
+        if manifest.encrypted && key.is_none() {
+            return Err(FsError::Encrypted(id.to_string()));
+        }
         let end = offset
             .checked_add(len)
             .filter(|e| *e <= manifest.size)
@@ -212,7 +283,7 @@ impl BlockStore {
         let mut pos = offset;
         while pos < end {
             let index = (pos / chunk_size) as usize;
-            let bytes = self.get_block(&manifest.chunks[index])?;
+            let bytes = self.chunk(&manifest, index, key)?;
             let start = (pos % chunk_size) as usize;
             let take = ((end - pos) as usize).min(bytes.len() - start);
             out.extend_from_slice(&bytes[start..start + take]);
@@ -231,6 +302,7 @@ impl BlockStore {
             name: manifest.name,
             media_type: manifest.media_type,
             pins: self.pin_count(id)?,
+            encrypted: manifest.encrypted,
         })
     }
 
@@ -390,6 +462,48 @@ mod tests {
             s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap(),
             other.add(bytes.as_slice(), &pinned(), |_| {}).unwrap()
         );
+    }
+
+    #[test]
+    fn encrypted_files_need_their_key() {
+        let (_d, s) = store();
+        let bytes = data(2 * CHUNK_SIZE + 77, 5);
+        let key = BlockStore::new_key().unwrap();
+        let options = AddOptions {
+            pin: true,
+            key: Some(key),
+            ..AddOptions::default()
+        };
+        let id = s.add(bytes.as_slice(), &options, |_| {}).unwrap();
+        assert!(s.stat(&id).unwrap().encrypted);
+        // No plaintext chunk is stored.
+        let plain = s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap();
+        let plain_chunks = s.manifest(&plain).unwrap().chunks;
+        assert!(
+            s.manifest(&id)
+                .unwrap()
+                .chunks
+                .iter()
+                .all(|c| !plain_chunks.contains(c))
+        );
+        let mut out = Vec::new();
+        assert!(matches!(
+            s.get(&id, &mut out, |_| {}),
+            Err(FsError::Encrypted(_))
+        ));
+        assert!(out.is_empty());
+        let wrong = BlockStore::new_key().unwrap();
+        assert!(matches!(
+            s.get_with_key(&id, Some(&wrong), &mut out, |_| {}),
+            Err(FsError::WrongKey(0))
+        ));
+        assert!(out.is_empty());
+        s.get_with_key(&id, Some(&key), &mut out, |_| {}).unwrap();
+        assert!(out == bytes);
+        let range = s
+            .read_range_with_key(&id, Some(&key), CHUNK_SIZE as u64 - 3, 10)
+            .unwrap();
+        assert!(range == bytes[CHUNK_SIZE - 3..CHUNK_SIZE + 7]);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub enum ApiError {
     Internal(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ResponseError for ApiError {
@@ -69,6 +71,7 @@ impl ResponseError for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Deploy(DeployError::Persist(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => {
                 delivery_status(e)
@@ -396,6 +399,9 @@ async fn mesh_block(
 fn fs_error(e: r1_fs::FsError) -> ApiError {
     match e {
         r1_fs::FsError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        r1_fs::FsError::Encrypted(_) | r1_fs::FsError::WrongKey(_) => ApiError::Forbidden(format!(
+            "{e}; encrypted files are read by actors holding the key"
+        )),
         r1_fs::FsError::BadId(..) | r1_fs::FsError::BadRange { .. } => {
             ApiError::BadRequest(e.to_string())
         }
@@ -464,6 +470,9 @@ async fn fs_get(node: NodeData, cid: web::Path<String>) -> Result<HttpResponse, 
     use futures::StreamExt;
     let cid = parse_cid(&cid)?;
     let manifest = node.fs.ensure_local(&cid).await.map_err(fetch_error)?;
+    if manifest.encrypted {
+        return Err(fs_error(r1_fs::FsError::Encrypted(cid.to_string())));
+    }
     let store = node.fs.store.clone();
     let size = manifest.size;
     let body = futures::stream::iter(manifest.chunks).then(move |hash| {

@@ -53,6 +53,7 @@ pub fn run(cmd: FsCommand, data_dir: PathBuf) -> Result<()> {
                     name,
                     media_type,
                     pin: !no_pin,
+                    key: None,
                 },
                 |done| progress.set_position(done),
             )?;

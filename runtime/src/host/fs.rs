@@ -12,12 +12,19 @@ use crate::state::ActorState;
 pub struct FsWriter {
     spool: std::fs::File,
     name: Option<String>,
+    encrypt: bool,
 }
 
-/// An opened file.
+/// An opened file (with its key, if encrypted).
 pub struct FsReader {
     cid: String,
     size: u64,
+    key: Option<crate::blobs::BlobKey>,
+}
+
+/// Where an encrypted file's key lives in its owner's CSTORE namespace.
+fn key_name(cid: &str) -> String {
+    format!("r1fs-keys/{cid}")
 }
 
 pub mod bindings {
@@ -51,6 +58,7 @@ impl From<BlobError> for Error {
             BlobError::NotFound(m) => Error::NotFound(m),
             BlobError::Unavailable(m) => Error::Unavailable(m),
             BlobError::Invalid(m) => Error::Invalid(m),
+            BlobError::Denied(m) => Error::Denied(m),
         }
     }
 }
@@ -70,11 +78,48 @@ impl ActorState {
     }
 }
 
+impl ActorState {
+    /// Stores a file, keeping the key of an encrypted one in this actor's namespace.
+    fn store_file(
+        &self,
+        data: &mut dyn std::io::Read,
+        name: Option<String>,
+        encrypt: bool,
+    ) -> Result<String, Error> {
+        let service = self.blob_service(true)?;
+        if encrypt && self.cstore.is_none() {
+            return Err(Error::Denied(
+                "encryption keeps the key in CSTORE: grant cstore:<namespace> too".into(),
+            ));
+        }
+        let (cid, key) = service.add(data, name, encrypt)?;
+        if let (Some(key), Some((store, ns))) = (key, &self.cstore) {
+            store
+                .set(ns, &key_name(&cid), &key)
+                .map_err(|e| Error::Unavailable(format!("cannot keep the file key: {e}")))?;
+        }
+        Ok(cid)
+    }
+
+    /// The key of encrypted file `cid`, from this actor's namespace.
+    fn file_key(&self, cid: &str) -> Result<crate::blobs::BlobKey, Error> {
+        let denied = || {
+            Error::Denied(format!(
+                "{cid} is encrypted and its key is not in this actor's CSTORE namespace"
+            ))
+        };
+        let (store, ns) = self.cstore.as_ref().ok_or_else(denied)?;
+        let raw = store
+            .get(ns, &key_name(cid))
+            .map_err(|e| Error::Unavailable(e.to_string()))?
+            .ok_or_else(denied)?;
+        raw.try_into().map_err(|_| denied())
+    }
+}
+
 impl files::Host for ActorState {
-    fn add(&mut self, bytes: Vec<u8>, name: Option<String>) -> FsResult<String> {
-        Ok(self
-            .blob_service(true)
-            .and_then(|s| s.add(&mut bytes.as_slice(), name).map_err(Error::from)))
+    fn add(&mut self, bytes: Vec<u8>, name: Option<String>, encrypt: bool) -> FsResult<String> {
+        Ok(self.store_file(&mut bytes.as_slice(), name, encrypt))
     }
 
     async fn open(&mut self, cid: String) -> FsResult<Resource<FsReader>> {
@@ -82,10 +127,23 @@ impl files::Host for ActorState {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        match service.open(&cid).await {
-            Ok(size) => Ok(Ok(self.table.push(FsReader { cid, size })?)),
-            Err(e) => Ok(Err(e.into())),
-        }
+        let stat = match service.open(&cid).await {
+            Ok(stat) => stat,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let key = if stat.encrypted {
+            match self.file_key(&stat.cid) {
+                Ok(key) => Some(key),
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            None
+        };
+        Ok(Ok(self.table.push(FsReader {
+            cid: stat.cid,
+            size: stat.size,
+            key,
+        })?))
     }
 
     fn stat(&mut self, cid: String) -> FsResult<Stat> {
@@ -95,6 +153,7 @@ impl files::Host for ActorState {
                     cid: st.cid,
                     size: st.size,
                     name: st.name,
+                    encrypted: st.encrypted,
                 })
                 .map_err(Error::from)
         }))
@@ -116,9 +175,13 @@ impl files::Host for ActorState {
 }
 
 impl files::HostWriter for ActorState {
-    fn new(&mut self, name: Option<String>) -> wasmtime::Result<Resource<FsWriter>> {
+    fn new(&mut self, name: Option<String>, encrypt: bool) -> wasmtime::Result<Resource<FsWriter>> {
         let spool = tempfile::tempfile()?;
-        Ok(self.table.push(FsWriter { spool, name })?)
+        Ok(self.table.push(FsWriter {
+            spool,
+            name,
+            encrypt,
+        })?)
     }
 
     fn write(&mut self, writer: Resource<FsWriter>, bytes: Vec<u8>) -> FsResult<()> {
@@ -132,17 +195,15 @@ impl files::HostWriter for ActorState {
     }
 
     fn finish(&mut self, writer: Resource<FsWriter>) -> FsResult<String> {
-        let service = match self.blob_service(true) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
         let w = self.table.get_mut(&writer)?;
         if let Err(e) = w.spool.rewind() {
             return Ok(Err(Error::Unavailable(format!("spool: {e}"))));
         }
         let name = w.name.take();
-        let mut spool = std::io::BufReader::new(&w.spool);
-        Ok(service.add(&mut spool, name).map_err(Error::from))
+        let encrypt = w.encrypt;
+        let spool = w.spool.try_clone()?;
+        let mut spool = std::io::BufReader::new(spool);
+        Ok(self.store_file(&mut spool, name, encrypt))
     }
 
     fn drop(&mut self, writer: Resource<FsWriter>) -> wasmtime::Result<()> {
@@ -157,9 +218,9 @@ impl files::HostReader for ActorState {
     }
 
     fn read(&mut self, reader: Resource<FsReader>, offset: u64, len: u32) -> FsResult<Vec<u8>> {
-        let (cid, size) = {
+        let (cid, size, key) = {
             let r = self.table.get(&reader)?;
-            (r.cid.clone(), r.size)
+            (r.cid.clone(), r.size, r.key)
         };
         let service = match self.blob_service(false) {
             Ok(s) => s,
@@ -170,7 +231,9 @@ impl files::HostReader for ActorState {
         if len == 0 {
             return Ok(Ok(Vec::new()));
         }
-        Ok(service.read(&cid, offset, len).map_err(Error::from))
+        Ok(service
+            .read(&cid, offset, len, key.as_ref())
+            .map_err(Error::from))
     }
 
     fn drop(&mut self, reader: Resource<FsReader>) -> wasmtime::Result<()> {
