@@ -146,6 +146,7 @@ impl Runtime {
     /// Pre-links `component` for `caps`, once per (component, capability set).
     fn instance_pre(
         &self,
+        actor: &str,
         component: &Component,
         hash: &str,
         caps: Vec<Capability>,
@@ -157,13 +158,13 @@ impl Runtime {
         }
         let linker =
             linker::build_linker(self.engine(), &key.1).map_err(|e| SpawnError::Setup {
-                actor: String::new(),
+                actor: actor.to_owned(),
                 reason: format!("{e:#}"),
             })?;
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| SpawnError::Instantiate {
-                actor: String::new(),
+                actor: actor.to_owned(),
                 reason: format!("{e:#}"),
             })?;
         let pre = ActorPre::new(pre).map_err(SpawnError::NotAnActor)?;
@@ -201,19 +202,7 @@ impl Runtime {
         if let Provenance::Signed(verified) = &provenance {
             linker::check_declared(&name, self.engine(), &component, &verified.claims)?;
         }
-        let pre = self
-            .instance_pre(&component, &hash, grants.capabilities())
-            .map_err(|e| match e {
-                SpawnError::Instantiate { reason, .. } => SpawnError::Instantiate {
-                    actor: name.clone(),
-                    reason,
-                },
-                SpawnError::Setup { reason, .. } => SpawnError::Setup {
-                    actor: name.clone(),
-                    reason,
-                },
-                other => other,
-            })?;
+        let pre = self.instance_pre(&name, &component, &hash, grants.capabilities())?;
         let mut limits = limits.unwrap_or(self.inner.config.default_limits);
         limits.max_memory_bytes = limits
             .max_memory_bytes

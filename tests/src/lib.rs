@@ -225,6 +225,17 @@ impl Drop for NodeProcess {
     }
 }
 
+/// Three nodes on loopback: A, B joining A, C joining both (data dirs `root/{a,b,c}`).
+pub fn three_nodes(root: &Path) -> (NodeProcess, NodeProcess, NodeProcess) {
+    let a = NodeSpec::new(&root.join("a")).start();
+    let b = NodeSpec::new(&root.join("b")).join(&a.spec).start();
+    let c = NodeSpec::new(&root.join("c"))
+        .join(&a.spec)
+        .join(&b.spec)
+        .start();
+    (a, b, c)
+}
+
 /// Polls `probe` until it returns `Some`, for at most `limit`; panics with `what` otherwise.
 /// (A bound on waiting, not a speed assertion.)
 pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {

@@ -45,12 +45,7 @@ fn converged(nodes: &[&NodeProcess], ns: &str, key: &str) -> String {
 }
 
 fn cluster(root: &Path) -> (NodeProcess, NodeProcess, NodeProcess) {
-    let a = NodeSpec::new(&root.join("a")).start();
-    let b = NodeSpec::new(&root.join("b")).join(&a.spec).start();
-    let c = NodeSpec::new(&root.join("c"))
-        .join(&a.spec)
-        .join(&b.spec)
-        .start();
+    let (a, b, c) = r1_e2e::three_nodes(root);
     for node in [&a, &b, &c] {
         wait_connected(node, 2);
     }

@@ -29,6 +29,21 @@ fn corrupt_blocks_of_len(node: &NodeProcess, len: usize) -> usize {
     damaged
 }
 
+/// Retries `r1 fs get` on `node` until it succeeds (provider records replicate
+/// asynchronously), then returns the bytes written.
+fn fetch(node: &NodeProcess, cid: &str, out: &Path) -> Vec<u8> {
+    eventually("the file is fetched", Duration::from_secs(30), || {
+        r1(
+            &["fs", "get", cid, "-o", out.to_str().unwrap()],
+            Some(&node.api),
+        )
+        .status
+        .success()
+        .then_some(())
+    });
+    std::fs::read(out).unwrap()
+}
+
 fn add(node: &NodeProcess, path: &Path) -> String {
     r1_ok(&["fs", "add", path.to_str().unwrap()], Some(&node.api))
 }
@@ -36,12 +51,7 @@ fn add(node: &NodeProcess, path: &Path) -> String {
 #[test]
 fn add_on_a_get_on_c_and_survive_a_corrupt_provider() {
     let root = tempfile::tempdir().unwrap();
-    let a = NodeSpec::new(&root.path().join("a")).start();
-    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
-    let c = NodeSpec::new(&root.path().join("c"))
-        .join(&a.spec)
-        .join(&b.spec)
-        .start();
+    let (a, b, c) = r1_e2e::three_nodes(root.path());
 
     // A file that only A holds, fetched by C peer to peer.
     let input = root.path().join("in.bin");
@@ -49,19 +59,8 @@ fn add_on_a_get_on_c_and_survive_a_corrupt_provider() {
     std::fs::write(&input, &bytes).unwrap();
     let cid = add(&a, &input);
     let out = root.path().join("out.bin");
-    eventually("C fetches the file from A", Duration::from_secs(30), || {
-        r1(
-            &["fs", "get", &cid, "-o", out.to_str().unwrap()],
-            Some(&c.api),
-        )
-        .status
-        .success()
-        .then_some(())
-    });
-    assert!(
-        std::fs::read(&out).unwrap() == bytes,
-        "C got different bytes"
-    );
+    let fetched = fetch(&c, &cid, &out);
+    assert!(fetched == bytes, "C got different bytes");
 
     // B pins it too (fetching from A); then A's copy of one chunk rots on disk.
     r1_ok(&["fs", "pin", &cid], Some(&b.api));
@@ -71,23 +70,8 @@ fn add_on_a_get_on_c_and_survive_a_corrupt_provider() {
         .join(&b.spec)
         .start();
     let out_d = root.path().join("out-d.bin");
-    eventually(
-        "D fetches the file despite A's corrupt chunk",
-        Duration::from_secs(30),
-        || {
-            r1(
-                &["fs", "get", &cid, "-o", out_d.to_str().unwrap()],
-                Some(&d.api),
-            )
-            .status
-            .success()
-            .then_some(())
-        },
-    );
-    assert!(
-        std::fs::read(&out_d).unwrap() == bytes,
-        "D got different bytes"
-    );
+    let fetched = fetch(&d, &cid, &out_d);
+    assert!(fetched == bytes, "D got different bytes");
     drop(c);
 }
 
@@ -130,12 +114,7 @@ fn holds(node: &NodeProcess, cid: &str) -> bool {
 #[test]
 fn replicas_are_restored_when_a_holder_disappears() {
     let root = tempfile::tempdir().unwrap();
-    let a = NodeSpec::new(&root.path().join("a")).start();
-    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
-    let c = NodeSpec::new(&root.path().join("c"))
-        .join(&a.spec)
-        .join(&b.spec)
-        .start();
+    let (a, b, c) = r1_e2e::three_nodes(root.path());
     let input = root.path().join("in.bin");
     std::fs::write(&input, file_bytes((1 << 20) + 5, 3)).unwrap();
     let cid = add(&a, &input);
@@ -263,20 +242,8 @@ fn an_actor_archives_to_r1fs_and_another_node_reads_it() {
     );
     // …and another node fetches the same bytes peer to peer.
     let out = root.path().join("archived.txt");
-    eventually(
-        "B fetches the archived file",
-        Duration::from_secs(30),
-        || {
-            r1(
-                &["fs", "get", &cid, "-o", out.to_str().unwrap()],
-                Some(&b.api),
-            )
-            .status
-            .success()
-            .then_some(())
-        },
-    );
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), payload);
+    let fetched = fetch(&b, &cid, &out);
+    assert_eq!(String::from_utf8(fetched).unwrap(), payload);
 
     // A read-only grant reads but cannot write.
     r1_ok(

@@ -32,7 +32,7 @@ mod codec;
 use codec::{BinaryCodec, RpcRequest, RpcResponse};
 use tokio::sync::{mpsc, oneshot};
 
-pub use libp2p::{Multiaddr as Addr, PeerId as NodePeerId};
+pub use libp2p::PeerId as NodePeerId;
 
 /// Largest gossip message; larger payloads must go through request-response.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;

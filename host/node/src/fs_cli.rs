@@ -29,6 +29,19 @@ fn open(data_dir: &Path) -> Result<BlockStore> {
     Ok(BlockStore::open(&data_dir.join("fs"))?)
 }
 
+/// Opens a file to add: the file, its size (for the progress bar) and its name (the one
+/// given, else the file's own).
+fn open_input(
+    file: &Path,
+    name: Option<String>,
+) -> Result<(std::fs::File, Option<u64>, Option<String>)> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let total = input.metadata().map(|m| m.len()).ok();
+    let name = name.or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()));
+    Ok((input, total, name))
+}
+
 fn id(text: &str) -> Result<ContentId> {
     Ok(text.parse()?)
 }
@@ -42,10 +55,7 @@ pub fn run(cmd: FsCommand, data_dir: PathBuf) -> Result<()> {
             media_type,
             no_pin,
         } => {
-            let input = std::fs::File::open(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let total = input.metadata().map(|m| m.len()).ok();
-            let name = name.or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let (input, total, name) = open_input(&file, name)?;
             let progress = bar(total, "adding ");
             let cid = store.add(
                 std::io::BufReader::new(input),
@@ -159,11 +169,8 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
                 !no_pin,
                 "--no-pin works offline only (--data-dir): a node pins what it is given"
             );
-            let input = std::fs::File::open(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let total = input.metadata().map(|m| m.len()).ok();
+            let (input, total, name) = open_input(&file, name)?;
             let progress = bar(total, "uploading");
-            let name = name.or_else(|| file.file_name().map(|n| n.to_string_lossy().into_owned()));
             let mut query: Vec<(&str, String)> = Vec::new();
             if let Some(n) = name {
                 query.push(("name", n));

@@ -281,9 +281,9 @@ pub fn sign(bytes: &[u8], mut claims: Claims, key: &SigningKey) -> Result<Vec<u8
 /// Adds `key`'s countersignature over the same content and claims. The existing signatures
 /// must verify first.
 pub fn countersign(bytes: &[u8], key: &SigningKey) -> Result<Vec<u8>, SignatureError> {
-    verify(bytes)?;
     let inspected = inspect(bytes)?;
     let section = inspected.section.ok_or(SignatureError::Unsigned)?;
+    verify_section(&inspected.content_hash, &section)?;
     let signer = public_key(key);
     if section.signatures.iter().any(|(k, _)| *k == signer) {
         return Err(SignatureError::AlreadySigned);
