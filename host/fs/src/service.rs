@@ -6,13 +6,16 @@
 //!   32-byte BLAKE3 of the block). Every block is verified on receipt; a provider that sends a
 //!   wrong block (or none) is skipped for the rest of the fetch and the block is asked of the
 //!   next provider. A block no provider can deliver intact is an error, never data.
-//! - Chunks of one file are fetched concurrently (a few at a time), round-robin over providers.
+//! - Chunks of one file are fetched concurrently (a sliding window of `PARALLEL`), spread
+//!   round-robin over providers; the fetched blocks are flushed to disk once, at the end.
 //! - Replication: `pin` with `replicas = k` records the target in CSTORE (`replicas/<cid>`).
 //!   Every node runs a repair loop: when fewer than k *connected* providers hold a file, the
 //!   missing copies are taken by the non-holders ranked first by BLAKE3(cid, peer id) — every
 //!   node computes the same ranking, so exactly the chosen ones fetch, pin and announce.
 
 use std::collections::HashSet;
+
+use futures::StreamExt;
 use std::sync::Arc;
 
 use crate::{BlockStore, ContentId, FsError, Manifest};
@@ -21,8 +24,8 @@ use r1_mesh::{Mesh, MeshEvent, NodePeerId as PeerId};
 
 pub const SERVICE_BLOCK: &str = "fs.block";
 const PROVIDERS_NS: &str = "r1fs";
-/// Chunks requested at once during a fetch.
-const PARALLEL: usize = 4;
+/// Chunks in flight at once during a fetch (a sliding window, not waves).
+const PARALLEL: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -256,7 +259,7 @@ impl FsService {
             match self.mesh.request(peer, SERVICE_BLOCK, hash.to_vec()).await {
                 Ok(bytes) if blake3::hash(&bytes).as_bytes() == &hash => {
                     let store = self.store.clone();
-                    tokio::task::spawn_blocking(move || store.put_block(&bytes))
+                    tokio::task::spawn_blocking(move || store.put_verified_block(&hash, &bytes))
                         .await
                         .map_err(|e| FetchError::Records(e.to_string()))??;
                     return Ok(());
@@ -291,20 +294,19 @@ impl FsService {
         let bad = std::sync::Mutex::new(HashSet::new());
         self.fetch_block(cid.digest, &providers, 0, &bad).await?;
         let manifest = self.store.manifest(cid)?;
-        let mut chunks = manifest.chunks.iter().copied().enumerate();
-        loop {
-            let wave: Vec<(usize, [u8; 32])> = chunks.by_ref().take(PARALLEL).collect();
-            if wave.is_empty() {
-                break;
-            }
-            let fetches = wave.into_iter().map(|(i, hash)| {
-                let (providers, bad) = (&providers, &bad);
-                async move { self.fetch_block(hash, providers, i, bad).await }
-            });
-            for result in futures::future::join_all(fetches).await {
+        let (providers, bad) = (&providers, &bad);
+        {
+            let mut fetches = futures::stream::iter(manifest.chunks.iter().copied().enumerate())
+                .map(|(i, hash)| async move { self.fetch_block(hash, providers, i, bad).await })
+                .buffer_unordered(PARALLEL);
+            while let Some(result) = fetches.next().await {
                 result?;
             }
         }
+        let (store, id, flushing) = (self.store.clone(), *cid, manifest.clone());
+        tokio::task::spawn_blocking(move || store.flush_file(&id, &flushing))
+            .await
+            .map_err(|e| FetchError::Records(e.to_string()))??;
         Ok(manifest)
     }
 }

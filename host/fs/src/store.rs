@@ -4,8 +4,12 @@
 //! - `blocks/ab/abcdef…` — a chunk or a manifest, named by the BLAKE3 of its bytes;
 //! - `pins/<content id>` — the pin count of a file, as decimal text.
 //!
-//! Every write goes to a temporary file that is synced and renamed, so a crash leaves either
-//! nothing or a whole block. Every read re-hashes the block.
+//! Every write goes to a temporary file that is renamed into place. Block files are not synced
+//! as they are written (their writeback starts at once, in the background):
+//! [`BlockStore::flush`] makes a file's blocks durable, and it runs before an add returns,
+//! after a fetch, and before any pin is written — so a pinned file's blocks are always on disk. A crash before the flush can lose or tear
+//! unpinned blocks; every read re-hashes its block, so a torn block reads as corrupt, never as
+//! wrong data. Pin files are synced individually.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +19,9 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use crate::manifest::{ContentId, MAX_LABEL, Manifest};
 use crate::{CHUNK_SIZE, FsError, Result};
+
+/// Chunks read ahead of the writer thread while adding (bounds memory to a few MiB).
+const WRITE_AHEAD: usize = 4;
 
 /// A file's encryption key.
 pub type FileKey = [u8; 32];
@@ -57,6 +64,9 @@ pub struct GcReport {
 pub struct BlockStore {
     blocks: PathBuf,
     pins: PathBuf,
+    /// Files (manifest digests) whose blocks this process has flushed: pinning them again
+    /// needs no second flush.
+    flushed: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
@@ -91,7 +101,11 @@ impl BlockStore {
         for d in [&blocks, &pins] {
             std::fs::create_dir_all(d).map_err(io(d))?;
         }
-        Ok(Self { blocks, pins })
+        Ok(Self {
+            blocks,
+            pins,
+            flushed: Default::default(),
+        })
     }
 
     fn block_path(&self, hash: &[u8; 32]) -> PathBuf {
@@ -102,14 +116,51 @@ impl BlockStore {
     /// Stores `bytes` as a block named by their hash (no-op if already present).
     pub fn put_block(&self, bytes: &[u8]) -> Result<[u8; 32]> {
         let hash = *blake3::hash(bytes).as_bytes();
-        let path = self.block_path(&hash);
+        self.put_verified_block(&hash, bytes)?;
+        Ok(hash)
+    }
+
+    /// Stores a block whose BLAKE3 the caller has just computed (no-op if already present).
+    pub fn put_verified_block(&self, hash: &[u8; 32], bytes: &[u8]) -> Result<()> {
+        let path = self.block_path(hash);
         if path.exists() {
-            return Ok(hash);
+            return Ok(());
         }
         let dir = path.parent().unwrap_or(&self.blocks);
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        write_atomically(&path, bytes)?;
-        Ok(hash)
+        write_atomically(&path, bytes, !cfg!(target_os = "linux"))
+    }
+
+    /// Makes every block of file `id` durable (once per process and file).
+    pub fn flush_file(&self, id: &ContentId, manifest: &Manifest) -> Result<()> {
+        let mut flushed = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
+        if flushed.contains(&id.digest) {
+            return Ok(());
+        }
+        let mut blocks = manifest.chunks.clone();
+        blocks.push(id.digest);
+        self.flush(&blocks)?;
+        flushed.insert(id.digest);
+        Ok(())
+    }
+
+    /// Makes the given blocks durable: each file's data (its writeback was started when it
+    /// was written, so this mostly waits) and the directory entries naming them.
+    pub fn flush(&self, blocks: &[[u8; 32]]) -> Result<()> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for hash in blocks {
+            let path = self.block_path(hash);
+            let file = std::fs::File::open(&path).map_err(io(&path))?;
+            file.sync_data().map_err(io(&path))?;
+            if let Some(dir) = path.parent() {
+                dirs.insert(dir.to_owned());
+            }
+        }
+        dirs.insert(self.blocks.clone());
+        for dir in dirs {
+            sync_dir(&dir)?;
+        }
+        Ok(())
     }
 
     /// The block's bytes, verified against its hash.
@@ -167,33 +218,59 @@ impl BlockStore {
                 )));
             }
         }
-        let mut buf = vec![0u8; CHUNK_SIZE];
-        let mut chunks = Vec::new();
-        let mut size = 0u64;
         let cipher = options
             .key
             .map(|k| ChaCha20Poly1305::new(Key::from_slice(&k)));
-        loop {
-            let n = fill(&mut reader, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            let hash = match &cipher {
-                Some(cipher) => {
-                    let sealed = cipher
-                        .encrypt(&nonce(chunks.len()), &buf[..n])
-                        .map_err(|_| FsError::Input(std::io::Error::other("encryption failed")))?;
-                    self.put_block(&sealed)?
+        // Reading, hashing and sealing here; writing and syncing on a second thread, so disk
+        // waits overlap the CPU work. At most WRITE_AHEAD chunks are in flight.
+        let (blocks, to_write) = std::sync::mpsc::sync_channel::<([u8; 32], Vec<u8>)>(WRITE_AHEAD);
+        let (chunks, size) = std::thread::scope(|scope| -> Result<(Vec<[u8; 32]>, u64)> {
+            let writer = scope.spawn(move || -> Result<()> {
+                for (hash, bytes) in to_write {
+                    self.put_verified_block(&hash, &bytes)?;
                 }
-                None => self.put_block(&buf[..n])?,
+                Ok(())
+            });
+            let mut chunks = Vec::new();
+            let mut size = 0u64;
+            let read = loop {
+                let mut buf = vec![0u8; CHUNK_SIZE];
+                let n = match fill(&mut reader, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => break Err(e),
+                };
+                if n == 0 {
+                    break Ok(());
+                }
+                buf.truncate(n);
+                let block = match &cipher {
+                    Some(cipher) => match cipher.encrypt(&nonce(chunks.len()), buf.as_slice()) {
+                        Ok(sealed) => sealed,
+                        Err(_) => {
+                            break Err(FsError::Input(std::io::Error::other("encryption failed")));
+                        }
+                    },
+                    None => buf,
+                };
+                let hash = *blake3::hash(&block).as_bytes();
+                if blocks.send((hash, block)).is_err() {
+                    break Ok(()); // the writer failed; its error is reported below
+                }
+                chunks.push(hash);
+                size += n as u64;
+                progress(size);
+                if n < CHUNK_SIZE {
+                    break Ok(());
+                }
             };
-            chunks.push(hash);
-            size += n as u64;
-            progress(size);
-            if n < buf.len() {
-                break;
-            }
-        }
+            drop(blocks);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(FsError::Input(std::io::Error::other("writer panicked"))));
+            read?;
+            written?;
+            Ok((chunks, size))
+        })?;
         let manifest = Manifest {
             size,
             chunk_size: CHUNK_SIZE as u32,
@@ -205,6 +282,7 @@ impl BlockStore {
         let bytes = manifest.encode();
         self.put_block(&bytes)?;
         let id = ContentId::of_manifest(&bytes);
+        self.flush_file(&id, &manifest)?;
         if options.pin {
             self.pin(&id)?;
         }
@@ -321,9 +399,10 @@ impl BlockStore {
 
     /// Adds a pin; the file's manifest must be stored here. Returns the new count.
     pub fn pin(&self, id: &ContentId) -> Result<u32> {
-        self.manifest(id)?;
+        let manifest = self.manifest(id)?;
+        self.flush_file(id, &manifest)?;
         let count = self.pin_count(id)? + 1;
-        write_atomically(&self.pin_path(id), count.to_string().as_bytes())?;
+        write_atomically(&self.pin_path(id), count.to_string().as_bytes(), true)?;
         Ok(count)
     }
 
@@ -338,7 +417,7 @@ impl BlockStore {
                 Ok(0)
             }
             n => {
-                write_atomically(&path, (n - 1).to_string().as_bytes())?;
+                write_atomically(&path, (n - 1).to_string().as_bytes(), true)?;
                 Ok(n - 1)
             }
         }
@@ -395,13 +474,45 @@ impl BlockStore {
 
 /// Writes to a uniquely named temporary file, syncs, renames: concurrent writers of the same
 /// block (identical content) never trip over each other's temporary file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Starts writing `file` to disk in the background, so the later flush finds little left to
+/// do and disk writes overlap the hashing of the next chunks.
+fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `file` is an open descriptor for the whole call. A failure only means the
+        // flush will do the work instead.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
+/// Writes `bytes` to a temporary file and renames it to `path`; with `sync`, the file is
+/// synced before the rename.
+fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
+    if sync {
+        file.sync_all().map_err(io(&tmp))?;
+    } else {
+        start_writeback(&file);
+    }
     std::fs::rename(&tmp, path).map_err(io(path))?;
     Ok(())
 }
