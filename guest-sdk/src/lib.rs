@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -228,6 +228,29 @@ pub mod fs {
             out.extend_from_slice(&chunk);
         }
         Ok(out)
+    }
+}
+
+/// Inference on the node's models (`--grant infer`, or `infer:MODEL` for one model): one
+/// shared copy per node, requests from every actor batched together.
+pub mod infer {
+    pub use crate::__bindings::r1::infer::inference::{
+        Error, Model, ModelInfo, ModelKind, Tensor, load,
+    };
+
+    /// Cosine similarity of two vectors (0 when either is all zeros).
+    pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+        for (x, y) in a.iter().zip(b) {
+            dot += x * y;
+            na += x * x;
+            nb += y * y;
+        }
+        if na == 0.0 || nb == 0.0 {
+            0.0
+        } else {
+            dot / (na.sqrt() * nb.sqrt())
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use r1_runtime::grants::Grants;
 use r1_runtime::host::actor::bindings::ActorPre;
 use r1_runtime::host::actor::bindings::r1::actor::types::Message;
 use r1_runtime::router::Router;
-use r1_runtime::state::{ActorState, arm_deadline, new_store};
+use r1_runtime::state::{ActorState, HostServices, arm_deadline, new_store};
 use r1_runtime::{ActorSpec, Runtime, RuntimeConfig};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
@@ -39,8 +39,7 @@ fn state(router: &Arc<Router>) -> ActorState {
         &Grants::default(),
         64 << 20,
         router.clone(),
-        None,
-        None,
+        &HostServices::default(),
     )
     .expect("actor state")
 }

@@ -104,8 +104,7 @@ pub(crate) struct ActorTemplate {
     pub limits: ActorLimits,
     pub config: Vec<(String, String)>,
     pub router: Arc<Router>,
-    pub cstore: Option<r1_cstore::Cstore>,
-    pub blobs: Option<Arc<dyn crate::blobs::BlobService>>,
+    pub services: crate::state::HostServices,
     pub policy: RestartPolicy,
 }
 
@@ -127,8 +126,7 @@ impl ActorTemplate {
             &self.grants,
             self.limits.max_memory_bytes,
             self.router.clone(),
-            self.cstore.clone(),
-            self.blobs.clone(),
+            &self.services,
         )
         .map_err(Crash::Setup)?;
         let mut store = new_store(&self.engine, state);

@@ -6,10 +6,13 @@
 //! - `fs:HOST_DIR` or `fs:HOST_DIR=GUEST_DIR`: a read-write preopened directory (the guest
 //!   sees it at GUEST_DIR, default `/data`); `fs-ro:` the same, read-only.
 //! - `r1fs`: R1FS files (`r1:fs`), read and write; `r1fs-ro`: reading only.
+//! - `infer`: every model the node serves (`r1:infer`); `infer:MODEL`: that model only
+//!   (repeatable).
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,25 @@ pub struct Grants {
     pub preopens: Vec<Preopen>,
     /// R1FS access, when granted: `Some(true)` = read-only.
     pub r1fs: Option<bool>,
+    /// Inference, when granted.
+    #[serde(default)]
+    pub infer: Option<ModelScope>,
+}
+
+/// Which models an `infer` grant opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelScope {
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl ModelScope {
+    pub fn allows(&self, model: &str) -> bool {
+        match self {
+            ModelScope::All => true,
+            ModelScope::Only(models) => models.contains(model),
+        }
+    }
 }
 
 /// Capabilities whose interfaces are linked only when granted.
@@ -39,6 +61,7 @@ pub struct Grants {
 pub enum Capability {
     Cstore,
     R1fs,
+    Infer,
 }
 
 impl Capability {
@@ -46,6 +69,7 @@ impl Capability {
         match self {
             Capability::Cstore => "cstore:<namespace>",
             Capability::R1fs => "r1fs",
+            Capability::Infer => "infer[:<model>]",
         }
     }
 }
@@ -81,6 +105,10 @@ impl Grants {
             }
             "r1fs-ro" => {
                 self.r1fs = Some(self.r1fs.unwrap_or(true));
+                return Ok(());
+            }
+            "infer" => {
+                self.infer = Some(ModelScope::All);
                 return Ok(());
             }
             _ => {}
@@ -123,10 +151,24 @@ impl Grants {
                     read_only: kind == "fs-ro",
                 });
             }
+            "infer" => {
+                if !valid_name(arg) {
+                    return Err(malformed(
+                        "model name must be 1-64 characters from [A-Za-z0-9._-]",
+                    ));
+                }
+                match &mut self.infer {
+                    Some(ModelScope::All) => {}
+                    Some(ModelScope::Only(models)) => {
+                        models.insert(arg.to_owned());
+                    }
+                    None => self.infer = Some(ModelScope::Only([arg.to_owned()].into())),
+                }
+            }
             "net" => return Err(malformed("network access cannot be granted to actors yet")),
             _ => {
                 return Err(malformed(
-                    "unknown grant kind; known: cstore:NS, fs:DIR, fs-ro:DIR, r1fs, r1fs-ro",
+                    "unknown grant kind; known: cstore:NS, fs:DIR, fs-ro:DIR, r1fs, r1fs-ro, infer, infer:MODEL",
                 ));
             }
         }
@@ -137,12 +179,13 @@ impl Grants {
         match cap {
             Capability::Cstore => self.cstore.is_some(),
             Capability::R1fs => self.r1fs.is_some(),
+            Capability::Infer => self.infer.is_some(),
         }
     }
 
     /// The capability set that decides which interfaces a linker carries.
     pub fn capabilities(&self) -> Vec<Capability> {
-        [Capability::Cstore, Capability::R1fs]
+        [Capability::Cstore, Capability::R1fs, Capability::Infer]
             .into_iter()
             .filter(|c| self.has(*c))
             .collect()
@@ -161,6 +204,13 @@ impl Grants {
         match self.r1fs {
             Some(true) => out.push("r1fs-ro".into()),
             Some(false) => out.push("r1fs".into()),
+            None => {}
+        }
+        match &self.infer {
+            Some(ModelScope::All) => out.push("infer".into()),
+            Some(ModelScope::Only(models)) => {
+                out.extend(models.iter().map(|m| format!("infer:{m}")));
+            }
             None => {}
         }
         out
@@ -188,6 +238,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
         "r1:actor" if r1_compatible() => Ok(Requirement::Base),
         "r1:cstore" if r1_compatible() => Ok(Requirement::Capability(Capability::Cstore)),
         "r1:fs" if r1_compatible() => Ok(Requirement::Capability(Capability::R1fs)),
+        "r1:infer" if r1_compatible() => Ok(Requirement::Capability(Capability::Infer)),
         "wasi:keyvalue" if version == Some("0.2.0-draft2") => {
             Ok(Requirement::Capability(Capability::Cstore))
         }
@@ -195,7 +246,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
             "this node provides wasi:keyvalue@0.2.0-draft2, not {}",
             version.unwrap_or("(unversioned)")
         )),
-        "r1:actor" | "r1:cstore" | "r1:fs" => Err(format!(
+        "r1:actor" | "r1:cstore" | "r1:fs" | "r1:infer" => Err(format!(
             "this node provides {package}@0.1.x, not version {}",
             version.unwrap_or("(none)")
         )),

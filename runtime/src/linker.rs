@@ -142,6 +142,7 @@ pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Li
                 crate::host::keyvalue::add_to_linker(&mut linker)?;
             }
             Capability::R1fs => crate::host::fs::add_to_linker(&mut linker)?,
+            Capability::Infer => crate::host::infer::add_to_linker(&mut linker)?,
         }
     }
     Ok(linker)

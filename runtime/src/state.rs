@@ -9,7 +9,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::grants::Grants;
+use crate::grants::{Grants, ModelScope};
 use crate::log_stream::LogStream;
 use crate::router::Router;
 
@@ -88,6 +88,16 @@ pub struct ActorState {
     pub(crate) cstore: Option<(r1_cstore::Cstore, String)>,
     /// R1FS and whether the grant is read-only, present only when granted.
     pub(crate) blobs: Option<(Arc<dyn crate::blobs::BlobService>, bool)>,
+    /// Inference and the models granted, present only when granted.
+    pub(crate) infer: Option<(Arc<dyn crate::inference::InferService>, ModelScope)>,
+}
+
+/// The node's services an actor may be granted; what it is granted is cut from these.
+#[derive(Clone, Default)]
+pub struct HostServices {
+    pub cstore: Option<r1_cstore::Cstore>,
+    pub blobs: Option<Arc<dyn crate::blobs::BlobService>>,
+    pub infer: Option<Arc<dyn crate::inference::InferService>>,
 }
 
 impl ActorState {
@@ -97,8 +107,7 @@ impl ActorState {
         grants: &Grants,
         max_memory_bytes: usize,
         router: Arc<Router>,
-        cstore: Option<r1_cstore::Cstore>,
-        blobs: Option<Arc<dyn crate::blobs::BlobService>>,
+        services: &HostServices,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
         // Nothing ambient: no inherited env, args, stdin or network; output goes to the log.
@@ -117,14 +126,21 @@ impl ActorState {
             wasi.preopened_dir(&preopen.host, &preopen.guest, perms)
                 .map_err(|e| format!("cannot preopen {}: {e:#}", preopen.host.display()))?;
         }
-        let cstore = match (&grants.cstore, cstore) {
-            (Some(ns), Some(store)) => Some((store, ns.clone())),
+        let cstore = match (&grants.cstore, &services.cstore) {
+            (Some(ns), Some(store)) => Some((store.clone(), ns.clone())),
             (Some(_), None) => return Err("CSTORE is granted but this node has no store".into()),
             (None, _) => None,
         };
-        let blobs = match (grants.r1fs, blobs) {
-            (Some(read_only), Some(service)) => Some((service, read_only)),
+        let blobs = match (grants.r1fs, &services.blobs) {
+            (Some(read_only), Some(service)) => Some((service.clone(), read_only)),
             (Some(_), None) => return Err("R1FS is granted but this node runs no R1FS".into()),
+            (None, _) => None,
+        };
+        let infer = match (&grants.infer, &services.infer) {
+            (Some(scope), Some(service)) => Some((service.clone(), scope.clone())),
+            (Some(_), None) => {
+                return Err("inference is granted but this node serves no models".into());
+            }
             (None, _) => None,
         };
         Ok(Self {
@@ -137,6 +153,7 @@ impl ActorState {
             router,
             cstore,
             blobs,
+            infer,
         })
     }
 }

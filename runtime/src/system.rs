@@ -68,6 +68,8 @@ struct Inner {
     policy: TrustPolicy,
     /// The node's file service, installed once by the node ([`Runtime::set_blob_service`]).
     blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobService>>,
+    /// The node's inference service ([`Runtime::set_infer_service`]).
+    infer: std::sync::OnceLock<Arc<dyn crate::inference::InferService>>,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
@@ -102,6 +104,7 @@ impl Runtime {
                 cstore,
                 policy,
                 blobs: std::sync::OnceLock::new(),
+                infer: std::sync::OnceLock::new(),
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
@@ -111,6 +114,12 @@ impl Runtime {
     /// Installs the file service actors granted `r1fs` use (once; later calls are ignored).
     pub fn set_blob_service(&self, service: Arc<dyn crate::blobs::BlobService>) {
         let _ = self.inner.blobs.set(service);
+    }
+
+    /// Installs the inference service actors granted `infer` use (once; later calls are
+    /// ignored).
+    pub fn set_infer_service(&self, service: Arc<dyn crate::inference::InferService>) {
+        let _ = self.inner.infer.set(service);
     }
 
     pub fn allocator(&self) -> AllocatorKind {
@@ -215,8 +224,11 @@ impl Runtime {
             limits,
             config,
             router: self.inner.router.clone(),
-            cstore: self.inner.cstore.clone(),
-            blobs: self.inner.blobs.get().cloned(),
+            services: crate::state::HostServices {
+                cstore: self.inner.cstore.clone(),
+                blobs: self.inner.blobs.get().cloned(),
+                infer: self.inner.infer.get().cloned(),
+            },
             policy: self.inner.config.restart,
         });
         let instance = template.start().await.map_err(|crash| {

@@ -22,6 +22,8 @@
 //! | PUT, DELETE | /v1/fs/{cid}/pin?replicas=K | | pin (fetching it; keep K copies in the mesh) / unpin |
 //! | GET | /v1/fs | | pinned files |
 //! | POST | /v1/fs/gc | | remove unpinned blocks |
+//! | GET | /v1/infer/models | | device, servable models (loaded or not, users), loads |
+//! | POST | /v1/infer/embed | `{"model": m, "texts": [...]}` | `{"model", "dimension", "vectors": [[...]]}` |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
@@ -597,6 +599,49 @@ async fn cstore_get(
     }
 }
 
+impl From<r1_infer::InferError> for ApiError {
+    fn from(e: r1_infer::InferError) -> Self {
+        use r1_infer::InferError;
+        match e {
+            InferError::NotFound(m) => ApiError::NotFound(format!("no such model: {m}")),
+            InferError::Invalid(m) => ApiError::BadRequest(m),
+            InferError::Denied(m) => ApiError::Forbidden(m),
+            InferError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}
+
+async fn infer_models(node: NodeData) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(json!({
+        "device": node.infer.device_name(),
+        "models": node.infer.models(),
+        "loads": node.infer.loads(),
+    })))
+}
+
+#[derive(serde::Deserialize)]
+struct EmbedRequest {
+    #[serde(default)]
+    model: Option<String>,
+    texts: Vec<String>,
+}
+
+async fn infer_embed(
+    node: NodeData,
+    body: web::Json<EmbedRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let EmbedRequest { model, texts } = body.into_inner();
+    let name = model.unwrap_or_else(|| crate::node::BUILTIN_EMBEDDER.to_owned());
+    let model = node.infer.load(&name).await?;
+    let vectors = model.embed(&texts).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "model": name,
+        "dimension": model.info().dimension,
+        "device": model.info().device,
+        "vectors": vectors,
+    })))
+}
+
 /// Routes of the API, for the server and for tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_COMPONENT_BYTES))
@@ -638,6 +683,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/fs/{cid}/stat", web::get().to(fs_stat))
         .route("/v1/fs/{cid}/pin", web::put().to(fs_pin))
         .route("/v1/fs/{cid}/pin", web::delete().to(fs_pin))
+        .route("/v1/infer/models", web::get().to(infer_models))
+        .route("/v1/infer/embed", web::post().to(infer_embed))
         .route("/v1/mesh", web::get().to(mesh_status))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh_block))
         .route("/v1/mesh/blocked/{peer}", web::delete().to(mesh_block));

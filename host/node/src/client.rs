@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use reqwest::blocking::{Client, Response};
 
-use crate::{ActorCommand, CstoreCommand, MeshCommand, name_from_path, read_component};
+use crate::{
+    ActorCommand, CstoreCommand, InferCommand, MeshCommand, name_from_path, read_component,
+};
 
 fn client(timeout: Duration) -> Result<Client> {
     Ok(Client::builder().timeout(timeout).build()?)
@@ -293,6 +295,53 @@ pub fn mesh(cmd: MeshCommand) -> Result<()> {
                 .send();
             check(&api.api, resp)?;
             println!("unblocked {peer}");
+            Ok(())
+        }
+    }
+}
+
+pub fn infer(cmd: InferCommand) -> Result<()> {
+    // The first request may load the model (a few seconds on a small board).
+    let http = client(Duration::from_secs(300))?;
+    match cmd {
+        InferCommand::Embed { texts, model, api } => {
+            let resp = http
+                .post(url(&api.api, "/v1/infer/embed"))
+                .json(&serde_json::json!({ "model": model, "texts": texts }))
+                .send();
+            let answer: serde_json::Value = check(&api.api, resp)?.json()?;
+            let vectors = answer["vectors"]
+                .as_array()
+                .context("the node's answer has no vectors")?;
+            for vector in vectors {
+                println!("{}", serde_json::to_string(vector)?);
+            }
+            Ok(())
+        }
+        InferCommand::Models { api } => {
+            let resp = http.get(url(&api.api, "/v1/infer/models")).send();
+            let answer: serde_json::Value = check(&api.api, resp)?.json()?;
+            println!("device: {}", answer["device"].as_str().unwrap_or("?"));
+            let models = answer["models"].as_array().cloned().unwrap_or_default();
+            if models.is_empty() {
+                println!(
+                    "no models (run scripts/fetch-models.sh, or add [infer.models.NAME] to the config)"
+                );
+            }
+            for m in models {
+                println!(
+                    "{:<24} {:<20} {:<8} users={:<3} {}",
+                    m["name"].as_str().unwrap_or("?"),
+                    m["kind"].as_str().unwrap_or("?"),
+                    if m["loaded"].as_bool() == Some(true) {
+                        "loaded"
+                    } else {
+                        "-"
+                    },
+                    m["users"],
+                    m["source"].as_str().unwrap_or("")
+                );
+            }
             Ok(())
         }
     }

@@ -23,6 +23,49 @@ pub struct NodeConfig {
     pub trust_file: Option<PathBuf>,
     pub mesh: MeshSettings,
     pub runtime: RuntimeConfig,
+    pub infer: InferSettings,
+}
+
+/// Inference: the device, batching and the models this node serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferSettings {
+    /// `cpu`, `cuda`, `cuda:N` or `auto` (the first working GPU, else the CPU).
+    pub device: String,
+    /// How long the batcher waits for more requests once callers are concurrent.
+    pub batch_window_ms: u64,
+    /// Texts (or tensor rows) per forward pass.
+    pub max_batch: usize,
+    /// A model nobody holds is unloaded after this many idle seconds.
+    pub idle_unload_s: u64,
+    /// Where the built-in models are (`scripts/fetch-models.sh` puts them there); default
+    /// `$R1_MODELS_DIR`, else `~/.cache/r1/models`. `all-minilm-l6-v2` is served when present.
+    pub models_dir: Option<PathBuf>,
+    /// More models by name: `[infer.models.NAME] kind = "sentence-embedding" | "dense"`, and
+    /// `dir = "/path"` or `weights` / `config` / `tokenizer` as paths or R1FS content ids.
+    pub models: std::collections::BTreeMap<String, r1_infer::ModelSpec>,
+}
+
+impl Default for InferSettings {
+    fn default() -> Self {
+        Self {
+            device: "cpu".into(),
+            batch_window_ms: 2,
+            max_batch: 64,
+            idle_unload_s: 300,
+            models_dir: None,
+            models: Default::default(),
+        }
+    }
+}
+
+impl InferSettings {
+    pub fn models_dir(&self) -> Option<PathBuf> {
+        self.models_dir
+            .clone()
+            .or_else(|| std::env::var_os("R1_MODELS_DIR").map(PathBuf::from))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/models")))
+    }
 }
 
 /// The node's place in the mesh and its CSTORE faces.
@@ -74,6 +117,7 @@ impl Default for NodeConfig {
             trust_file: None,
             mesh: MeshSettings::default(),
             runtime: RuntimeConfig::default(),
+            infer: InferSettings::default(),
         }
     }
 }

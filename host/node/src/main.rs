@@ -110,6 +110,9 @@ enum Command {
     /// The node's mesh: status, blocking peers.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Inference on a running node's models (one shared copy, batched, CPU or GPU).
+    #[command(subcommand)]
+    Infer(InferCommand),
     /// R1FS: content-addressed files on a running node (fetched from peers when missing), or
     /// offline on a data dir with --data-dir.
     Fs {
@@ -297,6 +300,9 @@ struct NodeArgs {
     /// Discover peers on the LAN with mDNS.
     #[arg(long)]
     mdns: bool,
+    /// Where models run: cpu, cuda, cuda:N or auto (default: the config's, else cpu).
+    #[arg(long)]
+    device: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -385,6 +391,25 @@ enum CstoreCommand {
         namespace: String,
         #[arg(default_value = "")]
         prefix: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum InferCommand {
+    /// Embed texts with a sentence-embedding model: one JSON array per text, in order.
+    Embed {
+        /// The texts (each argument is one text).
+        #[arg(required = true)]
+        texts: Vec<String>,
+        #[arg(long, default_value = node::BUILTIN_EMBEDDER)]
+        model: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The models the node serves, whether each is loaded, and the device.
+    Models {
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -494,6 +519,7 @@ fn dispatch(command: Command) -> Result<()> {
         } => client::publish(&api.api, &topic, &message),
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
+        Command::Infer(cmd) => client::infer(cmd),
         Command::Fs {
             command,
             data_dir,
@@ -618,6 +644,9 @@ fn run_node(args: NodeArgs) -> Result<()> {
         config.mesh.allowlist.extend(args.allow);
     }
     config.mesh.mdns |= args.mdns;
+    if let Some(device) = args.device {
+        config.infer.device = device;
+    }
     match args.resp.as_deref() {
         None => {}
         Some("off") => config.mesh.resp = None,

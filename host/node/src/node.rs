@@ -54,6 +54,8 @@ pub struct Node {
     pub mesh: Mesh,
     pub replicator: Arc<Replicator>,
     pub fs: Arc<FsService>,
+    /// The models this node serves (shared by actors and the API).
+    pub infer: Arc<r1_infer::Registry>,
     /// Where the RESP listener is bound, if on.
     pub resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -76,6 +78,59 @@ pub fn open_cstore(data_dir: &Path, key: SigningKey) -> Result<Cstore> {
         )
     })
 }
+
+/// The model registry: device probed, built-in and configured models registered, idle
+/// models unloaded in the background.
+fn start_inference(
+    settings: &crate::config::InferSettings,
+    fs: Arc<FsService>,
+) -> Result<Arc<r1_infer::Registry>> {
+    let device: r1_infer::DeviceChoice =
+        settings.device.parse().context("invalid [infer] device")?;
+    let batch = r1_infer::BatchConfig {
+        window: std::time::Duration::from_millis(settings.batch_window_ms),
+        max_rows: settings.max_batch.max(1),
+    };
+    let registry = r1_infer::Registry::new(device, batch).context("inference device")?;
+    if let Some(dir) = settings.models_dir() {
+        let minilm = dir.join(BUILTIN_EMBEDDER);
+        if minilm.join("model.safetensors").is_file() {
+            registry.register(
+                BUILTIN_EMBEDDER,
+                r1_infer::ModelSpec::from_dir(r1_infer::SpecKind::SentenceEmbedding, minilm),
+            )?;
+        }
+    }
+    for (name, spec) in &settings.models {
+        registry.register(name, spec.clone())?;
+    }
+    registry.set_file_service(fs);
+    let registry = Arc::new(registry);
+    let idle = std::time::Duration::from_secs(settings.idle_unload_s);
+    let unloader = Arc::downgrade(&registry);
+    tokio::spawn(async move {
+        let period = idle.clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(30),
+        );
+        loop {
+            tokio::time::sleep(period).await;
+            let Some(registry) = unloader.upgrade() else {
+                break;
+            };
+            registry.unload_idle(idle);
+        }
+    });
+    tracing::info!(
+        device = %registry.device_name(),
+        models = ?registry.models().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+        "inference ready"
+    );
+    Ok(registry)
+}
+
+/// The sentence-embedding model served when `scripts/fetch-models.sh` has put it in place.
+pub const BUILTIN_EMBEDDER: &str = "all-minilm-l6-v2";
 
 impl Node {
     /// Opens the data dir and runtime and restarts every remembered deployment.
@@ -117,6 +172,8 @@ impl Node {
             policy,
         )?;
         runtime.set_blob_service(fs.clone());
+        let infer = start_inference(&config.infer, fs.clone())?;
+        runtime.set_infer_service(infer.clone());
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,
@@ -126,6 +183,7 @@ impl Node {
             mesh,
             replicator,
             fs,
+            infer,
             resp,
             deployments,
         });

@@ -4,4 +4,5 @@
 pub mod actor;
 pub mod cstore;
 pub mod fs;
+pub mod infer;
 pub mod keyvalue;

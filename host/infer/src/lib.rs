@@ -1,0 +1,61 @@
+//! R1 inference on candle: a per-node model registry (one shared copy of each model, loaded on
+//! first use, unloaded when idle), CPU or CUDA chosen per node, and dynamic batching of
+//! concurrent requests into one forward pass.
+//!
+//! Invariants:
+//! - A model named in the registry is loaded at most once at a time; every caller of
+//!   [`Registry::load`] gets the same [`Model`] until it is unloaded.
+//! - Inputs are checked before they join a batch (empty list, over-long text, wrong shape),
+//!   so one caller's bad input never fails another caller's request.
+//! - Texts are never silently truncated: a text longer than the model's limit is refused.
+//! - Forward passes run on one worker thread per loaded model, never on an async runtime
+//!   thread or an actor's worker.
+
+pub mod batcher;
+pub mod dense;
+pub mod device;
+pub mod embedder;
+pub mod registry;
+pub mod spec;
+
+pub use batcher::BatchConfig;
+pub use device::DeviceChoice;
+pub use r1_runtime::inference::{InferError, ModelInfo, ModelKind, TensorData};
+pub use registry::{Model, ModelListing, Registry};
+pub use spec::{FileRef, ModelSpec, SpecKind};
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("model {model}: {what}")]
+    Spec { model: String, what: String },
+    #[error("model {model}: cannot read {file}: {source}")]
+    Read {
+        model: String,
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("model {model}: cannot fetch {cid} from R1FS: {reason}")]
+    Fetch {
+        model: String,
+        cid: String,
+        reason: String,
+    },
+    #[error("model {model}: bad {file}: {reason}")]
+    Parse {
+        model: String,
+        file: String,
+        reason: String,
+    },
+    #[error("model {model}: {source}")]
+    Candle {
+        model: String,
+        source: candle_core::Error,
+    },
+}
+
+impl From<LoadError> for InferError {
+    fn from(e: LoadError) -> Self {
+        InferError::Unavailable(e.to_string())
+    }
+}
