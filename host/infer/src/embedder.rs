@@ -109,13 +109,12 @@ impl SentenceEmbedder {
 
     /// One embedding per token sequence, in order.
     pub fn embed(&self, rows: &[Vec<u32>]) -> candle_core::Result<Vec<Vec<f32>>> {
-        // Similar lengths together keep padding (wasted work) small.
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by_key(|&i| rows[i].len());
         let mut out = vec![Vec::new(); rows.len()];
-        for chunk in order.chunks(self.pass_rows) {
-            let batch: Vec<&[u32]> = chunk.iter().map(|&i| rows[i].as_slice()).collect();
-            for (&i, vector) in chunk.iter().zip(self.forward(&batch)?) {
+        for pass in passes(&order, |i| rows[i].len(), self.pass_rows) {
+            let batch: Vec<&[u32]> = pass.iter().map(|&i| rows[i].as_slice()).collect();
+            for (&i, vector) in pass.iter().zip(self.forward(&batch)?) {
                 out[i] = vector;
             }
         }
@@ -150,5 +149,43 @@ impl SentenceEmbedder {
             pooled
         };
         pooled.to_vec2::<f32>()
+    }
+}
+
+/// Splits rows sorted by length into forward passes: at most `max_rows` each, and a new pass
+/// whenever padding to the next row's length would more than double the work of the pass so
+/// far. A batch of short texts with one long one then costs little more than the short ones.
+fn passes(sorted: &[usize], len: impl Fn(usize) -> usize, max_rows: usize) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in 1..=sorted.len() {
+        let rows = end - start;
+        let split = end == sorted.len() || rows == max_rows || {
+            let real: usize = sorted[start..end].iter().map(|&i| len(i)).sum();
+            let padded_if_added = (rows + 1) * len(sorted[end]);
+            padded_if_added > 2 * (real + len(sorted[end]))
+        };
+        if split {
+            out.push(&sorted[start..end]);
+            start = end;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passes;
+
+    #[test]
+    fn passes_group_similar_lengths_and_respect_the_row_limit() {
+        let lens = [5, 6, 6, 7, 8, 40, 41];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let got = passes(&order, |i| lens[i], 32);
+        assert_eq!(got, vec![&[0, 1, 2, 3, 4][..], &[5, 6][..]]);
+        let got = passes(&order, |i| lens[i], 2);
+        assert!(got.iter().all(|p| p.len() <= 2));
+        assert_eq!(got.iter().map(|p| p.len()).sum::<usize>(), lens.len());
+        assert!(passes(&[], |_| 1, 8).is_empty());
     }
 }
