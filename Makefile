@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models test demo bench bench-cstore bench-r1fs bench-infer cluster lint fmt clean
+.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -27,8 +27,12 @@ guests: setup build
 models:
 	@bash scripts/fetch-models.sh >/dev/null
 
+## datasets: the digits data the federated-learning demo trains on, from PyPI (scikit-learn)
+datasets:
+	@bash scripts/fetch-digits.sh >/dev/null
+
 ## test: the whole suite (unit, runtime with real guests, end-to-end nodes, real models)
-test: guests models
+test: guests models datasets
 	bash scripts/test.sh
 
 ## demo: start a local node and run the pipeline example through it
@@ -53,6 +57,14 @@ bench-r1fs: setup
 ## bench-infer: sentence embeddings vs PyTorch + sentence-transformers (R1_DEVICE=cuda on a GPU)
 bench-infer: models
 	bash scripts/bench-infer.sh
+
+## bench-edil: EDIL vs TenSEAL CKKS, 10 clients × 1M values (a venv with tenseal is made)
+bench-edil:
+	bash scripts/bench-edil.sh
+
+## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
+fl-demo: guests datasets
+	$(R1) fl demo
 
 ## cluster: three local nodes joined into one mesh (Ctrl-C stops them)
 cluster: build

@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -252,6 +252,30 @@ pub mod infer {
             dot / (na.sqrt() * nb.sqrt())
         }
     }
+}
+
+/// f32 vectors as little-endian bytes, the form models and embeddings are stored in
+/// (CSTORE values, R1FS files).
+pub mod vectors {
+    pub fn to_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// The vector in `bytes` (a trailing partial value is ignored).
+    pub fn from_bytes(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+}
+
+/// Federated learning with encrypted aggregation (`--grant edil:JOB`; `edil-owner:JOB` to
+/// decrypt): encrypt an update, sum updates without a key, decrypt the sum on the owner.
+pub mod edil {
+    pub use crate::__bindings::r1::edil::federated::{
+        AggregateInfo, Error, aggregate, decrypt, encrypt,
+    };
 }
 
 #[doc(hidden)]

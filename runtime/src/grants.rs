@@ -8,6 +8,8 @@
 //! - `r1fs`: R1FS files (`r1:fs`), read and write; `r1fs-ro`: reading only.
 //! - `infer`: every model the node serves (`r1:infer`); `infer:MODEL`: that model only
 //!   (repeatable).
+//! - `edil:JOB`: take part in federated job JOB (`r1:edil` encrypt, aggregate);
+//!   `edil-owner:JOB`: also decrypt its aggregates (repeatable).
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -38,6 +40,9 @@ pub struct Grants {
     /// Inference, when granted.
     #[serde(default)]
     pub infer: Option<ModelScope>,
+    /// EDIL jobs, and whether the actor may decrypt each (owner).
+    #[serde(default)]
+    pub edil: std::collections::BTreeMap<String, bool>,
 }
 
 /// Which models an `infer` grant opens.
@@ -62,6 +67,7 @@ pub enum Capability {
     Cstore,
     R1fs,
     Infer,
+    Edil,
 }
 
 impl Capability {
@@ -70,6 +76,7 @@ impl Capability {
             Capability::Cstore => "cstore:<namespace>",
             Capability::R1fs => "r1fs",
             Capability::Infer => "infer[:<model>]",
+            Capability::Edil => "edil:<job>",
         }
     }
 }
@@ -165,10 +172,19 @@ impl Grants {
                     None => self.infer = Some(ModelScope::Only([arg.to_owned()].into())),
                 }
             }
+            "edil" | "edil-owner" => {
+                if !valid_name(arg) {
+                    return Err(malformed(
+                        "job name must be 1-64 characters from [A-Za-z0-9._-]",
+                    ));
+                }
+                let owner = self.edil.entry(arg.to_owned()).or_insert(false);
+                *owner |= kind == "edil-owner";
+            }
             "net" => return Err(malformed("network access cannot be granted to actors yet")),
             _ => {
                 return Err(malformed(
-                    "unknown grant kind; known: cstore:NS, fs:DIR, fs-ro:DIR, r1fs, r1fs-ro, infer, infer:MODEL",
+                    "unknown grant kind; known: cstore:NS, fs:DIR, fs-ro:DIR, r1fs, r1fs-ro, infer, infer:MODEL, edil:JOB, edil-owner:JOB",
                 ));
             }
         }
@@ -180,15 +196,21 @@ impl Grants {
             Capability::Cstore => self.cstore.is_some(),
             Capability::R1fs => self.r1fs.is_some(),
             Capability::Infer => self.infer.is_some(),
+            Capability::Edil => !self.edil.is_empty(),
         }
     }
 
     /// The capability set that decides which interfaces a linker carries.
     pub fn capabilities(&self) -> Vec<Capability> {
-        [Capability::Cstore, Capability::R1fs, Capability::Infer]
-            .into_iter()
-            .filter(|c| self.has(*c))
-            .collect()
+        [
+            Capability::Cstore,
+            Capability::R1fs,
+            Capability::Infer,
+            Capability::Edil,
+        ]
+        .into_iter()
+        .filter(|c| self.has(*c))
+        .collect()
     }
 
     /// The grants in their string form.
@@ -212,6 +234,10 @@ impl Grants {
                 out.extend(models.iter().map(|m| format!("infer:{m}")));
             }
             None => {}
+        }
+        for (job, owner) in &self.edil {
+            let kind = if *owner { "edil-owner" } else { "edil" };
+            out.push(format!("{kind}:{job}"));
         }
         out
     }
@@ -239,6 +265,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
         "r1:cstore" if r1_compatible() => Ok(Requirement::Capability(Capability::Cstore)),
         "r1:fs" if r1_compatible() => Ok(Requirement::Capability(Capability::R1fs)),
         "r1:infer" if r1_compatible() => Ok(Requirement::Capability(Capability::Infer)),
+        "r1:edil" if r1_compatible() => Ok(Requirement::Capability(Capability::Edil)),
         "wasi:keyvalue" if version == Some("0.2.0-draft2") => {
             Ok(Requirement::Capability(Capability::Cstore))
         }
@@ -246,7 +273,7 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
             "this node provides wasi:keyvalue@0.2.0-draft2, not {}",
             version.unwrap_or("(unversioned)")
         )),
-        "r1:actor" | "r1:cstore" | "r1:fs" | "r1:infer" => Err(format!(
+        "r1:actor" | "r1:cstore" | "r1:fs" | "r1:infer" | "r1:edil" => Err(format!(
             "this node provides {package}@0.1.x, not version {}",
             version.unwrap_or("(none)")
         )),

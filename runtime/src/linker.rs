@@ -143,6 +143,7 @@ pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Li
             }
             Capability::R1fs => crate::host::fs::add_to_linker(&mut linker)?,
             Capability::Infer => crate::host::infer::add_to_linker(&mut linker)?,
+            Capability::Edil => crate::host::edil::add_to_linker(&mut linker)?,
         }
     }
     Ok(linker)

@@ -90,6 +90,11 @@ pub struct ActorState {
     pub(crate) blobs: Option<(Arc<dyn crate::blobs::BlobService>, bool)>,
     /// Inference and the models granted, present only when granted.
     pub(crate) infer: Option<(Arc<dyn crate::inference::InferService>, ModelScope)>,
+    /// EDIL and the jobs granted (job → may decrypt), present only when granted.
+    pub(crate) edil: Option<(
+        Arc<dyn crate::federated::EdilService>,
+        std::collections::BTreeMap<String, bool>,
+    )>,
 }
 
 /// The node's services an actor may be granted; what it is granted is cut from these.
@@ -98,6 +103,7 @@ pub struct HostServices {
     pub cstore: Option<r1_cstore::Cstore>,
     pub blobs: Option<Arc<dyn crate::blobs::BlobService>>,
     pub infer: Option<Arc<dyn crate::inference::InferService>>,
+    pub edil: Option<Arc<dyn crate::federated::EdilService>>,
 }
 
 impl ActorState {
@@ -143,6 +149,11 @@ impl ActorState {
             }
             (None, _) => None,
         };
+        let edil = match (grants.edil.is_empty(), &services.edil) {
+            (false, Some(service)) => Some((service.clone(), grants.edil.clone())),
+            (false, None) => return Err("EDIL is granted but this node runs no EDIL".into()),
+            (true, _) => None,
+        };
         Ok(Self {
             name,
             wasi: wasi.build(),
@@ -154,6 +165,7 @@ impl ActorState {
             cstore,
             blobs,
             infer,
+            edil,
         })
     }
 }

@@ -70,6 +70,8 @@ struct Inner {
     blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobService>>,
     /// The node's inference service ([`Runtime::set_infer_service`]).
     infer: std::sync::OnceLock<Arc<dyn crate::inference::InferService>>,
+    /// The node's EDIL service ([`Runtime::set_edil_service`]).
+    edil: std::sync::OnceLock<Arc<dyn crate::federated::EdilService>>,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
@@ -105,6 +107,7 @@ impl Runtime {
                 policy,
                 blobs: std::sync::OnceLock::new(),
                 infer: std::sync::OnceLock::new(),
+                edil: std::sync::OnceLock::new(),
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
@@ -120,6 +123,11 @@ impl Runtime {
     /// ignored).
     pub fn set_infer_service(&self, service: Arc<dyn crate::inference::InferService>) {
         let _ = self.inner.infer.set(service);
+    }
+
+    /// Installs the EDIL service actors granted `edil:<job>` use (once).
+    pub fn set_edil_service(&self, service: Arc<dyn crate::federated::EdilService>) {
+        let _ = self.inner.edil.set(service);
     }
 
     pub fn allocator(&self) -> AllocatorKind {
@@ -228,6 +236,7 @@ impl Runtime {
                 cstore: self.inner.cstore.clone(),
                 blobs: self.inner.blobs.get().cloned(),
                 infer: self.inner.infer.get().cloned(),
+                edil: self.inner.edil.get().cloned(),
             },
             policy: self.inner.config.restart,
         });

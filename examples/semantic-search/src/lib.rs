@@ -11,20 +11,11 @@
 //! f32s, `text/<id>` = the document. Vectors are L2-normalised, so cosine is a dot product.
 
 use r1_guest::infer::{self, Model};
+use r1_guest::vectors::{from_bytes, to_bytes};
 use r1_guest::{Actor, Config, Message, cstore};
 
 struct Search {
     model: Model,
-}
-
-fn to_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn from_bytes(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
 }
 
 fn err(e: impl std::fmt::Debug) -> String {

@@ -24,6 +24,9 @@
 //! | POST | /v1/fs/gc | | remove unpinned blocks |
 //! | GET | /v1/infer/models | | device, servable models (loaded or not, users), loads |
 //! | POST | /v1/infer/embed | `{"model": m, "texts": [...]}` | `{"model", "dimension", "vectors": [[...]]}` |
+//! | PUT | /v1/edil/jobs/{job} | `{"participants": [hex node keys], "int_bits", "frac_bits", "max_clients"}` | the job (this node owns its key) |
+//! | GET | /v1/edil/jobs/{job} | | public key id, participants, owner, whether the key is here |
+//! | POST | /v1/edil/jobs/{job}/decrypt?aggregate=CID | | `{"values": [...]}`; 403 where the job's key is not |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
@@ -642,6 +645,70 @@ async fn infer_embed(
     })))
 }
 
+impl From<r1_runtime::EdilError> for ApiError {
+    fn from(e: r1_runtime::EdilError) -> Self {
+        use r1_runtime::EdilError;
+        match e {
+            EdilError::Denied(m) => ApiError::Forbidden(m),
+            EdilError::NotFound(m) => ApiError::NotFound(m),
+            EdilError::Invalid(m) | EdilError::Refused(m) => ApiError::BadRequest(m),
+            EdilError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CreateJob {
+    participants: Vec<String>,
+    #[serde(default)]
+    int_bits: Option<u32>,
+    #[serde(default)]
+    frac_bits: Option<u32>,
+    #[serde(default)]
+    max_clients: Option<u32>,
+}
+
+async fn edil_create(
+    node: NodeData,
+    job: web::Path<String>,
+    body: web::Json<CreateJob>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let defaults = r1_edil::Params::default();
+    let params = r1_edil::Params {
+        int_bits: body.int_bits.unwrap_or(defaults.int_bits),
+        frac_bits: body.frac_bits.unwrap_or(defaults.frac_bits),
+        max_clients: body.max_clients.unwrap_or(defaults.max_clients),
+        ..defaults
+    };
+    let edil = node.edil.clone();
+    let job = job.into_inner();
+    let info = blocking(move || {
+        edil.create_job(&job, &body.participants, params)
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(info))
+}
+
+async fn edil_job(node: NodeData, job: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(node.edil.job(&job)?))
+}
+
+async fn edil_decrypt(
+    node: NodeData,
+    job: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let aggregate = query_pairs(&req)?
+        .into_iter()
+        .find(|(k, _)| k == "aggregate")
+        .map(|(_, v)| v)
+        .ok_or_else(|| ApiError::BadRequest("missing ?aggregate=CID".into()))?;
+    let values = node.edil.decrypt_aggregate(&job, &aggregate).await?;
+    Ok(HttpResponse::Ok().json(json!({ "values": values })))
+}
+
 /// Routes of the API, for the server and for tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_COMPONENT_BYTES))
@@ -685,6 +752,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/fs/{cid}/pin", web::delete().to(fs_pin))
         .route("/v1/infer/models", web::get().to(infer_models))
         .route("/v1/infer/embed", web::post().to(infer_embed))
+        .route("/v1/edil/jobs/{job}", web::put().to(edil_create))
+        .route("/v1/edil/jobs/{job}", web::get().to(edil_job))
+        .route("/v1/edil/jobs/{job}/decrypt", web::post().to(edil_decrypt))
         .route("/v1/mesh", web::get().to(mesh_status))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh_block))
         .route("/v1/mesh/blocked/{peer}", web::delete().to(mesh_block));

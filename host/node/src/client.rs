@@ -6,7 +6,8 @@ use anyhow::{Context, Result, bail};
 use reqwest::blocking::{Client, Response};
 
 use crate::{
-    ActorCommand, CstoreCommand, InferCommand, MeshCommand, name_from_path, read_component,
+    ActorCommand, CstoreCommand, FlCommand, InferCommand, MeshCommand, name_from_path,
+    read_component,
 };
 
 fn client(timeout: Duration) -> Result<Client> {
@@ -342,6 +343,68 @@ pub fn infer(cmd: InferCommand) -> Result<()> {
                     m["source"].as_str().unwrap_or("")
                 );
             }
+            Ok(())
+        }
+    }
+}
+
+pub fn fl(cmd: FlCommand) -> Result<()> {
+    let http = client(Duration::from_secs(300))?;
+    match cmd {
+        FlCommand::Create {
+            job,
+            participants,
+            int_bits,
+            frac_bits,
+            max_clients,
+            api,
+        } => {
+            let resp = http
+                .put(url(&api.api, &format!("/v1/edil/jobs/{job}")))
+                .json(&serde_json::json!({
+                    "participants": participants,
+                    "int_bits": int_bits,
+                    "frac_bits": frac_bits,
+                    "max_clients": max_clients,
+                }))
+                .send();
+            print_json(check(&api.api, resp)?)
+        }
+        FlCommand::Demo {
+            clients,
+            rounds,
+            epochs,
+            component,
+            datasets,
+            keep,
+        } => {
+            let options = crate::fl_demo::DemoOptions {
+                clients,
+                rounds,
+                epochs,
+                component: component.unwrap_or_else(crate::fl_demo::default_component),
+                datasets: datasets.unwrap_or_else(crate::fl_demo::default_datasets),
+                keep,
+            };
+            crate::fl_demo::run(&options).map(|_| ())
+        }
+        FlCommand::Show { job, api } => {
+            let resp = http
+                .get(url(&api.api, &format!("/v1/edil/jobs/{job}")))
+                .send();
+            print_json(check(&api.api, resp)?)
+        }
+        FlCommand::Decrypt {
+            job,
+            aggregate,
+            api,
+        } => {
+            let resp = http
+                .post(url(&api.api, &format!("/v1/edil/jobs/{job}/decrypt")))
+                .query(&[("aggregate", aggregate)])
+                .send();
+            let answer: serde_json::Value = check(&api.api, resp)?.json()?;
+            println!("{}", serde_json::to_string(&answer["values"])?);
             Ok(())
         }
     }

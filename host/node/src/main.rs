@@ -5,6 +5,7 @@ mod build;
 mod client;
 mod config;
 mod deployments;
+mod fl_demo;
 mod fs_cli;
 mod node;
 mod publish;
@@ -113,6 +114,9 @@ enum Command {
     /// Inference on a running node's models (one shared copy, batched, CPU or GPU).
     #[command(subcommand)]
     Infer(InferCommand),
+    /// Federated learning with encrypted aggregation (EDIL): jobs and decryption.
+    #[command(subcommand)]
+    Fl(FlCommand),
     /// R1FS: content-addressed files on a running node (fetched from peers when missing), or
     /// offline on a data dir with --data-dir.
     Fs {
@@ -397,6 +401,64 @@ enum CstoreCommand {
 }
 
 #[derive(Subcommand)]
+enum FlCommand {
+    /// Create a job owned by this node: a key pair (the secret stays here), the public key in
+    /// R1FS, the job record in CSTORE.
+    Create {
+        job: String,
+        /// A participant's node key (hex, `node_id` in `GET /v1/status`); repeatable.
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+        /// Values must lie in (-2^int_bits, 2^int_bits).
+        #[arg(long)]
+        int_bits: Option<u32>,
+        /// Precision 2^-frac_bits.
+        #[arg(long)]
+        frac_bits: Option<u32>,
+        /// Most updates one aggregate may sum.
+        #[arg(long)]
+        max_clients: Option<u32>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show a job's record (from any node).
+    Show {
+        job: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Federated learning on the digits data across a local multi-node mesh: encrypted
+    /// aggregation (EDIL) next to plaintext FedAvg, accuracy per round.
+    Demo {
+        /// Client nodes (one client actor each; at least 3).
+        #[arg(long, default_value_t = 3)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Local epochs per round.
+        #[arg(long, default_value_t = 20)]
+        epochs: usize,
+        /// The federated example component (default: $R1_GUEST_WASM_DIR or target/wasm).
+        #[arg(long)]
+        component: Option<PathBuf>,
+        /// Directory holding digits.csv (default: $R1_DATASETS_DIR or ~/.cache/r1/datasets;
+        /// `scripts/fetch-digits.sh` puts it there).
+        #[arg(long)]
+        datasets: Option<PathBuf>,
+        /// Keep the nodes' data dirs and logs.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Decrypt an aggregate (only on the node holding the job's key); prints the values.
+    Decrypt {
+        job: String,
+        aggregate: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum InferCommand {
     /// Embed texts with a sentence-embedding model: one JSON array per text, in order.
     Embed {
@@ -520,6 +582,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
         Command::Infer(cmd) => client::infer(cmd),
+        Command::Fl(cmd) => client::fl(cmd),
         Command::Fs {
             command,
             data_dir,

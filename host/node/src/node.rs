@@ -56,6 +56,8 @@ pub struct Node {
     pub fs: Arc<FsService>,
     /// The models this node serves (shared by actors and the API).
     pub infer: Arc<r1_infer::Registry>,
+    /// EDIL jobs: encryption, aggregation, and decryption where this node owns the key.
+    pub edil: Arc<r1_edil::service::EdilNode>,
     /// Where the RESP listener is bound, if on.
     pub resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -174,6 +176,13 @@ impl Node {
         runtime.set_blob_service(fs.clone());
         let infer = start_inference(&config.infer, fs.clone())?;
         runtime.set_infer_service(infer.clone());
+        let edil = Arc::new(r1_edil::service::EdilNode::new(
+            cstore.clone(),
+            fs.clone(),
+            node_key.clone(),
+            &config.data_dir,
+        ));
+        runtime.set_edil_service(edil.clone());
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,
@@ -184,6 +193,7 @@ impl Node {
             replicator,
             fs,
             infer,
+            edil,
             resp,
             deployments,
         });

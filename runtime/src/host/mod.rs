@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod cstore;
+pub mod edil;
 pub mod fs;
 pub mod infer;
 pub mod keyvalue;

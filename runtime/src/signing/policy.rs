@@ -129,6 +129,8 @@ pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError
         None if capability == "r1fs-ro" => grants.r1fs.is_some(),
         None if capability == "infer" => grants.infer == Some(crate::grants::ModelScope::All),
         Some(("infer", model)) => grants.infer.as_ref().is_some_and(|s| s.allows(model)),
+        Some(("edil", job)) => grants.edil.contains_key(job),
+        Some(("edil-owner", job)) => grants.edil.get(job) == Some(&true),
         Some(("cstore", ns)) => grants.cstore.as_deref() == Some(ns),
         Some(("fs", guest)) => grants
             .preopens
@@ -137,7 +139,7 @@ pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError
         Some(("fs-ro", guest)) => grants.preopens.iter().any(|p| p.guest == guest),
         _ => {
             return Err(SignatureError::BadClaims(format!(
-                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR, r1fs, r1fs-ro, infer[:MODEL])"
+                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR, r1fs, r1fs-ro, infer[:MODEL], edil:JOB, edil-owner:JOB)"
             )));
         }
     })
@@ -149,5 +151,6 @@ pub fn declares(claims: &format::Claims, cap: Capability) -> bool {
         Capability::Cstore => c == "cstore" || c.starts_with("cstore:"),
         Capability::R1fs => c == "r1fs" || c == "r1fs-ro",
         Capability::Infer => c == "infer" || c.starts_with("infer:"),
+        Capability::Edil => c.starts_with("edil:") || c.starts_with("edil-owner:"),
     })
 }
