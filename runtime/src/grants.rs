@@ -311,6 +311,35 @@ mod tests {
     }
 
     #[test]
+    fn model_and_job_grants_accumulate_and_round_trip() {
+        let g = Grants::parse(&[
+            "infer:a",
+            "infer:b",
+            "edil:job1",
+            "edil-owner:job2",
+            "edil:job2",
+        ])
+        .unwrap();
+        assert!(
+            g.infer
+                .as_ref()
+                .is_some_and(|s| s.allows("a") && s.allows("b"))
+        );
+        assert!(!g.infer.as_ref().unwrap().allows("c"));
+        assert_eq!(g.edil.get("job1"), Some(&false));
+        assert_eq!(
+            g.edil.get("job2"),
+            Some(&true),
+            "owner is kept when edil: follows"
+        );
+        assert_eq!(Grants::parse(&g.to_strings()).unwrap(), g);
+        let all = Grants::parse(&["infer:a", "infer"]).unwrap();
+        assert_eq!(all.infer, Some(ModelScope::All));
+        assert!(Grants::parse(&["infer:"]).is_err());
+        assert!(Grants::parse(&["edil:a/b"]).is_err());
+    }
+
+    #[test]
     fn refuses_bad_grants() {
         for bad in [
             "cstore",

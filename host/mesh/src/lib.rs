@@ -1,7 +1,7 @@
 //! `r1-mesh`: the libp2p swarm every node runs.
 //!
 //! TCP + noise + yamux, with identify, ping, gossipsub, kademlia, request-response, mDNS and
-//! explicit bootstrap peers (redialled while disconnected). The node's ed25519 identity is its
+//! explicit bootstrap peers (each redialled while it is not connected). The node's ed25519 identity is its
 //! libp2p identity.
 //!
 //! Invariants:
@@ -384,12 +384,19 @@ async fn run(
     let mut blocked: HashSet<PeerId> = HashSet::new();
     let mut redial = tokio::time::interval(Duration::from_secs(2));
     let mut listen: Vec<Multiaddr> = Vec::new();
+    // Which peer answered at each bootstrap address, once we dialled it successfully.
+    let mut bootstrap_peers: std::collections::HashMap<Multiaddr, PeerId> = Default::default();
     loop {
         tokio::select! {
             _ = redial.tick() => {
-                // Keep bootstrap peers connected (they may restart, or a partition may heal).
-                if swarm.connected_peers().count() < config.bootstrap.len() {
-                    for addr in &config.bootstrap {
+                // Keep every bootstrap peer connected (it may have started after us, restarted,
+                // or a partition may heal) — each one, not just "some peers": a node that others
+                // dialled must still reach the peers it was told to join.
+                for addr in &config.bootstrap {
+                    let connected = bootstrap_peers
+                        .get(&without_p2p(addr))
+                        .is_some_and(|peer| swarm.is_connected(peer));
+                    if !connected {
                         let _ = swarm.dial(addr.clone());
                     }
                 }
@@ -455,10 +462,28 @@ async fn run(
                 }
             }
             event = swarm.select_next_some() => {
+                if let SwarmEvent::ConnectionEstablished {
+                    peer_id,
+                    endpoint: libp2p::core::ConnectedPoint::Dialer { address, .. },
+                    ..
+                } = &event
+                {
+                    let address = without_p2p(address);
+                    if config.bootstrap.iter().any(|b| without_p2p(b) == address) {
+                        bootstrap_peers.insert(address, *peer_id);
+                    }
+                }
                 handle_event(&mut swarm, event, &admission, &events, &loopback, &stats, &mut pending, &mut listen).await;
             }
         }
     }
+}
+
+/// `addr` without a trailing `/p2p/<peer id>`.
+fn without_p2p(addr: &Multiaddr) -> Multiaddr {
+    addr.iter()
+        .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -182,8 +182,18 @@ fn split2(reply: &str) -> Result<(String, String)> {
     }
 }
 
-/// Runs the demo and returns the per-round accuracies (also printed).
+/// Runs the demo and returns the per-round accuracies (also printed). On failure the nodes'
+/// data dirs and logs are kept, and the error says where.
 pub fn run(options: &DemoOptions) -> Result<Vec<Round>> {
+    let mut nodes = None;
+    let result = run_on(options, &mut nodes);
+    if let (Err(_), Some(nodes)) = (&result, nodes.as_mut()) {
+        nodes.keep = true;
+    }
+    result
+}
+
+fn run_on(options: &DemoOptions, started: &mut Option<Nodes>) -> Result<Vec<Round>> {
     if options.clients < 3 {
         bail!(
             "the demo needs at least 3 clients (got {})",
@@ -206,7 +216,7 @@ pub fn run(options: &DemoOptions) -> Result<Vec<Round>> {
     let data_dir = std::path::absolute(&options.datasets)?;
     let k = options.clients;
     eprintln!("starting {} nodes…", k + 1);
-    let nodes = start_nodes(k + 1, options.keep)?;
+    let nodes = started.insert(start_nodes(k + 1, options.keep)?);
     let mesh = Mesh {
         http: Client::builder()
             .timeout(Duration::from_secs(180))
@@ -330,7 +340,6 @@ pub fn run(options: &DemoOptions) -> Result<Vec<Round>> {
         "{k} clients on {k} nodes, aggregator without a key on node 1, owner on node 0; job key: \
          LWE n=2048 compact public key, updates at 2^-24 precision."
     );
-    drop(nodes);
     Ok(rounds)
 }
 
