@@ -112,3 +112,57 @@ fn only_the_owner_node_can_decrypt() {
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+#[test]
+fn actors_decrypt_only_with_the_owner_grant() {
+    let datasets = datasets();
+    let root = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&root.path().join("n"));
+    let me = node.get_json("/v1/status")["node_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    r1_ok(
+        &["fl", "create", "job1", "--participant", &me],
+        Some(&node.api),
+    );
+    let component = guest_path("federated");
+    let data = format!("fs-ro:{}=/data", datasets.display());
+    let start = |name: &str, role: &str, grants: &[&str]| {
+        let mut args = vec![
+            "actor",
+            "start",
+            component.to_str().unwrap(),
+            "--name",
+            name,
+        ];
+        for g in grants {
+            args.extend(["--grant", g]);
+        }
+        let role = format!("role={role}");
+        let job = "job=job1".to_string();
+        args.extend(["--config", &role, "--config", &job]);
+        r1_ok(&args, Some(&node.api));
+    };
+    start("participant", "aggregator", &["edil:job1", "r1fs-ro"]);
+    start("keyholder", "owner", &["edil-owner:job1", "r1fs", &data]);
+    let missing = "bafkr4ie5ynehxxaarom5vix5caagrwlpvdozvymaqnzl6dz6mttnchboua";
+    // A participant's actor may aggregate but not decrypt, even on the key's own node.
+    let denied = r1(
+        &["send", "participant", &format!("apply init {missing} 1")],
+        Some(&node.api),
+    );
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        !denied.status.success() && err.contains("Denied") && err.contains("edil-owner:job1"),
+        "{err}"
+    );
+    // The owner's actor passes the grant check and reaches the file lookup.
+    let owner = r1(
+        &["send", "keyholder", &format!("apply init {missing} 1")],
+        Some(&node.api),
+    );
+    let err = String::from_utf8_lossy(&owner.stderr);
+    assert!(!owner.status.success() && !err.contains("Denied"), "{err}");
+    assert!(err.contains("NotFound"), "{err}");
+}
