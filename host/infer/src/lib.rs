@@ -24,6 +24,15 @@ pub use r1_runtime::inference::{InferError, ModelInfo, ModelKind, TensorData};
 pub use registry::{Model, ModelListing, Registry};
 pub use spec::{FileRef, ModelSpec, SpecKind};
 
+/// Where `scripts/fetch-models.sh` puts models: `$R1_MODELS_DIR`, else `~/.cache/r1/models`.
+pub fn default_models_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("R1_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/r1/models"))
+        })
+}
+
 /// Why a model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

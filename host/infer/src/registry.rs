@@ -319,6 +319,10 @@ impl Registry {
             model: name.to_owned(),
             source,
         };
+        let no_worker = |e: std::io::Error| LoadError::Spec {
+            model: name.to_owned(),
+            what: format!("cannot start its worker: {e}"),
+        };
         match spec.kind {
             SpecKind::SentenceEmbedding => {
                 let tokenizer_file = spec.locate(name, "tokenizer")?;
@@ -357,10 +361,7 @@ impl Registry {
                 let batcher = Batcher::spawn(name, self.batch, move |rows: Vec<Vec<u32>>| {
                     embedder.embed(&rows).map_err(|e| e.to_string())
                 })
-                .map_err(|e| LoadError::Spec {
-                    model: name.to_owned(),
-                    what: format!("cannot start its worker: {e}"),
-                })?;
+                .map_err(no_worker)?;
                 Ok(Model {
                     info,
                     engine: Engine::Text {
@@ -391,10 +392,7 @@ impl Registry {
                 let batcher = Batcher::spawn(name, self.batch, move |rows: Vec<Vec<f32>>| {
                     dense_pass(&mlp, &device, rows, inputs).map_err(|e| e.to_string())
                 })
-                .map_err(|e| LoadError::Spec {
-                    model: name.to_owned(),
-                    what: format!("cannot start its worker: {e}"),
-                })?;
+                .map_err(no_worker)?;
                 Ok(Model {
                     info,
                     engine: Engine::Dense { batcher },

@@ -22,9 +22,7 @@ fn guest(name: &str) -> Vec<u8> {
 }
 
 fn model_dir() -> PathBuf {
-    std::env::var_os("R1_MODELS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/models")))
+    r1_infer::default_models_dir()
         .expect("R1_MODELS_DIR or HOME")
         .join("all-minilm-l6-v2")
 }

@@ -8,9 +8,7 @@ use std::time::Duration;
 use r1_infer::{BatchConfig, DeviceChoice, InferError, ModelSpec, Registry, SpecKind, TensorData};
 
 fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("R1_MODELS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/models")))
+    let dir = r1_infer::default_models_dir()
         .expect("R1_MODELS_DIR or HOME")
         .join("all-minilm-l6-v2");
     assert!(

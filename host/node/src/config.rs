@@ -63,8 +63,7 @@ impl InferSettings {
     pub fn models_dir(&self) -> Option<PathBuf> {
         self.models_dir
             .clone()
-            .or_else(|| std::env::var_os("R1_MODELS_DIR").map(PathBuf::from))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/models")))
+            .or_else(r1_infer::default_models_dir)
     }
 }
 
