@@ -187,26 +187,48 @@ mod tests {
             .read_request(&protocol(), &mut read)
             .await
             .expect("read");
-        assert_eq!((back.service.as_str(), back.body), ("fs.block", vec![7; 32]));
+        assert_eq!(
+            (back.service.as_str(), back.body),
+            ("fs.block", vec![7; 32])
+        );
 
         let block: Vec<u8> = (0..1 << 20).map(|i| i as u8).collect();
         let ok = response_round_trip(Ok(block.clone())).await.expect("ok");
         assert_eq!(ok.result, Ok(block));
-        let empty = response_round_trip(Ok(Vec::new())).await.expect("empty body");
+        let empty = response_round_trip(Ok(Vec::new()))
+            .await
+            .expect("empty body");
         assert_eq!(empty.result, Ok(Vec::new()));
-        let err = response_round_trip(Err("no such block".into())).await.expect("err");
+        let err = response_round_trip(Err("no such block".into()))
+            .await
+            .expect("err");
         assert_eq!(err.result, Err("no such block".into()));
     }
 
     #[tokio::test]
     async fn bad_frames_are_refused() {
         let mut empty = futures::io::Cursor::new(0u32.to_be_bytes().to_vec());
-        assert!(BinaryCodec.read_response(&protocol(), &mut empty).await.is_err());
+        assert!(
+            BinaryCodec
+                .read_response(&protocol(), &mut empty)
+                .await
+                .is_err()
+        );
         let huge = ((MAX_RPC_BYTES + 1) as u32).to_be_bytes().to_vec();
         let mut huge = futures::io::Cursor::new(huge);
-        assert!(BinaryCodec.read_response(&protocol(), &mut huge).await.is_err());
+        assert!(
+            BinaryCodec
+                .read_response(&protocol(), &mut huge)
+                .await
+                .is_err()
+        );
         let mut truncated = futures::io::Cursor::new(vec![0, 0, 0, 9, 0, 1, 2]);
-        assert!(BinaryCodec.read_response(&protocol(), &mut truncated).await.is_err());
+        assert!(
+            BinaryCodec
+                .read_response(&protocol(), &mut truncated)
+                .await
+                .is_err()
+        );
         let too_big = RpcResponse {
             result: Ok(vec![0; MAX_RPC_BYTES]),
         };
