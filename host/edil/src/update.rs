@@ -49,29 +49,42 @@ pub struct SignedUpdate {
     pub job: String,
     pub round: u64,
     pub client: ClientId,
-    pub ciphertext: Ciphertext,
+    ciphertext: Ciphertext,
+    /// BLAKE3 of the ciphertext's bytes, taken once (the signature covers it).
+    ciphertext_hash: [u8; 32],
     signature: [u8; 64],
 }
 
-fn signing_message(job: &str, round: u64, client: &ClientId, ciphertext: &[u8]) -> Vec<u8> {
+fn signing_message(
+    job: &str,
+    round: u64,
+    client: &ClientId,
+    ciphertext_hash: &[u8; 32],
+) -> Vec<u8> {
     let mut w = Writer::new(b"R1EDILSG");
     w.blob(job.as_bytes());
     w.u64(round);
     w.bytes(client);
-    w.bytes(blake3::hash(ciphertext).as_bytes());
+    w.bytes(ciphertext_hash);
     w.finish()
+}
+
+fn hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
 }
 
 impl SignedUpdate {
     pub fn sign(job: &str, round: u64, ciphertext: Ciphertext, key: &SigningKey) -> Self {
         let client = key.verifying_key().to_bytes();
-        let message = signing_message(job, round, &client, &ciphertext.to_bytes());
+        let ciphertext_hash = hash(&ciphertext.to_bytes());
+        let message = signing_message(job, round, &client, &ciphertext_hash);
         SignedUpdate {
             job: job.to_owned(),
             round,
             client,
             signature: key.sign(&message).to_bytes(),
             ciphertext,
+            ciphertext_hash,
         }
     }
 
@@ -81,9 +94,14 @@ impl SignedUpdate {
             job: job.to_owned(),
             round,
             client,
+            ciphertext_hash: hash(&ciphertext.to_bytes()),
             ciphertext,
             signature: [0; 64],
         }
+    }
+
+    pub fn ciphertext(&self) -> &Ciphertext {
+        &self.ciphertext
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -104,13 +122,15 @@ impl SignedUpdate {
         let round = r.u64()?;
         let client = r.array("client")?;
         let signature = r.array("signature")?;
-        let ciphertext = Ciphertext::from_bytes(r.blob("ciphertext")?)?;
+        let ciphertext_bytes = r.blob("ciphertext")?;
+        let ciphertext = Ciphertext::from_bytes(ciphertext_bytes)?;
         r.end("update")?;
         Ok(SignedUpdate {
             job,
             round,
             client,
             ciphertext,
+            ciphertext_hash: hash(ciphertext_bytes),
             signature,
         })
     }
@@ -122,12 +142,7 @@ impl SignedUpdate {
         }
         let bad = || UpdateError::BadSignature(hex(&self.client[..8]));
         let key = VerifyingKey::from_bytes(&self.client).map_err(|_| bad())?;
-        let message = signing_message(
-            &self.job,
-            self.round,
-            &self.client,
-            &self.ciphertext.to_bytes(),
-        );
+        let message = signing_message(&self.job, self.round, &self.client, &self.ciphertext_hash);
         key.verify(&message, &Signature::from_bytes(&self.signature))
             .map_err(|_| bad())
     }
