@@ -1,8 +1,9 @@
 //! `r1-mesh`: the libp2p swarm every node runs.
 //!
-//! TCP + noise + yamux, with identify, ping, gossipsub, kademlia, request-response, mDNS and
-//! explicit bootstrap peers (each redialled while it is not connected). The node's ed25519 identity is its
-//! libp2p identity.
+//! TCP + TLS 1.3 (our own upgrade, [`tls`]: AES-GCM first where the CPU has AES instructions)
+//! or noise for peers that only speak noise + yamux, with identify, ping, gossipsub, kademlia,
+//! request-response, mDNS and explicit bootstrap peers (each redialled while it is not
+//! connected). The node's ed25519 identity is its libp2p identity.
 //!
 //! Invariants:
 //! - **Admission**: with a non-empty allowlist, gossip and requests from peers outside it are
@@ -29,6 +30,7 @@ use libp2p::{
 use serde::Serialize;
 
 mod codec;
+mod tls;
 use codec::{BinaryCodec, RpcRequest, RpcResponse};
 use tokio::sync::{mpsc, oneshot};
 
@@ -314,14 +316,16 @@ async fn build_swarm(
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
-            noise::Config::new,
+            // TLS 1.3 first (AES-GCM where the CPU has AES instructions: several times
+            // noise's ChaChaPoly, see tls.rs), noise for peers that only speak noise.
+            (tls::Config::new, noise::Config::new),
             yamux::Config::default,
         )
         .map_err(|e| start(&e))?
         .with_behaviour(|key| {
             let peer_id = key.public().to_peer_id();
             // Messages name their author but carry no gossipsub signature: every hop is an
-            // authenticated noise channel, and payloads that need end-to-end authenticity
+            // authenticated TLS or noise channel, and payloads that need end-to-end authenticity
             // (CSTORE ops) are signed by their writer. Saves a sign and a verify per message.
             let gossip_config = gossipsub::ConfigBuilder::default()
                 .heartbeat_interval(Duration::from_millis(500))
