@@ -6,9 +6,10 @@
 //!   binary layout ([`manifest`]). The file's id is a CIDv1 (`raw` codec, BLAKE3 multihash) of
 //!   the manifest bytes, printed in base32 (`bafk…`).
 //! - **Store**: blocks (chunks and manifests) are files under `blocks/`, written to a temporary
-//!   name, synced and renamed; reference-counted pins under `pins/`; garbage collection removes
-//!   every block not reachable from a pinned manifest.
-//! - **Streaming**: `add` and `get` hold one chunk in memory at a time, whatever the file size.
+//!   name and renamed, durable (synced) before an add returns; reference-counted pins under
+//!   `pins/`; garbage collection removes every block not reachable from a pinned manifest.
+//! - **Streaming**: `get` holds one chunk in memory at a time, `add` a fixed handful (read
+//!   ahead of the threads hashing and writing), whatever the file size.
 //! - **Verification**: every block is hashed when read; a corrupt block is an error, never
 //!   data.
 //! - **Encryption** (optional, per file): a random 256-bit key, ChaCha20-Poly1305 per chunk
