@@ -452,6 +452,33 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_client_without_a_certificate_is_refused() {
+        let server = Config::new(&Keypair::generate_ed25519()).unwrap();
+        let provider = Arc::new(aws_lc_rs::default_provider());
+        let anonymous = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PeerCertVerifier))
+            .with_no_client_auth();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accept = async {
+            let (socket, _) = listener.accept().await.unwrap();
+            server.upgrade_inbound(socket.compat(), "/tls/1.0.0").await
+        };
+        let connect = async {
+            let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into());
+            futures_rustls::TlsConnector::from(Arc::new(anonymous))
+                .connect(name, socket.compat())
+                .await
+        };
+        let (inbound, _) = tokio::join!(accept, connect);
+        assert!(matches!(inbound, Err(TlsError::Handshake(_))));
+    }
+
     #[test]
     fn chacha_leads_without_hardware_aes_and_every_suite_stays_on_offer() {
         let slow = cipher_suites(false);
