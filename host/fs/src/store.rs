@@ -26,7 +26,8 @@ use crate::{CHUNK_SIZE, FsError, Result};
 /// Chunks read ahead of the writer threads while adding.
 const WRITE_AHEAD: usize = 4;
 /// Threads sealing, hashing and writing chunks while adding: hashing spreads over cores, and
-/// since a direct write returns only once the device has the data, two keep the disk busy.
+/// since a direct write returns only once the device has the data, several writes in flight
+/// keep the disk busy.
 const WRITERS: usize = 3;
 /// Chunk buffers one add uses at most (read ahead, being written, being filled): bounds its
 /// memory to a few MiB whatever the file's size.
@@ -246,16 +247,15 @@ impl BlockStore {
         Ok(())
     }
 
-    /// Makes the given blocks durable: each file's data (its writeback was started when it
-    /// was written, so this mostly waits) and the directory entries naming them.
+    /// Makes the given blocks durable: each file's data and size (direct writes left only
+    /// the size and allocation to commit; buffered ones had their writeback started, so this
+    /// mostly waits) and the directory entries naming them.
     pub fn flush(&self, blocks: &[[u8; 32]]) -> Result<()> {
-        let mut dirs: Vec<PathBuf> = blocks
+        let mut dirs: std::collections::BTreeSet<PathBuf> = blocks
             .iter()
-            .map(|hash| self.blocks.join(&hex(hash)[..SHARD_DIGITS]))
+            .filter_map(|hash| self.block_path(hash).parent().map(Path::to_owned))
             .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs.push(self.blocks.clone());
+        dirs.insert(self.blocks.clone());
         // Syncs issued together share the filesystem's journal commits and device cache
         // flushes; one after another, each pays for its own.
         let sync_blocks = |part: &[[u8; 32]]| -> Result<()> {

@@ -1,9 +1,9 @@
 //! `r1-mesh`: the libp2p swarm every node runs.
 //!
-//! TCP + TLS 1.3 (our own upgrade, [`tls`]: AES-GCM first where the CPU has AES instructions)
-//! or noise for peers that only speak noise + yamux, with identify, ping, gossipsub, kademlia,
-//! request-response, mDNS and explicit bootstrap peers (each redialled while it is not
-//! connected). The node's ed25519 identity is its libp2p identity.
+//! TCP, secured by TLS 1.3 (our own upgrade, [`tls`]: AES-GCM first where the CPU has AES
+//! instructions) or, for peers that only speak it, noise; yamux multiplexing; identify, ping,
+//! gossipsub, kademlia, request-response, mDNS and explicit bootstrap peers (each redialled
+//! while it is not connected). The node's ed25519 identity is its libp2p identity.
 //!
 //! Invariants:
 //! - **Admission**: with a non-empty allowlist, gossip and requests from peers outside it are
