@@ -349,3 +349,57 @@ fn encrypted_files_are_readable_only_with_the_key_grant() {
     }
     assert!(!found, "plaintext found on disk");
 }
+
+/// Gives `good` bytes of a generated stream, then fails like a dropped connection.
+struct Interrupted {
+    good: Generated,
+}
+
+impl std::io::Read for Interrupted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.good.read(buf)? {
+            0 => Err(std::io::Error::other("client went away")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_upload_pins_nothing_and_the_next_one_lands() {
+    const SIZE: u64 = 8 << 20;
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let source = |left| Generated {
+        left,
+        xof: blake3::Hasher::new().update(b"interrupted").finalize_xof(),
+    };
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://{}/v1/fs", a.api);
+    // Announces 8 MiB, sends 3 MiB, then the body fails: the request never completes.
+    let cut = client
+        .put(&url)
+        .body(reqwest::blocking::Body::sized(
+            Interrupted {
+                good: source(3 << 20),
+            },
+            SIZE,
+        ))
+        .send();
+    assert!(cut.is_err() || !cut.unwrap().status().is_success());
+
+    let whole = client
+        .put(&url)
+        .body(reqwest::blocking::Body::sized(source(SIZE), SIZE))
+        .send()
+        .unwrap();
+    assert!(whole.status().is_success());
+    let cid = whole.json::<serde_json::Value>().unwrap()["cid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = a.get_json("/v1/fs");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["cid"], cid.as_str());
+    assert_eq!(listed[0]["size"], SIZE);
+}

@@ -443,31 +443,30 @@ async fn fs_add(
             other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
         }
     }
-    // Spool to a temporary file so memory stays bounded whatever the size.
-    let spool = tempfile::NamedTempFile::new_in(&node.config.data_dir)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut file = spool
-        .reopen()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload failed: {e}")))?;
-        let mut writer = &file;
-        std::io::Write::write_all(&mut writer, &chunk)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    }
+    // Stored while it arrives: the body streams through a bounded channel into the add.
+    let (chunks, body) = crate::upload::channel();
     let fs = node.fs.clone();
-    let (cid, size) = blocking(move || {
-        std::io::Seek::rewind(&mut file).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let cid = fs
-            .store
-            .add(std::io::BufReader::new(file), &options, |_| {})
-            .map_err(fs_error)?;
+    let adding = blocking(move || {
+        let cid = fs.store.add(body, &options, |_| {}).map_err(|e| match e {
+            r1_fs::FsError::Input(e) => ApiError::BadRequest(format!("upload failed: {e}")),
+            other => fs_error(other),
+        })?;
         fs.announce(&cid).map_err(fetch_error)?;
         let size = fs.store.stat(&cid).map_err(fs_error)?.size;
-        drop(spool);
         Ok((cid, size))
-    })
-    .await?;
+    });
+    let feeding = async move {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            let failed = chunk.is_err();
+            // A closed channel means the add stopped; its result says why.
+            if chunks.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    };
+    let ((), added) = futures::join!(feeding, adding);
+    let (cid, size) = added?;
     Ok(HttpResponse::Ok().json(json!({ "cid": cid.to_string(), "size": size })))
 }
 

@@ -9,6 +9,7 @@ mod fl_demo;
 mod fs_cli;
 mod node;
 mod publish;
+mod upload;
 
 use std::io::BufRead;
 use std::path::PathBuf;
