@@ -449,6 +449,8 @@ async fn fs_add(
     let adding = blocking(move || {
         let cid = fs.store.add(body, &options, |_| {}).map_err(|e| match e {
             r1_fs::FsError::Input(e) => ApiError::BadRequest(format!("upload failed: {e}")),
+            // Adding, only the given name or media type can make a bad manifest.
+            e @ r1_fs::FsError::BadManifest(_) => ApiError::BadRequest(e.to_string()),
             other => fs_error(other),
         })?;
         fs.announce(&cid).map_err(fetch_error)?;
@@ -456,11 +458,17 @@ async fn fs_add(
         Ok((cid, size))
     });
     let feeding = async move {
+        let mut adding = true;
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
             let failed = chunk.is_err();
-            // A closed channel means the add stopped; its result says why.
-            if chunks.send(chunk).await.is_err() || failed {
+            // A closed channel means the add stopped (its result says why): the rest of the
+            // body is still read, and dropped, so the client gets the answer instead of a
+            // connection closed under its upload.
+            if adding && chunks.send(chunk).await.is_err() {
+                adding = false;
+            }
+            if failed {
                 break;
             }
         }
