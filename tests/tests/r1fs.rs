@@ -403,3 +403,33 @@ fn an_interrupted_upload_pins_nothing_and_the_next_one_lands() {
     assert_eq!(listed[0]["cid"], cid.as_str());
     assert_eq!(listed[0]["size"], SIZE);
 }
+
+#[test]
+fn cli_uploads_name_an_absent_node_and_carry_the_nodes_refusals() {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("three-mib.bin");
+    let mut bytes = vec![0u8; (3 << 20) + 1];
+    blake3::Hasher::new()
+        .update(b"cli upload")
+        .finalize_xof()
+        .fill(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    let path = path.to_str().unwrap();
+
+    let nobody = r1(&["fs", "add", path], Some("127.0.0.1:9"));
+    assert!(!nobody.status.success());
+    let stderr = String::from_utf8_lossy(&nobody.stderr);
+    assert!(stderr.contains("cannot reach the node API"), "{stderr}");
+
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let long_name = "n".repeat(2000);
+    let refused = r1(&["fs", "add", path, "--name", &long_name], Some(&a.api));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("longer than"), "{stderr}");
+
+    let cid = r1_ok(&["fs", "add", path], Some(&a.api));
+    let out = r1(&["fs", "cat", &cid], Some(&a.api));
+    assert!(out.status.success());
+    assert!(out.stdout == bytes, "cat returned other bytes");
+}

@@ -31,11 +31,15 @@ pub(crate) fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Respon
     }
     let status = resp.status();
     let body = resp.text().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
+    bail!("{} (HTTP {status})", error_message(body))
+}
+
+/// The node's message in an error answer's body (`{"error": …}`), else the body itself.
+pub(crate) fn error_message(body: String) -> String {
+    serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or(body);
-    bail!("{message} (HTTP {status})")
+        .unwrap_or(body)
 }
 
 fn print_json(resp: Response) -> Result<()> {
