@@ -178,6 +178,7 @@ impl BlockStore {
         for d in [&blocks, &pins] {
             std::fs::create_dir_all(d).map_err(io(d))?;
         }
+        move_blocks_from_two_digit_shards(&blocks)?;
         Ok(Self {
             blocks,
             pins,
@@ -630,6 +631,49 @@ impl BlockStore {
     }
 }
 
+/// Stores written before blocks were sharded by one hex digit kept them under two
+/// (`blocks/ab/…`): moves them where [`BlockStore::block_path`] looks. Each move is a rename,
+/// so a crash midway leaves every block in one place or the other and the next open finishes.
+fn move_blocks_from_two_digit_shards(blocks: &Path) -> Result<()> {
+    let mut old_shards = Vec::new();
+    for shard in std::fs::read_dir(blocks).map_err(io(blocks))? {
+        let shard = shard.map_err(io(blocks))?.path();
+        let two_digits = shard
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if two_digits && shard.is_dir() {
+            old_shards.push(shard);
+        }
+    }
+    if old_shards.is_empty() {
+        return Ok(());
+    }
+    let mut moved_into = std::collections::BTreeSet::new();
+    for shard in &old_shards {
+        for block in std::fs::read_dir(shard).map_err(io(shard))? {
+            let block = block.map_err(io(shard))?.path();
+            let Some(name) = block.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(prefix) = name.get(..SHARD_DIGITS) else {
+                continue;
+            };
+            let target = blocks.join(prefix);
+            std::fs::create_dir_all(&target).map_err(io(&target))?;
+            std::fs::rename(&block, target.join(name)).map_err(io(&block))?;
+            moved_into.insert(target);
+        }
+    }
+    for dir in &moved_into {
+        sync_dir(dir)?;
+    }
+    for shard in &old_shards {
+        std::fs::remove_dir(shard).map_err(io(shard))?;
+    }
+    sync_dir(blocks)
+}
+
 /// Syncs a directory, so the names created in it survive a crash.
 fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
@@ -789,6 +833,40 @@ mod tests {
             assert!(block == buffered.get_block(hash).unwrap());
             let start = index * CHUNK_SIZE;
             assert!(block == bytes[start..(start + CHUNK_SIZE).min(bytes.len())]);
+        }
+    }
+
+    #[test]
+    fn a_store_in_the_two_digit_layout_is_moved_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = data(2 * CHUNK_SIZE + 7, 4);
+        let id = {
+            let s = BlockStore::open(dir.path()).unwrap();
+            s.add(bytes.as_slice(), &pinned(), |_| {}).unwrap()
+        };
+        // Rewrite the store into the earlier layout: blocks/ab/abcdef…
+        let blocks = dir.path().join("blocks");
+        let shards: Vec<_> = std::fs::read_dir(&blocks)
+            .unwrap()
+            .map(|shard| shard.unwrap().path())
+            .collect();
+        for shard in shards {
+            for block in std::fs::read_dir(&shard).unwrap() {
+                let block = block.unwrap().path();
+                let name = block.file_name().unwrap().to_str().unwrap().to_owned();
+                let old = blocks.join(&name[..2]);
+                std::fs::create_dir_all(&old).unwrap();
+                std::fs::rename(&block, old.join(&name)).unwrap();
+            }
+            std::fs::remove_dir(&shard).unwrap();
+        }
+        let s = BlockStore::open(dir.path()).unwrap();
+        let mut out = Vec::new();
+        s.get(&id, &mut out, |_| {}).unwrap();
+        assert!(out == bytes);
+        for shard in std::fs::read_dir(&blocks).unwrap() {
+            let name = shard.unwrap().file_name();
+            assert_eq!(name.len(), SHARD_DIGITS, "{name:?} left behind");
         }
     }
 
