@@ -24,14 +24,18 @@ pub(crate) fn url(api: &str, path: &str) -> String {
 
 /// Turns a non-2xx answer into an error carrying the node's message.
 pub(crate) fn check(api: &str, resp: reqwest::Result<Response>) -> Result<Response> {
-    let resp = resp
-        .with_context(|| format!("cannot reach the node API at {api} (is `r1 node` running?)"))?;
+    let resp = resp.with_context(|| unreachable(api))?;
     if resp.status().is_success() {
         return Ok(resp);
     }
     let status = resp.status();
     let body = resp.text().unwrap_or_default();
     bail!("{} (HTTP {status})", error_message(body))
+}
+
+/// The error for a request that got no answer.
+pub(crate) fn unreachable(api: &str) -> String {
+    format!("cannot reach the node API at {api} (is `r1 node` running?)")
 }
 
 /// The node's message in an error answer's body (`{"error": …}`), else the body itself.

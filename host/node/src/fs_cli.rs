@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r1_fs::{AddOptions, BlockStore, ContentId};
 
 use crate::FsCommand;
-use crate::client::{check, error_message, url};
+use crate::client::{check, error_message, unreachable, url};
 
 fn bar(total: Option<u64>, verb: &str) -> ProgressBar {
     let bar = match total {
@@ -194,9 +194,7 @@ fn upload(
         if let Some(len) = total {
             request = request.header(reqwest::header::CONTENT_LENGTH, len);
         }
-        let resp = request.send().await.with_context(|| {
-            format!("cannot reach the node API at {api} (is `r1 node` running?)")
-        })?;
+        let resp = request.send().await.with_context(|| unreachable(api))?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();

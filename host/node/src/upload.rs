@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use tokio::sync::mpsc;
 
 /// Body chunks buffered between the handler and the reader.
-pub const DEPTH: usize = 16;
+const DEPTH: usize = 16;
 
 pub type Chunk = Result<Bytes, std::io::Error>;
 
