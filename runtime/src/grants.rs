@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::GrantError;
+use r1_core::name::{NameKind, check_name};
 
 /// One preopened host directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,11 +126,7 @@ impl Grants {
             .ok_or_else(|| malformed("expected KIND:ARGUMENT, e.g. cstore:myapp or fs:/dir"))?;
         match kind {
             "cstore" => {
-                if !valid_name(arg) {
-                    return Err(malformed(
-                        "namespace must be 1-64 characters from [A-Za-z0-9._-]",
-                    ));
-                }
+                check_name(NameKind::Namespace, arg).map_err(|e| malformed(&e.to_string()))?;
                 if let Some(existing) = &self.cstore
                     && existing != arg
                 {
@@ -159,11 +156,7 @@ impl Grants {
                 });
             }
             "infer" => {
-                if !valid_name(arg) {
-                    return Err(malformed(
-                        "model name must be 1-64 characters from [A-Za-z0-9._-]",
-                    ));
-                }
+                check_name(NameKind::Model, arg).map_err(|e| malformed(&e.to_string()))?;
                 match &mut self.infer {
                     Some(ModelScope::All) => {}
                     Some(ModelScope::Only(models)) => {
@@ -173,11 +166,7 @@ impl Grants {
                 }
             }
             "edil" | "edil-owner" => {
-                if !valid_name(arg) {
-                    return Err(malformed(
-                        "job name must be 1-64 characters from [A-Za-z0-9._-]",
-                    ));
-                }
+                check_name(NameKind::Job, arg).map_err(|e| malformed(&e.to_string()))?;
                 let owner = self.edil.entry(arg.to_owned()).or_insert(false);
                 *owner |= kind == "edil-owner";
             }
@@ -243,13 +232,8 @@ impl Grants {
     }
 }
 
-/// Names of actors and namespaces: short, printable, no separators.
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
+/// Names of actors, namespaces, jobs and models: the one rule of [`r1_core::name`].
+pub use r1_core::name::is_valid_name as valid_name;
 
 /// What importing `interface` (e.g. `r1:cstore/store@0.1.0`) requires, or why it cannot be
 /// provided at all.

@@ -89,11 +89,8 @@ impl EdilNode {
         participants: &[String],
         params: Params,
     ) -> Result<JobInfo, EdilError> {
-        if !r1_runtime::grants::valid_name(job) {
-            return Err(EdilError::Invalid(format!(
-                "job name {job:?}: 1-64 characters from [A-Za-z0-9._-]"
-            )));
-        }
+        r1_core::check_name(r1_core::NameKind::Job, job)
+            .map_err(|e| EdilError::Invalid(e.to_string()))?;
         if participants.is_empty() {
             return Err(EdilError::Invalid(
                 "a job needs at least one participant".into(),

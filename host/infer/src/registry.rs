@@ -163,11 +163,8 @@ impl Registry {
 
     /// Makes `name` servable (replacing an earlier spec; a loaded copy stays until unloaded).
     pub fn register(&self, name: &str, spec: ModelSpec) -> Result<(), InferError> {
-        if !r1_runtime::grants::valid_name(name) {
-            return Err(InferError::Invalid(format!(
-                "model name {name:?}: 1-64 characters from [A-Za-z0-9._-]"
-            )));
-        }
+        r1_core::check_name(r1_core::NameKind::Model, name)
+            .map_err(|e| InferError::Invalid(e.to_string()))?;
         self.specs
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -72,13 +72,12 @@ impl mailbox::Host for ActorState {
     }
 
     fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<u32, MailboxError> {
+        check_topic(&topic)?;
         Ok(self.router.publish(&self.name, &topic, payload))
     }
 
     fn subscribe(&mut self, topic: String) -> Result<(), MailboxError> {
-        if topic.is_empty() || topic.len() > 256 {
-            return Err(MailboxError::Denied("topic names are 1-256 bytes".into()));
-        }
+        check_topic(&topic)?;
         self.router.subscribe(&self.name, &topic);
         Ok(())
     }
@@ -105,4 +104,10 @@ impl logging::Host for ActorState {
             }
         }
     }
+}
+
+/// Topics follow the one naming rule ([`r1_core::name`]), the same as at the node API.
+fn check_topic(topic: &str) -> Result<(), MailboxError> {
+    r1_core::check_name(r1_core::NameKind::Topic, topic)
+        .map_err(|e| MailboxError::Denied(e.to_string()))
 }
