@@ -27,11 +27,14 @@ redis_port=$(port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
 pids+=($!)
 
+# One API token for the three nodes, so the CLI below reaches each with it.
+"$r1" token rotate --token-file "$work/api.token" >/dev/null
+export R1_API_TOKEN_FILE="$work/api.token"
 declare -A api mesh resp
 for n in a b c; do api[$n]=$(port); mesh[$n]=$(port); resp[$n]=$(port); done
 start_node() {
   local n=$1; shift
-  "$r1" node --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" --mesh-listen "127.0.0.1:${mesh[$n]}" \
+  "$r1" node --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" \
     --resp "127.0.0.1:${resp[$n]}" "$@" 2>"$work/$n.log" &
   pids+=($!)
 }

@@ -40,6 +40,10 @@ head -c "$((size_mb * 1048576))" /dev/urandom >"$data"
 sync   # the data file's own writeback must not land inside anyone's timing
 echo "data: $size_mb MiB of random bytes, $runs runs each, best run compared"
 
+# One API token for every node of every run, so the CLI reaches each with it.
+"$r1" token rotate --token-file "$work/api.token" >/dev/null
+export R1_API_TOKEN_FILE="$work/api.token"
+
 r1_run() { # run index -> "add_mbps fetch_mbps"
   local dir="$work/r1-$1" api_a api_b mesh_a mesh_b cid t0 t1
   api_a=$(port); api_b=$(port); mesh_a=$(port); mesh_b=$(port)
@@ -48,9 +52,9 @@ r1_run() { # run index -> "add_mbps fetch_mbps"
   cid=$("$r1" fs add --data-dir "$dir/a" "$data" 2>/dev/null)
   t1=$(now)
   local add; add=$(mbps "$t0" "$t1")
-  "$r1" node --data-dir "$dir/a" --api "127.0.0.1:$api_a" --mesh-listen "127.0.0.1:$mesh_a" --resp off \
+  "$r1" node --data-dir "$dir/a" --api "127.0.0.1:$api_a" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_a" --resp off \
     2>"$dir/a.log" & pids+=($!)
-  "$r1" node --data-dir "$dir/b" --api "127.0.0.1:$api_b" --mesh-listen "127.0.0.1:$mesh_b" --resp off \
+  "$r1" node --data-dir "$dir/b" --api "127.0.0.1:$api_b" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_b" --resp off \
     --join "127.0.0.1:$mesh_a" 2>"$dir/b.log" & pids+=($!)
   for _ in $(seq 1 200); do R1_API="127.0.0.1:$api_a" "$r1" mesh status >/dev/null 2>&1 && break; sleep 0.05; done
   # A announces itself as provider; wait until the record reached B.

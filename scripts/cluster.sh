@@ -8,15 +8,18 @@ r1="${1:-${CARGO_TARGET_DIR:-$PWD/target}/debug/r1}"
 dir="${R1_CLUSTER_DIR:-$PWD/target/cluster}"
 [ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build -p r1-node)" >&2; exit 1; }
 mkdir -p "$dir"
+# The three nodes share one API token file (0600), made once and kept across restarts.
+token="$dir/api.token"
+[ -f "$token" ] || "$r1" token rotate --token-file "$token" >/dev/null
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
-"$r1" node --data-dir "$dir/a" --api 127.0.0.1:7411 --mesh-listen 127.0.0.1:7400 --resp 127.0.0.1:6380 2>"$dir/a.log" &
+"$r1" node --data-dir "$dir/a" --api 127.0.0.1:7411 --api-token-file "$token" --mesh-listen 127.0.0.1:7400 --resp 127.0.0.1:6380 2>"$dir/a.log" &
 pids+=($!)
-"$r1" node --data-dir "$dir/b" --api 127.0.0.1:7421 --mesh-listen 127.0.0.1:7401 --resp 127.0.0.1:6381 \
+"$r1" node --data-dir "$dir/b" --api 127.0.0.1:7421 --api-token-file "$token" --mesh-listen 127.0.0.1:7401 --resp 127.0.0.1:6381 \
   --join 127.0.0.1:7400 2>"$dir/b.log" &
 pids+=($!)
-"$r1" node --data-dir "$dir/c" --api 127.0.0.1:7431 --mesh-listen 127.0.0.1:7402 --resp 127.0.0.1:6382 \
+"$r1" node --data-dir "$dir/c" --api 127.0.0.1:7431 --api-token-file "$token" --mesh-listen 127.0.0.1:7402 --resp 127.0.0.1:6382 \
   --join 127.0.0.1:7400 --join 127.0.0.1:7401 2>"$dir/c.log" &
 pids+=($!)
 
@@ -25,6 +28,8 @@ three nodes running (logs in $dir/*.log):
   a  API 127.0.0.1:7411  mesh 127.0.0.1:7400  RESP 127.0.0.1:6380
   b  API 127.0.0.1:7421  mesh 127.0.0.1:7401  RESP 127.0.0.1:6381
   c  API 127.0.0.1:7431  mesh 127.0.0.1:7402  RESP 127.0.0.1:6382
+the nodes share one API token; in another shell:
+  export R1_API_TOKEN_FILE=$token
 try:
   r1 cstore set demo greeting hello --api 127.0.0.1:7411
   r1 cstore get demo greeting --api 127.0.0.1:7431

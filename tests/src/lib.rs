@@ -1,10 +1,41 @@
 //! Helpers for the end-to-end tests: run the real `r1` binary, start nodes on loopback and
 //! talk to them through the CLI and the HTTP API, the way a user does.
+//!
+//! The node API needs its bearer token: [`NodeProcess::http`] sends it, and [`r1`] hands the
+//! CLI the token file of the node whose API it is given (`R1_API_TOKEN_FILE`).
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Token files of the nodes started by this test process, by API address.
+fn token_files() -> &'static Mutex<HashMap<String, PathBuf>> {
+    static FILES: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    FILES.get_or_init(Default::default)
+}
+
+/// The token file of the node serving `api`, if this process started it.
+pub fn token_file_of(api: &str) -> Option<PathBuf> {
+    token_files()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(api)
+        .cloned()
+}
+
+/// A blocking HTTP client builder with TLS ready (the aws-lc-rs provider the node uses).
+pub fn http_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+}
+
+/// A client that sends no token: what a stranger's request looks like.
+pub fn anonymous_http() -> reqwest::blocking::Client {
+    http_builder().build().expect("http client")
+}
 
 /// The `r1` binary next to this test's own build output (`cargo build -p r1-node` first;
 /// `make test` does).
@@ -44,9 +75,15 @@ pub fn guest_path(name: &str) -> PathBuf {
 /// Runs `r1 ARGS...` to completion.
 pub fn r1(args: &[&str], api: Option<&str>) -> Output {
     let mut cmd = Command::new(r1_bin());
-    cmd.args(args).env("R1_LOG", "warn");
+    cmd.args(args)
+        .env("R1_LOG", "warn")
+        .env_remove("R1_API_TOKEN")
+        .env_remove("R1_API_TOKEN_FILE");
     if let Some(api) = api {
         cmd.env("R1_API", api);
+        if let Some(file) = token_file_of(api) {
+            cmd.env("R1_API_TOKEN_FILE", file);
+        }
     }
     cmd.output().expect("run r1")
 }
@@ -107,6 +144,16 @@ impl NodeSpec {
         format!("127.0.0.1:{}", self.mesh_port)
     }
 
+    /// The node's API token file: `--api-token-file` if given, else the data dir's.
+    pub fn token_file(&self) -> PathBuf {
+        self.args
+            .iter()
+            .position(|a| a == "--api-token-file")
+            .and_then(|i| self.args.get(i + 1))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.data_dir.join("api.token"))
+    }
+
     pub fn start(&self) -> NodeProcess {
         NodeProcess::launch(self.clone())
     }
@@ -116,6 +163,8 @@ impl NodeSpec {
 pub struct NodeProcess {
     pub api: String,
     pub data_dir: PathBuf,
+    /// The API token (read from the node's token file once it is up).
+    pub token: String,
     pub spec: NodeSpec,
     child: Option<Child>,
     log: PathBuf,
@@ -147,27 +196,60 @@ impl NodeProcess {
             .stderr(log_file)
             .spawn()
             .expect("spawn r1 node");
-        let node = Self {
+        let mut node = Self {
             api,
             data_dir: spec.data_dir.clone(),
+            token: String::new(),
             spec,
             child: Some(child),
             log,
         };
         node.wait_ready();
+        let file = node.spec.token_file();
+        node.token = std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("no API token at {}: {e}", file.display()))
+            .trim()
+            .to_owned();
+        token_files()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(node.api.clone(), file);
         node
     }
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let url = format!("http://{}/v1/status", self.api);
+        let url = format!("http://{}/v1/health", self.api);
+        let http = anonymous_http();
         while Instant::now() < deadline {
-            if reqwest::blocking::get(&url).is_ok_and(|r| r.status().is_success()) {
+            if http.get(&url).send().is_ok_and(|r| r.status().is_success()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("node never became ready; log:\n{}", self.log());
+    }
+
+    /// A client that sends this node's API token.
+    pub fn http(&self) -> reqwest::blocking::Client {
+        self.http_builder().build().expect("http client")
+    }
+
+    /// A client builder that sends this node's API token (for timeouts and the like).
+    pub fn http_builder(&self) -> reqwest::blocking::ClientBuilder {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.token)
+                .parse()
+                .expect("token header"),
+        );
+        http_builder().default_headers(headers)
+    }
+
+    /// `http://API` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
     }
 
     /// The node's process id (for /proc measurements).
@@ -181,7 +263,9 @@ impl NodeProcess {
 
     /// GET a JSON document from the node's API.
     pub fn get_json(&self, path: &str) -> serde_json::Value {
-        reqwest::blocking::get(format!("http://{}{path}", self.api))
+        self.http()
+            .get(self.url(path))
+            .send()
             .and_then(|r| r.json())
             .unwrap_or(serde_json::Value::Null)
     }

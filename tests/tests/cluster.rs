@@ -9,15 +9,19 @@ use r1_e2e::{NodeProcess, NodeSpec, eventually, r1_ok};
 const WAIT: Duration = Duration::from_secs(30);
 
 fn put(node: &NodeProcess, ns: &str, key: &str, value: &[u8]) -> reqwest::blocking::Response {
-    reqwest::blocking::Client::new()
-        .put(format!("http://{}/v1/cstore/{ns}/{key}", node.api))
+    node.http()
+        .put(node.url(&format!("/v1/cstore/{ns}/{key}")))
         .body(value.to_vec())
         .send()
         .unwrap()
 }
 
 fn get(node: &NodeProcess, ns: &str, key: &str) -> Option<String> {
-    let resp = reqwest::blocking::get(format!("http://{}/v1/cstore/{ns}/{key}", node.api)).ok()?;
+    let resp = node
+        .http()
+        .get(node.url(&format!("/v1/cstore/{ns}/{key}")))
+        .send()
+        .ok()?;
     resp.status()
         .is_success()
         .then(|| resp.text().unwrap_or_default())
@@ -168,8 +172,8 @@ fn late_joiner_catches_up_by_anti_entropy() {
         );
     }
     assert!(put(&b, "late", "deleted", b"v").status().is_success());
-    reqwest::blocking::Client::new()
-        .delete(format!("http://{}/v1/cstore/late/deleted", b.api))
+    b.http()
+        .delete(b.url("/v1/cstore/late/deleted"))
         .send()
         .unwrap();
     // C was not there for any of it.

@@ -157,7 +157,7 @@ fn api_errors_are_clear() {
     let root = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&root.path().join("node"));
     let base = format!("http://{}", node.api);
-    let http = reqwest::blocking::Client::new();
+    let http = node.http();
 
     let resp = http
         .put(format!("{base}/v1/actors/junk"))
@@ -178,7 +178,11 @@ fn api_errors_are_clear() {
         .body(std::fs::read(guest_path("hello")).unwrap())
         .send()
         .unwrap();
-    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        resp.status(),
+        400,
+        "a name outside the one rule is a bad request"
+    );
 
     let resp = http
         .post(format!("{base}/v1/actors/ghost/request"))

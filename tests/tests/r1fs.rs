@@ -176,10 +176,7 @@ fn a_1_gib_add_and_get_keep_the_node_under_200_mb() {
         left: SIZE,
         xof: blake3::Hasher::new().update(b"1 GiB").finalize_xof(),
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(None)
-        .build()
-        .unwrap();
+    let client = a.http_builder().timeout(None).build().unwrap();
     let resp = client
         .put(format!("http://{}/v1/fs", a.api))
         .body(reqwest::blocking::Body::sized(source(), SIZE))
@@ -373,7 +370,7 @@ fn an_interrupted_upload_pins_nothing_and_the_next_one_lands() {
         left,
         xof: blake3::Hasher::new().update(b"interrupted").finalize_xof(),
     };
-    let client = reqwest::blocking::Client::new();
+    let client = a.http();
     let url = format!("http://{}/v1/fs", a.api);
     // Announces 8 MiB, sends 3 MiB, then the body fails: the request never completes.
     let cut = client

@@ -2,6 +2,7 @@
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
+//! | GET | /v1/health | | `{"ok": true}`; the only route served without the token |
 //! | GET | /v1/status | | node facts (JSON) |
 //! | GET | /v1/actors | | every actor (JSON) |
 //! | GET | /v1/actors/{name} | | one actor (JSON) |
@@ -30,13 +31,17 @@
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
-//! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
+//! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
+//! first passes [`crate::access`]: its Host and Origin are checked (403), and every route but
+//! `/v1/health` needs the bearer token (401). Names in paths (actors, namespaces, topics,
+//! jobs) follow the one rule of [`r1_core::name`] (400 otherwise).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use r1_core::NameKind;
 use r1_runtime::signing::SignatureError;
 use r1_runtime::{DeliveryError, GrantError, Grants, LoadError, SpawnError};
 use serde_json::json;
@@ -118,6 +123,16 @@ fn delivery_status(e: &DeliveryError) -> StatusCode {
 
 type NodeData = web::Data<Arc<Node>>;
 
+/// Every name in a path (actor, namespace, topic, job) passes the one rule, or is a 400.
+fn checked(kind: NameKind, name: &str) -> Result<(), ApiError> {
+    r1_core::check_name(kind, name).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `GET /v1/health`: served without a token, so it says nothing but that the API is up.
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ok": true }))
+}
+
 /// Messages are bounded well below the component upload limit.
 fn payload(body: web::Bytes) -> Result<Vec<u8>, ApiError> {
     if body.len() > MAX_PAYLOAD_BYTES {
@@ -151,6 +166,7 @@ async fn list_actors(node: NodeData) -> HttpResponse {
 }
 
 async fn get_actor(node: NodeData, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
     node.runtime
         .info(&name)
         .map(|info| HttpResponse::Ok().json(info))
@@ -163,6 +179,7 @@ async fn start_actor(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
     let mut grants = Grants::default();
     let mut config = Vec::new();
     for (key, value) in query_pairs(&req)? {
@@ -186,6 +203,7 @@ async fn start_actor(
 }
 
 async fn stop_actor(node: NodeData, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
     node.undeploy(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -196,6 +214,7 @@ async fn request_actor(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
     let mut timeout = Duration::from_secs(30);
     for (key, value) in query_pairs(&req)? {
         match key.as_str() {
@@ -219,6 +238,7 @@ async fn send_actor(
     name: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
     node.runtime.send(&name, payload(body)?)?;
     Ok(HttpResponse::Accepted().finish())
 }
@@ -228,6 +248,7 @@ async fn publish(
     topic: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Topic, &topic)?;
     let delivered = node.runtime.publish(&topic, payload(body)?);
     Ok(HttpResponse::Ok().json(json!({ "delivered": delivered })))
 }
@@ -257,6 +278,7 @@ async fn cstore_set(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     let mut min_acks = 0usize;
     for (k, v) in query_pairs(&req)? {
         match k.as_str() {
@@ -295,6 +317,7 @@ async fn cstore_delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     let store = node.cstore.clone();
     let existed = blocking(move || store.delete(&ns, &key).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
@@ -305,6 +328,7 @@ async fn cstore_keys(
     ns: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Namespace, &ns)?;
     let (mut prefix, mut cursor, mut limit) = (String::new(), None, 100usize);
     for (k, v) in query_pairs(&req)? {
         match k.as_str() {
@@ -330,6 +354,7 @@ async fn hash_getall(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     let fields = node.cstore.hgetall(&ns, &key).map_err(cstore_error)?;
     let map: serde_json::Map<String, serde_json::Value> = fields
         .into_iter()
@@ -343,6 +368,7 @@ async fn hash_get(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     match node.cstore.hget(&ns, &key, &field).map_err(cstore_error)? {
         Some(v) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
@@ -359,6 +385,7 @@ async fn hash_set(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     let store = node.cstore.clone();
     let new = blocking(move || store.hset(&ns, &key, &field, &body).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "new": new })))
@@ -369,6 +396,7 @@ async fn hash_del(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     let store = node.cstore.clone();
     let existed = blocking(move || store.hdel(&ns, &key, &field).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
@@ -595,6 +623,7 @@ async fn cstore_get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
+    checked(NameKind::Namespace, &ns)?;
     match node.cstore.get(&ns, &key) {
         Ok(Some(value)) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
@@ -680,6 +709,7 @@ async fn edil_create(
     job: web::Path<String>,
     body: web::Json<CreateJob>,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Job, &job)?;
     let body = body.into_inner();
     let defaults = r1_edil::Params::default();
     let params = r1_edil::Params {
@@ -699,6 +729,7 @@ async fn edil_create(
 }
 
 async fn edil_job(node: NodeData, job: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Job, &job)?;
     Ok(HttpResponse::Ok().json(node.edil.job(&job)?))
 }
 
@@ -707,6 +738,7 @@ async fn edil_decrypt(
     job: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Job, &job)?;
     let aggregate = query_pairs(&req)?
         .into_iter()
         .find(|(k, _)| k == "aggregate")
@@ -719,6 +751,7 @@ async fn edil_decrypt(
 /// Routes of the API, for the server and for tests.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_COMPONENT_BYTES))
+        .route(crate::access::HEALTH_PATH, web::get().to(health))
         .route("/v1/status", web::get().to(status))
         .route("/v1/actors", web::get().to(list_actors))
         .route("/v1/actors/{name}", web::get().to(get_actor))

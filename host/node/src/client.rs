@@ -11,7 +11,72 @@ use crate::{
 };
 
 fn client(timeout: Duration) -> Result<Client> {
-    Ok(Client::builder().timeout(timeout).build()?)
+    Ok(blocking_builder()?.timeout(timeout).build()?)
+}
+
+/// Environment variable naming the PEM file of the certificate (or CA) an `https://` API
+/// presents.
+pub(crate) const API_CA_ENV: &str = "R1_API_CA";
+
+/// The headers every request to the node carries: its bearer token when one is found
+/// (`R1_API_TOKEN`, `R1_API_TOKEN_FILE`, the data dir's `api.token`).
+fn auth_headers() -> Result<reqwest::header::HeaderMap> {
+    bearer(crate::token::client_token()?)
+}
+
+/// `Authorization: Bearer TOKEN` (nothing for `None`), marked sensitive.
+pub(crate) fn bearer(token: Option<String>) -> Result<reqwest::header::HeaderMap> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the API token is not a valid header value")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// TLS roots for an `https://` API: the certificates in `R1_API_CA` (none: plain HTTP only).
+fn tls_config() -> Result<Option<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = std::env::var_os(API_CA_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(path);
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&path)
+        .with_context(|| format!("cannot read {API_CA_ENV} file {}", path.display()))?
+    {
+        roots
+            .add(cert.with_context(|| format!("bad certificate in {}", path.display()))?)
+            .with_context(|| format!("unusable certificate in {}", path.display()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(Some(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+/// A blocking client set up for the node: token header, TLS roots.
+pub(crate) fn blocking_builder() -> Result<reqwest::blocking::ClientBuilder> {
+    let mut builder = Client::builder().default_headers(auth_headers()?);
+    if let Some(tls) = tls_config()? {
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    Ok(builder)
+}
+
+/// An async client set up for the node: token header, TLS roots.
+pub(crate) fn async_builder() -> Result<reqwest::ClientBuilder> {
+    let mut builder = reqwest::Client::builder().default_headers(auth_headers()?);
+    if let Some(tls) = tls_config()? {
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    Ok(builder)
 }
 
 pub(crate) fn url(api: &str, path: &str) -> String {

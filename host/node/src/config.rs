@@ -15,7 +15,19 @@ pub const DEFAULT_API: &str = "127.0.0.1:7411";
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     pub data_dir: PathBuf,
+    /// Where the HTTP API listens. Beyond loopback only with `api_tls` (the token is always
+    /// required).
     pub api: SocketAddr,
+    /// The API's bearer token file; default `<data_dir>/api.token` (made 0600 at first start).
+    pub api_token_file: Option<PathBuf>,
+    /// Host names clients use to reach the API, besides its own address and `localhost`
+    /// (the `Host` of any other request is refused: no DNS rebinding).
+    pub api_hosts: Vec<String>,
+    /// Web origins (`https://dash.example`) allowed to call the API from a browser (CORS).
+    /// Empty: no cross-origin request is served.
+    pub api_cors_origins: Vec<String>,
+    /// TLS for the API: PEM certificate chain and private key.
+    pub api_tls: Option<ApiTls>,
     /// Dev trust policy: unsigned components run (with a warning) and the node's own key and
     /// the local publisher key are trusted. Off: only signed components from `trust_file`.
     pub dev: bool,
@@ -24,6 +36,14 @@ pub struct NodeConfig {
     pub mesh: MeshSettings,
     pub runtime: RuntimeConfig,
     pub infer: InferSettings,
+}
+
+/// The API's TLS certificate chain and private key (PEM files).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Inference: the device, batching and the models this node serves.
@@ -112,6 +132,10 @@ impl Default for NodeConfig {
             api: DEFAULT_API
                 .parse()
                 .unwrap_or_else(|_| ([127, 0, 0, 1], 7411).into()),
+            api_token_file: None,
+            api_hosts: Vec::new(),
+            api_cors_origins: Vec::new(),
+            api_tls: None,
             dev: true,
             trust_file: None,
             mesh: MeshSettings::default(),
@@ -122,6 +146,13 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
+    /// The API token file in force.
+    pub fn api_token_path(&self) -> PathBuf {
+        self.api_token_file
+            .clone()
+            .unwrap_or_else(|| crate::token::default_path(&self.data_dir))
+    }
+
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else {
             return Ok(Self::default());

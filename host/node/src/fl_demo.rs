@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use reqwest::blocking::Client;
 
-use crate::client::{check, url};
+use crate::client::{bearer, check, url};
 
 pub struct DemoOptions {
     pub clients: usize,
@@ -33,6 +33,8 @@ pub struct Round {
 struct Nodes {
     children: Vec<Child>,
     apis: Vec<String>,
+    /// The API token every node of the demo shares (`--api-token-file ROOT/api.token`).
+    token: String,
     root: tempfile::TempDir,
     keep: bool,
 }
@@ -59,9 +61,12 @@ fn free_port() -> Result<u16> {
 fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
     let exe = std::env::current_exe().context("cannot find the r1 binary")?;
     let root = tempfile::Builder::new().prefix("r1-fl-demo.").tempdir()?;
+    let token_file = root.path().join("api.token");
+    let token = crate::token::ensure(&token_file)?;
     let mut nodes = Nodes {
         children: Vec::new(),
         apis: Vec::new(),
+        token,
         root,
         keep,
     };
@@ -81,6 +86,8 @@ fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
         ])
         .arg("--data-dir")
         .arg(&dir)
+        .arg("--api-token-file")
+        .arg(&token_file)
         .args(["--mesh-listen", &format!("127.0.0.1:{mesh}")])
         .stdout(Stdio::null())
         .stderr(log);
@@ -93,7 +100,10 @@ fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
             .push(cmd.spawn().context("cannot start a node")?);
         nodes.apis.push(format!("127.0.0.1:{api}"));
     }
-    let http = Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let http = Client::builder()
+        .default_headers(bearer(Some(nodes.token.clone()))?)
+        .timeout(Duration::from_secs(5))
+        .build()?;
     for api in &nodes.apis {
         wait_for(
             &format!("node {api} to start"),
@@ -219,6 +229,7 @@ fn run_on(options: &DemoOptions, started: &mut Option<Nodes>) -> Result<Vec<Roun
     let nodes = started.insert(start_nodes(k + 1, options.keep)?);
     let mesh = Mesh {
         http: Client::builder()
+            .default_headers(bearer(Some(nodes.token.clone()))?)
             .timeout(Duration::from_secs(180))
             .build()?,
         apis: nodes.apis.clone(),

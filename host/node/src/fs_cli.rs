@@ -185,7 +185,7 @@ fn upload(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut request = reqwest::Client::builder()
+        let mut request = crate::client::async_builder()?
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()?
             .put(url(api, "/v1/fs"))
@@ -206,7 +206,7 @@ fn upload(
 
 fn http() -> Result<reqwest::blocking::Client> {
     // Large files: no overall timeout, only on connecting.
-    Ok(reqwest::blocking::Client::builder()
+    Ok(crate::client::blocking_builder()?
         .timeout(None)
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()?)

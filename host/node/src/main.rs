@@ -1,5 +1,6 @@
 //! `r1`: run wasm component actors, start a node, build and inspect components.
 
+mod access;
 mod api;
 mod build;
 mod client;
@@ -9,6 +10,7 @@ mod fl_demo;
 mod fs_cli;
 mod node;
 mod publish;
+mod token;
 mod upload;
 
 use std::io::BufRead;
@@ -66,6 +68,9 @@ enum Command {
     /// Manage publisher keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The node API's bearer token: where it is, print it, rotate it.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Sign a component (in place, or into --out) with a publisher key.
     Sign {
         component: PathBuf,
@@ -221,9 +226,45 @@ enum KeyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print the path of the token file.
+    Path(TokenFileArgs),
+    /// Print the token (hand it to another account as R1_API_TOKEN).
+    Show(TokenFileArgs),
+    /// Write a new token (0600; made if absent): a running node refuses the old one from its
+    /// next request on.
+    Rotate(TokenFileArgs),
+}
+
+#[derive(Args)]
+struct TokenFileArgs {
+    /// The node's data dir (default: $R1_DATA_DIR, else ~/.local/share/r1).
+    #[arg(long, env = "R1_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The token file itself (overrides --data-dir; the node's --api-token-file).
+    #[arg(long, env = "R1_API_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl TokenFileArgs {
+    fn path(&self) -> PathBuf {
+        self.token_file.clone().unwrap_or_else(|| {
+            token::default_path(
+                &self
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(config::default_data_dir),
+            )
+        })
+    }
+}
+
 #[derive(Args)]
 struct ApiArgs {
-    /// The node's API address.
+    /// The node's API address (HOST:PORT, or https://HOST:PORT with R1_API_CA naming the PEM
+    /// file of its certificate or CA). The bearer token is read from R1_API_TOKEN, else the
+    /// file R1_API_TOKEN_FILE, else $R1_DATA_DIR/api.token (see `r1 token`).
     #[arg(long, env = "R1_API", default_value = DEFAULT_API)]
     api: String,
 }
@@ -287,9 +328,25 @@ struct NodeArgs {
     config: Option<PathBuf>,
     #[arg(long, env = "R1_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Address of the HTTP API.
+    /// Address of the HTTP API (default 127.0.0.1:7411; beyond loopback only with TLS).
     #[arg(long)]
     api: Option<std::net::SocketAddr>,
+    /// The API's bearer token file (default DATA_DIR/api.token, made 0600 at first start).
+    #[arg(long)]
+    api_token_file: Option<PathBuf>,
+    /// Another host name clients reach the API by (repeatable); requests naming any other
+    /// Host than the API's own address or localhost are refused.
+    #[arg(long = "api-host")]
+    api_hosts: Vec<String>,
+    /// Allow browser requests from this origin, e.g. https://dash.example (repeatable; CORS).
+    #[arg(long = "api-cors-origin")]
+    api_cors_origins: Vec<String>,
+    /// Serve the API over TLS with this PEM certificate chain (with --api-tls-key).
+    #[arg(long, requires = "api_tls_key")]
+    api_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --api-tls-cert.
+    #[arg(long, requires = "api_tls_cert")]
+    api_tls_key: Option<PathBuf>,
     /// Join a mesh through this peer (HOST:PORT or multiaddr; repeatable).
     #[arg(long = "join")]
     join: Vec<String>,
@@ -500,6 +557,9 @@ enum MeshCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One TLS provider for the whole process (the API's HTTPS, both sides): the aws-lc-rs one
+    // the mesh uses. Installing fails only if one is installed already, which is as good.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let default_filter = match cli.command {
         Command::Node(_) => "info",
         _ => "warn,r1::guest=info",
@@ -550,6 +610,20 @@ fn dispatch(command: Command) -> Result<()> {
         }
         Command::Key(KeyCommand::New { out, force }) => publish::key_new(out, force),
         Command::Key(KeyCommand::Show { key }) => publish::key_show(key),
+        Command::Token(TokenCommand::Path(args)) => {
+            println!("{}", args.path().display());
+            Ok(())
+        }
+        Command::Token(TokenCommand::Show(args)) => {
+            println!("{}", token::read(&args.path())?);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Rotate(args)) => {
+            let path = args.path();
+            token::rotate(&path)?;
+            println!("new API token in {}", path.display());
+            Ok(())
+        }
         Command::Sign {
             component,
             signing,
@@ -698,6 +772,14 @@ fn run_node(args: NodeArgs) -> Result<()> {
     if let Some(api) = args.api {
         config.api = api;
     }
+    if let Some(path) = args.api_token_file {
+        config.api_token_file = Some(path);
+    }
+    config.api_hosts.extend(args.api_hosts);
+    config.api_cors_origins.extend(args.api_cors_origins);
+    if let (Some(cert), Some(key)) = (args.api_tls_cert, args.api_tls_key) {
+        config.api_tls = Some(config::ApiTls { cert, key });
+    }
     if !args.join.is_empty() {
         config.mesh.bootstrap.extend(args.join);
     }
@@ -721,24 +803,61 @@ fn run_node(args: NodeArgs) -> Result<()> {
             )
         }
     }
+    // Everything about the API is checked before the node opens its data.
+    access::check_listen(&config).map_err(anyhow::Error::msg)?;
+    let tls = match &config.api_tls {
+        Some(files) => {
+            Some(access::tls_config(files).map_err(|e| anyhow::anyhow!("API TLS: {e}"))?)
+        }
+        None => None,
+    };
+    let token_path = config.api_token_path();
+    let token =
+        std::sync::Arc::new(token::TokenCheck::open(&token_path).context("the node API's token")?);
+    let policy = actix_web::web::Data::new(access::AccessPolicy::new(&config, token));
+    let cors_origins = config.api_cors_origins.clone();
     actix::System::new().block_on(async move {
         let node = node::Node::start(config).await?;
         let data = actix_web::web::Data::new(node.clone());
         let addr = node.config.api;
         let server = actix_web::HttpServer::new(move || {
+            let mut cors = actix_cors::Cors::default()
+                .allowed_methods(["GET", "PUT", "POST", "DELETE"])
+                .allowed_headers([
+                    actix_web::http::header::AUTHORIZATION,
+                    actix_web::http::header::CONTENT_TYPE,
+                ])
+                .max_age(600);
+            for origin in &cors_origins {
+                cors = cors.allowed_origin(origin.trim_end_matches('/'));
+            }
             actix_web::App::new()
                 .app_data(data.clone())
+                .app_data(policy.clone())
                 .configure(api::routes)
+                .wrap(actix_web::middleware::from_fn(access::guard))
+                .wrap(actix_web::middleware::Condition::new(
+                    !cors_origins.is_empty(),
+                    cors,
+                ))
         })
-        .workers(2)
-        .bind(addr)
+        .workers(2);
+        let server = match tls {
+            Some(tls) => server.bind_rustls_0_23(addr, tls),
+            None => server.bind(addr),
+        }
         .with_context(|| format!("cannot listen on {addr}"))?
         .run();
+        let scheme = if node.config.api_tls.is_some() { "https" } else { "http" };
         tracing::info!(
-            api = %addr,
+            api = %format!("{scheme}://{addr}"),
             data_dir = %node.config.data_dir.display(),
             dev = node.config.dev,
             "r1 node ready"
+        );
+        tracing::info!(
+            token = %token_path.display(),
+            "API token: clients read it from this file (R1_API_TOKEN_FILE) or take it as R1_API_TOKEN; `r1 token rotate` replaces it"
         );
         if node.config.dev {
             tracing::warn!("dev trust policy: unsigned components are allowed");

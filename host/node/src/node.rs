@@ -138,6 +138,8 @@ impl Node {
     /// Opens the data dir and runtime and restarts every remembered deployment.
     /// Must run inside an actix system.
     pub async fn start(config: NodeConfig) -> Result<Arc<Self>> {
+        r1_core::check_name(r1_core::NameKind::Namespace, &config.mesh.resp_namespace)
+            .context("mesh.resp_namespace")?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
         let node_key = node_key(&config.data_dir)?;

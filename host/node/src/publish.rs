@@ -150,7 +150,7 @@ pub fn verify(component: &Path, trust: Option<&Path>) -> Result<()> {
     let bytes =
         std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
     let (inspected, report) = format::signature_report(&bytes)?;
-    println!("content hash  {}", hex_string(&inspected.content_hash));
+    println!("content hash  {}", hex::encode(inspected.content_hash));
     let Some(section) = &inspected.section else {
         bail!("{} is not signed", component.display());
     };
@@ -218,10 +218,6 @@ pub fn verify(component: &Path, trust: Option<&Path>) -> Result<()> {
     }
     println!("ok: every signature holds");
     Ok(())
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `(name, version)` of the crate at `path`, for `r1 build --sign`.
