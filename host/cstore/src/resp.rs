@@ -125,6 +125,15 @@ fn parse_len(bytes: &[u8], max: usize) -> Result<usize, String> {
         .ok_or_else(|| "ERR Protocol error: invalid length".to_owned())
 }
 
+/// Whether a command's first word is really the start of an HTTP request (`POST /…`,
+/// `Host: …`). `GET` is a RESP command too, so it cannot be told apart here; a browser's GET
+/// has no body, so nothing after its request line could run as a command anyway.
+fn looks_like_http(first: &[u8]) -> bool {
+    first.eq_ignore_ascii_case(b"POST")
+        || first.eq_ignore_ascii_case(b"PUT")
+        || first.eq_ignore_ascii_case(b"HOST:")
+}
+
 /// Reads one command: a RESP array of bulk strings, or an inline line.
 async fn read_command(
     reader: &mut BufReader<TcpStream>,
@@ -166,6 +175,7 @@ async fn read_command(
 }
 
 async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Result<()> {
+    let peer = stream.peer_addr().ok();
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     let mut out = Vec::with_capacity(4096);
@@ -176,6 +186,12 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
         let (reply, quit) = match command {
             Err(e) => (Reply::Error(e), true),
             Ok(args) if args.is_empty() => continue,
+            // An HTTP request sent to this port (a web page posting to 127.0.0.1:6380): its
+            // body would run as inline commands. Close before any of it does, as Redis does.
+            Ok(args) if looks_like_http(&args[0]) => {
+                tracing::warn!(peer = ?peer, "RESP: an HTTP request arrived; connection closed");
+                return Ok(());
+            }
             Ok(args) => {
                 let quit = args[0].eq_ignore_ascii_case(b"QUIT");
                 let reply = if is_write(&args[0]) {
@@ -414,7 +430,7 @@ fn scan(store: &Cstore, ns: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
         .list_keys(ns, "", after.as_deref(), count.max(1))
         .map_err(store_err)?;
     let next = match &page.cursor {
-        Some(last) => last.bytes().map(|b| format!("{b:02x}")).collect(),
+        Some(last) => hex::encode(last),
         None => "0".to_owned(),
     };
     let keys = page
@@ -455,6 +471,35 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::glob;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn an_http_request_is_closed_before_its_body_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Cstore::open(dir.path()).unwrap();
+        let addr = super::serve(store.clone(), "resp".into(), ([127, 0, 0, 1], 0).into()).unwrap();
+        // What a web page's cross-origin "simple" POST to the RESP port looks like.
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.write_all(
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n\r\nSET k evil\r\n",
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).unwrap();
+        assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+        assert_eq!(store.get("resp", "k").unwrap(), None);
+        // A real client on the same port still works.
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.write_all(b"SET k good\r\nQUIT\r\n").unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).unwrap();
+        assert!(
+            answer.starts_with(b"+OK"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert_eq!(store.get("resp", "k").unwrap(), Some(b"good".to_vec()));
+    }
 
     #[test]
     fn globs_like_redis() {
