@@ -33,7 +33,7 @@ impl std::fmt::Debug for SecretKey {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 pub(crate) fn noise(params: &Params) -> DynamicDistribution<u64> {

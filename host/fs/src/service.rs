@@ -49,7 +49,7 @@ pub struct FsService {
 }
 
 fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hash)
 }
 
 impl FsService {

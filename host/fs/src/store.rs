@@ -154,7 +154,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FsError + '_ {
 }
 
 fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hash)
 }
 
 /// Reads until `buf` is full or the input ends; returns how many bytes were read.
