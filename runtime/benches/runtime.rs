@@ -7,6 +7,11 @@
 //!   thread, 64-byte payloads, through mailboxes) vs a plain direct host call of `pong`'s
 //!   handler (no actor system): the floor for one guest call per message.
 //!
+//! - `neighbour_p99_during_writes_us`: the p99 of a 64-byte request to `pong` while
+//!   `counter`, on the same worker thread, is kept busy with durable CSTORE writes (each an
+//!   fsync'd increment), next to the same pings with `counter` idle: how much one actor's
+//!   blocking host work costs its neighbours.
+//!
 //! Needs the guests (`make guests`). Run: `cargo bench -p r1-runtime --bench runtime`.
 
 use std::path::PathBuf;
@@ -207,6 +212,93 @@ fn direct_calls(n: usize) -> f64 {
     })
 }
 
+fn p99_us(mut samples: Vec<Duration>) -> f64 {
+    samples.sort_unstable();
+    samples[samples.len() * 99 / 100].as_secs_f64() * 1e6
+}
+
+/// `(quiet p99, p99 while the neighbour writes)` of `pings` requests to `pong`, in µs.
+fn neighbour_p99(pings: usize) -> (f64, f64, u64) {
+    actix::System::new().block_on(async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = r1_cstore::Cstore::open(dir.path()).expect("cstore");
+        let rt = Runtime::new(
+            RuntimeConfig {
+                workers: 1,
+                ..RuntimeConfig::default()
+            },
+            None,
+            Some(store.clone()),
+            r1_runtime::TrustPolicy::dev(),
+        )
+        .expect("runtime");
+        for (name, wasm, grant) in [
+            ("pong", "guest_pong", None),
+            ("counter", "counter", Some("cstore:bench")),
+        ] {
+            let mut grants = Grants::default();
+            if let Some(g) = grant {
+                grants.add(g).expect("grant");
+            }
+            rt.spawn(ActorSpec {
+                name: name.into(),
+                wasm: guest(wasm),
+                grants,
+                config: Vec::new(),
+                limits: None,
+            })
+            .await
+            .expect("spawn");
+        }
+        let ping = |rt: Runtime| async move {
+            let start = Instant::now();
+            rt.request("pong", vec![7u8; 64], Duration::from_secs(60))
+                .await
+                .expect("ping");
+            start.elapsed()
+        };
+        for _ in 0..200 {
+            ping(rt.clone()).await;
+        }
+        let mut quiet = Vec::with_capacity(pings);
+        for _ in 0..pings {
+            quiet.push(ping(rt.clone()).await);
+            actix_rt::time::sleep(Duration::from_micros(200)).await;
+        }
+        // Keep `counter`'s mailbox fed for the whole second run.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flood = {
+            let (rt, stop) = (rt.clone(), stop.clone());
+            actix_rt::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if rt.send("counter", b"x".to_vec()).is_err() {
+                        actix_rt::time::sleep(Duration::from_micros(100)).await;
+                    } else {
+                        actix_rt::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+        let mut busy = Vec::with_capacity(pings);
+        for _ in 0..pings {
+            busy.push(ping(rt.clone()).await);
+            actix_rt::time::sleep(Duration::from_micros(200)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = flood.await;
+        let writes = store
+            .get("bench", "count")
+            .ok()
+            .flatten()
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        rt.shutdown().await;
+        (p99_us(quiet), p99_us(busy), writes)
+    })
+}
+
 fn main() {
     let mut criterion = Criterion::default()
         .configure_from_args()
@@ -229,6 +321,7 @@ fn main() {
     const MESSAGES: usize = 100_000;
     let (r1_rate, rt_p50, rt_p99) = actor_roundtrip(MESSAGES);
     let direct_rate = direct_calls(MESSAGES);
+    let (quiet_p99, busy_p99, writes) = neighbour_p99(2000);
 
     println!();
     println!("metric                       r1            peer          ratio  (peer)");
@@ -241,4 +334,8 @@ fn main() {
         r1_rate / direct_rate
     );
     println!("actor_roundtrip_latency_us   p50 {rt_p50:.2}  p99 {rt_p99:.2}");
+    println!(
+        "neighbour_p99_during_writes_us {busy_p99:<11.1} {quiet_p99:<13.1} {:<6.2} (same pings, neighbour idle; ratio = busy/quiet; {writes} durable writes meanwhile)",
+        busy_p99 / quiet_p99
+    );
 }
