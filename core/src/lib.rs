@@ -4,9 +4,18 @@
 //!
 //! - [`name`]: the one rule for names (actors, namespaces, topics, jobs, models), checked the
 //!   same way at every door (HTTP API, CLI, grants, runtime, services).
+//! - [`contract`]: the service traits the runtime calls (key/value, blobs, inference, EDIL);
+//!   each service crate implements its own, and the runtime holds only `Arc<dyn …>`.
+//! - [`error`]: the one error those contracts return, a kind and a message.
+//!
+//! Dependencies point one way: `r1-core` ← {`r1-runtime`, the services} ← the node.
 
 #![warn(missing_docs)]
 
+pub mod contract;
+pub mod error;
 pub mod name;
 
+pub use contract::BoxFuture;
+pub use error::{ErrorKind, ServiceError};
 pub use name::{NameError, NameKind, check_name, is_valid_name};

@@ -122,15 +122,14 @@ impl Instantiation {
 /// `ping` asks `pong` N times inside the runtime; returns (msgs/s, p50 µs, p99 µs).
 fn actor_roundtrip(n: usize) -> (f64, f64, f64) {
     actix::System::new().block_on(async move {
-        let rt = Runtime::new(
+        let rt = Runtime::builder(
             RuntimeConfig {
                 workers: 1,
                 ..RuntimeConfig::default()
             },
-            None,
-            None,
             r1_runtime::TrustPolicy::dev(),
         )
+        .build()
         .expect("runtime");
         for (name, wasm) in [("pong", "guest_pong"), ("ping", "guest_ping")] {
             rt.spawn(ActorSpec {
@@ -222,15 +221,15 @@ fn neighbour_p99(pings: usize) -> (f64, f64, u64) {
     actix::System::new().block_on(async move {
         let dir = tempfile::tempdir().expect("tmp");
         let store = r1_cstore::Cstore::open(dir.path()).expect("cstore");
-        let rt = Runtime::new(
+        let rt = Runtime::builder(
             RuntimeConfig {
                 workers: 1,
                 ..RuntimeConfig::default()
             },
-            None,
-            Some(store.clone()),
             r1_runtime::TrustPolicy::dev(),
         )
+        .key_value(Arc::new(store.clone()))
+        .build()
         .expect("runtime");
         for (name, wasm, grant) in [
             ("pong", "guest_pong", None),

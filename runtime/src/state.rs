@@ -9,6 +9,11 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use r1_core::contract::blobs::BlobService;
+use r1_core::contract::edil::EdilService;
+use r1_core::contract::infer::InferService;
+use r1_core::contract::kv::KeyValue;
+
 use crate::grants::{Grants, ModelScope};
 use crate::log_stream::LogStream;
 use crate::router::Router;
@@ -84,26 +89,31 @@ pub struct ActorState {
     pub(crate) deadline: Instant,
     pub(crate) deadline_ms: u128,
     pub(crate) router: Arc<Router>,
-    /// CSTORE handle and namespace, present only when granted.
-    pub(crate) cstore: Option<(r1_cstore::Cstore, String)>,
+    /// The key/value store (CSTORE) and namespace, present only when granted.
+    pub(crate) cstore: Option<(Arc<dyn KeyValue>, String)>,
     /// R1FS and whether the grant is read-only, present only when granted.
-    pub(crate) blobs: Option<(Arc<dyn crate::blobs::BlobService>, bool)>,
+    pub(crate) blobs: Option<(Arc<dyn BlobService>, bool)>,
     /// Inference and the models granted, present only when granted.
-    pub(crate) infer: Option<(Arc<dyn crate::inference::InferService>, ModelScope)>,
+    pub(crate) infer: Option<(Arc<dyn InferService>, ModelScope)>,
     /// EDIL and the jobs granted (job → may decrypt), present only when granted.
     pub(crate) edil: Option<(
-        Arc<dyn crate::federated::EdilService>,
+        Arc<dyn EdilService>,
         std::collections::BTreeMap<String, bool>,
     )>,
 }
 
-/// The node's services an actor may be granted; what it is granted is cut from these.
+/// The node's services an actor may be granted; what it is granted is cut from these. Handed
+/// to the runtime once, through [`crate::RuntimeBuilder`], before any actor starts.
 #[derive(Clone, Default)]
 pub struct HostServices {
-    pub cstore: Option<r1_cstore::Cstore>,
-    pub blobs: Option<Arc<dyn crate::blobs::BlobService>>,
-    pub infer: Option<Arc<dyn crate::inference::InferService>>,
-    pub edil: Option<Arc<dyn crate::federated::EdilService>>,
+    /// Key/value with hashes and CAS (CSTORE): `cstore:NS` and `wasi:keyvalue`.
+    pub key_value: Option<Arc<dyn KeyValue>>,
+    /// Content-addressed files (R1FS): `r1fs`, `r1fs-ro`.
+    pub blobs: Option<Arc<dyn BlobService>>,
+    /// Models: `infer`, `infer:MODEL`.
+    pub infer: Option<Arc<dyn InferService>>,
+    /// Federated learning: `edil:JOB`, `edil-owner:JOB`.
+    pub edil: Option<Arc<dyn EdilService>>,
 }
 
 impl ActorState {
@@ -132,7 +142,7 @@ impl ActorState {
             wasi.preopened_dir(&preopen.host, &preopen.guest, perms)
                 .map_err(|e| format!("cannot preopen {}: {e:#}", preopen.host.display()))?;
         }
-        let cstore = match (&grants.cstore, &services.cstore) {
+        let cstore = match (&grants.cstore, &services.key_value) {
             (Some(ns), Some(store)) => Some((store.clone(), ns.clone())),
             (Some(_), None) => return Err("CSTORE is granted but this node has no store".into()),
             (None, _) => None,

@@ -24,7 +24,11 @@ use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
-use crate::state::ActorState;
+use crate::state::{ActorState, HostServices};
+use r1_core::contract::blobs::BlobService;
+use r1_core::contract::edil::EdilService;
+use r1_core::contract::infer::InferService;
+use r1_core::contract::kv::KeyValue;
 
 /// The sender name the node itself uses (API, CLI).
 pub const HOST_SENDER: &str = "host";
@@ -64,28 +68,62 @@ struct Inner {
     pres: Mutex<PreCache>,
     router: Arc<Router>,
     actors: Mutex<ActorTable>,
-    cstore: Option<r1_cstore::Cstore>,
     policy: TrustPolicy,
-    /// The node's file service, installed once by the node ([`Runtime::set_blob_service`]).
-    blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobService>>,
-    /// The node's inference service ([`Runtime::set_infer_service`]).
-    infer: std::sync::OnceLock<Arc<dyn crate::inference::InferService>>,
-    /// The node's EDIL service ([`Runtime::set_edil_service`]).
-    edil: std::sync::OnceLock<Arc<dyn crate::federated::EdilService>>,
+    /// The node's services, fixed when the runtime was built.
+    services: HostServices,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
 
-impl Runtime {
-    /// Builds the engine and worker threads. `cache_dir`: where compiled components persist
-    /// (`None`: memory only). `cstore`: the store actors with a CSTORE grant use. `policy`:
-    /// which components may run at all.
-    pub fn new(
-        config: RuntimeConfig,
-        cache_dir: Option<PathBuf>,
-        cstore: Option<r1_cstore::Cstore>,
-        policy: TrustPolicy,
-    ) -> Result<Self, RuntimeError> {
+/// Builds a [`Runtime`]: its configuration and trust policy, where compiled components
+/// persist, and the node's services, all before anything starts. A service left out is
+/// simply absent: an actor granted a capability it needs is refused at spawn, naming it.
+pub struct RuntimeBuilder {
+    config: RuntimeConfig,
+    policy: TrustPolicy,
+    cache_dir: Option<PathBuf>,
+    services: HostServices,
+}
+
+impl RuntimeBuilder {
+    /// Where compiled components persist (default: memory only).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The key/value store behind `cstore:NS` and `wasi:keyvalue` (CSTORE).
+    pub fn key_value(mut self, service: Arc<dyn KeyValue>) -> Self {
+        self.services.key_value = Some(service);
+        self
+    }
+
+    /// The file service behind `r1fs` / `r1fs-ro` (R1FS).
+    pub fn blobs(mut self, service: Arc<dyn BlobService>) -> Self {
+        self.services.blobs = Some(service);
+        self
+    }
+
+    /// The inference service behind `infer` / `infer:MODEL`.
+    pub fn inference(mut self, service: Arc<dyn InferService>) -> Self {
+        self.services.infer = Some(service);
+        self
+    }
+
+    /// The EDIL service behind `edil:JOB` / `edil-owner:JOB`.
+    pub fn edil(mut self, service: Arc<dyn EdilService>) -> Self {
+        self.services.edil = Some(service);
+        self
+    }
+
+    /// Builds the engine and worker threads. Must run inside an actix `System`.
+    pub fn build(self) -> Result<Runtime, RuntimeError> {
+        let RuntimeBuilder {
+            config,
+            policy,
+            cache_dir,
+            services,
+        } = self;
         let engine = EngineHandle::new(&config)?;
         let cache = ComponentCache::new(engine.engine.clone(), cache_dir)
             .map_err(|e| RuntimeError::Io(std::io::Error::other(e.to_string())))?;
@@ -95,7 +133,7 @@ impl Runtime {
         };
         let workers = (0..workers).map(|_| Arbiter::new()).collect();
         tracing::info!(allocator = ?engine.allocator, "wasm runtime ready");
-        Ok(Self {
+        Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
                 cache,
@@ -103,31 +141,24 @@ impl Runtime {
                 pres: Mutex::default(),
                 router: Arc::default(),
                 actors: Mutex::default(),
-                cstore,
                 policy,
-                blobs: std::sync::OnceLock::new(),
-                infer: std::sync::OnceLock::new(),
-                edil: std::sync::OnceLock::new(),
+                services,
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
         })
     }
+}
 
-    /// Installs the file service actors granted `r1fs` use (once; later calls are ignored).
-    pub fn set_blob_service(&self, service: Arc<dyn crate::blobs::BlobService>) {
-        let _ = self.inner.blobs.set(service);
-    }
-
-    /// Installs the inference service actors granted `infer` use (once; later calls are
-    /// ignored).
-    pub fn set_infer_service(&self, service: Arc<dyn crate::inference::InferService>) {
-        let _ = self.inner.infer.set(service);
-    }
-
-    /// Installs the EDIL service actors granted `edil:<job>` use (once).
-    pub fn set_edil_service(&self, service: Arc<dyn crate::federated::EdilService>) {
-        let _ = self.inner.edil.set(service);
+impl Runtime {
+    /// Starts building a runtime with `config` that runs what `policy` admits.
+    pub fn builder(config: RuntimeConfig, policy: TrustPolicy) -> RuntimeBuilder {
+        RuntimeBuilder {
+            config,
+            policy,
+            cache_dir: None,
+            services: HostServices::default(),
+        }
     }
 
     pub fn allocator(&self) -> AllocatorKind {
@@ -232,12 +263,7 @@ impl Runtime {
             limits,
             config,
             router: self.inner.router.clone(),
-            services: crate::state::HostServices {
-                cstore: self.inner.cstore.clone(),
-                blobs: self.inner.blobs.get().cloned(),
-                infer: self.inner.infer.get().cloned(),
-                edil: self.inner.edil.get().cloned(),
-            },
+            services: self.inner.services.clone(),
             policy: self.inner.config.restart,
         });
         let instance = template.start().await.map_err(|crash| {

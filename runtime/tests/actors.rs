@@ -55,7 +55,9 @@ async fn wait_for(rt: &Runtime, name: &str, cond: impl Fn(&r1_runtime::ActorInfo
 
 #[actix_rt::test]
 async fn hello_replies_and_config_reaches_init() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
     assert_eq!(ask(&rt, "hello", "Ada").await.unwrap(), "hello, Ada!");
 
@@ -82,7 +84,9 @@ async fn hello_replies_and_config_reaches_init() {
 
 #[actix_rt::test]
 async fn ungranted_import_is_refused_before_instantiation() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     let err = rt.spawn(spec("counter", "counter", &[])).await.unwrap_err();
     match &err {
         SpawnError::Grant(GrantError::NotGranted {
@@ -105,7 +109,10 @@ async fn ungranted_import_is_refused_before_instantiation() {
 async fn counter_counts_in_its_namespace_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
-    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .key_value(std::sync::Arc::new(store.clone()))
+        .build()
+        .unwrap();
     rt.spawn(spec("a", "counter", &["cstore:ns-a"]))
         .await
         .unwrap();
@@ -125,7 +132,10 @@ async fn counter_counts_in_its_namespace_only() {
 async fn pipeline_flows_source_transform_sink() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
-    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .key_value(std::sync::Arc::new(store.clone()))
+        .build()
+        .unwrap();
     rt.spawn(spec("sink", "pipeline_sink", &["cstore:pipeline"]))
         .await
         .unwrap();
@@ -160,7 +170,7 @@ async fn pipeline_flows_source_transform_sink() {
 async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
     let mut cfg = config();
     cfg.default_limits.deadline = Duration::from_millis(2000);
-    let rt = Runtime::new(cfg, None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(cfg, TrustPolicy::dev()).build().unwrap();
     rt.spawn(spec("looper", "guest_looper", &[])).await.unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
 
@@ -196,7 +206,9 @@ async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
 
 #[actix_rt::test]
 async fn unbounded_allocation_hits_memory_limit_and_restarts() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     let mut hog = spec("hog", "guest_hog", &[]);
     hog.limits = Some(ActorLimits {
         max_memory_bytes: 16 << 20,
@@ -227,7 +239,9 @@ async fn unbounded_allocation_hits_memory_limit_and_restarts() {
 
 #[actix_rt::test]
 async fn crash_loop_is_stopped_by_restart_intensity() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     rt.spawn(spec("crasher", "guest_crasher", &[]))
         .await
         .unwrap();
@@ -272,7 +286,9 @@ async fn wasi_guest_sees_only_its_preopen() {
     std::fs::write(granted.join("inside.txt"), "inside").unwrap();
     std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
 
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     let grant = format!("fs-ro:{}=/data", granted.display());
     rt.spawn(spec("probe", "guest_fs_probe", &[grant.as_str()]))
         .await
@@ -307,7 +323,9 @@ async fn wasi_guest_sees_only_its_preopen() {
 
 #[actix_rt::test]
 async fn bad_component_bytes_give_clear_errors() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     let hello = guest("hello");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
@@ -379,13 +397,10 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
     let hello = guest("hello");
     let hash = blake3::hash(&hello).to_hex().to_string();
     {
-        let rt = Runtime::new(
-            config(),
-            Some(cache.path().into()),
-            None,
-            TrustPolicy::dev(),
-        )
-        .unwrap();
+        let rt = Runtime::builder(config(), TrustPolicy::dev())
+            .cache_dir(cache.path())
+            .build()
+            .unwrap();
         rt.spawn(spec("hello", "hello", &[])).await.unwrap();
         rt.shutdown().await;
     }
@@ -396,13 +411,10 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].starts_with(&hash) && entries[0].ends_with(".cwasm"));
     // A second runtime loads it from disk and runs it.
-    let rt = Runtime::new(
-        config(),
-        Some(cache.path().into()),
-        None,
-        TrustPolicy::dev(),
-    )
-    .unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .cache_dir(cache.path())
+        .build()
+        .unwrap();
     rt.spawn(spec("hello", "hello", &[])).await.unwrap();
     assert_eq!(ask(&rt, "hello", "again").await.unwrap(), "hello, again!");
     rt.shutdown().await;
@@ -410,7 +422,9 @@ async fn compiled_components_are_cached_on_disk_by_hash() {
 
 #[actix_rt::test]
 async fn actors_message_each_other() {
-    let rt = Runtime::new(config(), None, None, TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
     rt.spawn(spec("pong", "guest_pong", &[])).await.unwrap();
     rt.spawn(spec("ping", "guest_ping", &[])).await.unwrap();
     assert_eq!(ask(&rt, "ping", "echo me").await.unwrap(), "echo me");
@@ -431,7 +445,10 @@ async fn actors_message_each_other() {
 async fn wasi_keyvalue_actor_runs_on_cstore() {
     let dir = tempfile::tempdir().unwrap();
     let store = r1_cstore::Cstore::open(dir.path()).unwrap();
-    let rt = Runtime::new(config(), None, Some(store.clone()), TrustPolicy::dev()).unwrap();
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .key_value(std::sync::Arc::new(store.clone()))
+        .build()
+        .unwrap();
     // The standard interface needs the CSTORE grant like r1:cstore does.
     let err = rt
         .spawn(spec("kv", "guest_kv_user", &[]))

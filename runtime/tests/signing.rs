@@ -36,17 +36,18 @@ fn strict_trusting(keys: &[&SigningKey]) -> TrustPolicy {
 }
 
 fn runtime(policy: TrustPolicy, cstore: Option<r1_cstore::Cstore>) -> Runtime {
-    Runtime::new(
+    let mut builder = Runtime::builder(
         RuntimeConfig {
             pool_instances: 16,
             workers: 1,
             ..RuntimeConfig::default()
         },
-        None,
-        cstore,
         policy,
-    )
-    .unwrap()
+    );
+    if let Some(store) = cstore {
+        builder = builder.key_value(std::sync::Arc::new(store));
+    }
+    builder.build().unwrap()
 }
 
 async fn spawn(rt: &Runtime, wasm: Vec<u8>, grants: &[&str]) -> Result<(), SpawnError> {

@@ -21,6 +21,7 @@
 //!   replica partitioned for longer than the horizon may bring a deleted value back.
 
 pub mod hlc;
+pub mod key_value;
 pub mod op;
 pub mod replication;
 pub mod resp;

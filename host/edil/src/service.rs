@@ -14,8 +14,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
-use r1_runtime::BlobService;
-use r1_runtime::federated::{BoxFuture, EdilError, EdilService};
+use r1_core::ServiceError;
+use r1_core::contract::BoxFuture;
+use r1_core::contract::blobs::BlobService;
+use r1_core::contract::edil::EdilService;
 
 use crate::keys::hex;
 use crate::{Aggregate, Aggregator, ClientId, Params, PublicKey, SecretKey, SignedUpdate};
@@ -41,8 +43,8 @@ pub struct EdilNode {
     public_keys: Mutex<HashMap<String, Arc<PublicKey>>>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> EdilError {
-    EdilError::Unavailable(e.to_string())
+fn unavailable(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Unavailable(e.to_string())
 }
 
 fn parse_hex_key(text: &str) -> Option<ClientId> {
@@ -82,41 +84,42 @@ impl EdilNode {
     }
 
     /// Creates `job` owned by this node: a fresh key pair, the public key in R1FS, the record
-    /// in CSTORE. Refuses to replace an existing job.
+    /// in CSTORE. Refuses to replace an existing job. Blocking (key generation, file and store
+    /// writes): call it on a blocking thread of a tokio runtime, e.g. `spawn_blocking`.
     pub fn create_job(
         &self,
         job: &str,
         participants: &[String],
         params: Params,
-    ) -> Result<JobInfo, EdilError> {
+    ) -> Result<JobInfo, ServiceError> {
         r1_core::check_name(r1_core::NameKind::Job, job)
-            .map_err(|e| EdilError::Invalid(e.to_string()))?;
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         if participants.is_empty() {
-            return Err(EdilError::Invalid(
+            return Err(ServiceError::Invalid(
                 "a job needs at least one participant".into(),
             ));
         }
         for p in participants {
             if parse_hex_key(p).is_none() {
-                return Err(EdilError::Invalid(format!(
+                return Err(ServiceError::Invalid(format!(
                     "participant {p:?} is not a hex ed25519 node key (see `r1 node` status: node_id)"
                 )));
             }
         }
         if self.job(job).is_ok() || self.key_path(job).exists() {
-            return Err(EdilError::Invalid(format!("job {job:?} already exists")));
+            return Err(ServiceError::Invalid(format!("job {job:?} already exists")));
         }
         let (secret, public) =
-            SecretKey::generate(params).map_err(|e| EdilError::Invalid(e.to_string()))?;
+            SecretKey::generate(params).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         std::fs::create_dir_all(&self.keys_dir).map_err(unavailable)?;
         write_private(&self.key_path(job), &secret.to_bytes()).map_err(unavailable)?;
-        let (cid, _) = self
-            .files
-            .add(
-                &mut public.to_bytes().as_slice(),
+        // Called on a blocking thread (key generation is heavy): wait for the add here.
+        let (cid, _) = tokio::runtime::Handle::current()
+            .block_on(self.files.add(
+                Box::new(std::io::Cursor::new(public.to_bytes())),
                 Some(format!("{job}.edil-public-key")),
                 false,
-            )
+            ))
             .map_err(unavailable)?;
         let key = Self::record(job);
         let owner = hex(&self.node_key.verifying_key().to_bytes());
@@ -134,7 +137,7 @@ impl EdilNode {
     }
 
     /// The job's record (replicated from its owner).
-    pub fn job(&self, job: &str) -> Result<JobInfo, EdilError> {
+    pub fn job(&self, job: &str) -> Result<JobInfo, ServiceError> {
         let fields: HashMap<String, Vec<u8>> = self
             .cstore
             .hgetall(NAMESPACE, &Self::record(job))
@@ -145,7 +148,7 @@ impl EdilNode {
             fields
                 .get(f)
                 .map(|v| String::from_utf8_lossy(v).into_owned())
-                .ok_or_else(|| EdilError::NotFound(format!("job {job:?}")))
+                .ok_or_else(|| ServiceError::NotFound(format!("job {job:?}")))
         };
         Ok(JobInfo {
             job: job.to_owned(),
@@ -160,10 +163,10 @@ impl EdilNode {
         })
     }
 
-    async fn read_file(&self, cid: &str) -> Result<Vec<u8>, EdilError> {
+    async fn read_file(&self, cid: &str) -> Result<Vec<u8>, ServiceError> {
         let stat = self.files.open(cid).await.map_err(|e| match e {
-            r1_runtime::BlobError::NotFound(m) => EdilError::NotFound(m),
-            r1_runtime::BlobError::Invalid(m) => EdilError::Invalid(m),
+            ServiceError::NotFound(m) => ServiceError::NotFound(m),
+            ServiceError::Invalid(m) => ServiceError::Invalid(m),
             other => unavailable(other),
         })?;
         let files = self.files.clone();
@@ -174,7 +177,7 @@ impl EdilNode {
             .map_err(unavailable)
     }
 
-    async fn public_key(&self, job: &JobInfo) -> Result<Arc<PublicKey>, EdilError> {
+    async fn public_key(&self, job: &JobInfo) -> Result<Arc<PublicKey>, ServiceError> {
         if let Some(key) = self
             .public_keys
             .lock()
@@ -184,10 +187,10 @@ impl EdilNode {
             return Ok(key.clone());
         }
         let bytes = self.read_file(&job.public_key).await?;
-        let key = Arc::new(
-            PublicKey::from_bytes(&bytes)
-                .map_err(|e| EdilError::Invalid(format!("job {}'s public key: {e}", job.job)))?,
-        );
+        let key =
+            Arc::new(PublicKey::from_bytes(&bytes).map_err(|e| {
+                ServiceError::Invalid(format!("job {}'s public key: {e}", job.job))
+            })?);
         self.public_keys
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -195,30 +198,31 @@ impl EdilNode {
         Ok(key)
     }
 
-    fn store(&self, bytes: Vec<u8>, name: String) -> Result<String, EdilError> {
+    async fn store(&self, bytes: Vec<u8>, name: String) -> Result<String, ServiceError> {
         self.files
-            .add(&mut bytes.as_slice(), Some(name), false)
+            .add(Box::new(std::io::Cursor::new(bytes)), Some(name), false)
+            .await
             .map(|(cid, _)| cid)
             .map_err(unavailable)
     }
 
     /// Decrypts an aggregate with this node's secret key for the job.
-    pub async fn decrypt_aggregate(&self, job: &str, cid: &str) -> Result<Vec<f32>, EdilError> {
+    pub async fn decrypt_aggregate(&self, job: &str, cid: &str) -> Result<Vec<f32>, ServiceError> {
         let info = self.job(job)?;
         let path = self.key_path(job);
         if !path.is_file() {
-            return Err(EdilError::Denied(format!(
+            return Err(ServiceError::Denied(format!(
                 "this node holds no secret key for job {job:?} (its owner is {})",
                 &info.owner[..16.min(info.owner.len())]
             )));
         }
         let secret = std::fs::read(&path).map_err(unavailable)?;
         let secret =
-            SecretKey::from_bytes(&secret).map_err(|e| EdilError::Invalid(e.to_string()))?;
+            SecretKey::from_bytes(&secret).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let aggregate = Aggregate::from_bytes(&self.read_file(cid).await?)
-            .map_err(|e| EdilError::Invalid(format!("{cid} is not an EDIL aggregate: {e}")))?;
+            .map_err(|e| ServiceError::Invalid(format!("{cid} is not an EDIL aggregate: {e}")))?;
         if aggregate.job != job {
-            return Err(EdilError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "{cid} aggregates job {:?}, not {job:?}",
                 aggregate.job
             )));
@@ -226,7 +230,7 @@ impl EdilNode {
         let sum = tokio::task::spawn_blocking(move || secret.decrypt(&aggregate.ciphertext))
             .await
             .map_err(unavailable)?
-            .map_err(|e| EdilError::Refused(e.to_string()))?;
+            .map_err(|e| ServiceError::Refused(e.to_string()))?;
         Ok(sum.into_iter().map(|v| v as f32).collect())
     }
 }
@@ -250,7 +254,7 @@ impl EdilService for EdilNode {
         job: &'a str,
         round: u64,
         values: Vec<f32>,
-    ) -> BoxFuture<'a, Result<String, EdilError>> {
+    ) -> BoxFuture<'a, Result<String, ServiceError>> {
         Box::pin(async move {
             let info = self.job(job)?;
             let public = self.public_key(&info).await?;
@@ -263,8 +267,9 @@ impl EdilService for EdilNode {
             })
             .await
             .map_err(unavailable)?
-            .map_err(|e| EdilError::Invalid(e.to_string()))?;
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
             self.store(update, format!("{job}.round{round}.update"))
+                .await
         })
     }
 
@@ -273,7 +278,7 @@ impl EdilService for EdilNode {
         job: &'a str,
         round: u64,
         updates: Vec<String>,
-    ) -> BoxFuture<'a, Result<(String, u32), EdilError>> {
+    ) -> BoxFuture<'a, Result<(String, u32), ServiceError>> {
         Box::pin(async move {
             let info = self.job(job)?;
             let public = self.public_key(&info).await?;
@@ -287,16 +292,18 @@ impl EdilService for EdilNode {
                 let bytes = self.read_file(cid).await?;
                 aggregator
                     .add(&bytes)
-                    .map_err(|e| EdilError::Refused(format!("update {cid}: {e}")))?;
+                    .map_err(|e| ServiceError::Refused(format!("update {cid}: {e}")))?;
             }
             let aggregate = aggregator
                 .finish()
-                .map_err(|e| EdilError::Invalid(e.to_string()))?;
+                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
             let clients = aggregate.clients.len() as u32;
-            let cid = self.store(
-                aggregate.to_bytes(),
-                format!("{job}.round{round}.aggregate"),
-            )?;
+            let cid = self
+                .store(
+                    aggregate.to_bytes(),
+                    format!("{job}.round{round}.aggregate"),
+                )
+                .await?;
             Ok((cid, clients))
         })
     }
@@ -305,7 +312,7 @@ impl EdilService for EdilNode {
         &'a self,
         job: &'a str,
         aggregate: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<f32>, EdilError>> {
+    ) -> BoxFuture<'a, Result<Vec<f32>, ServiceError>> {
         Box::pin(self.decrypt_aggregate(job, aggregate))
     }
 }

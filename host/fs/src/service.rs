@@ -19,6 +19,9 @@ use futures::StreamExt;
 use std::sync::Arc;
 
 use crate::{BlockStore, ContentId, FsError, Manifest};
+use r1_core::ServiceError;
+use r1_core::contract::BoxFuture;
+use r1_core::contract::blobs::{BlobKey, BlobService, BlobStat};
 use r1_cstore::Cstore;
 use r1_mesh::{Mesh, MeshEvent, NodePeerId as PeerId};
 
@@ -42,6 +45,7 @@ pub enum FetchError {
     Records(String),
 }
 
+#[derive(Clone)]
 pub struct FsService {
     pub store: Arc<BlockStore>,
     mesh: Mesh,
@@ -314,61 +318,71 @@ impl FsService {
     }
 }
 
-fn blob_error(e: FetchError) -> r1_runtime::BlobError {
-    use r1_runtime::BlobError;
-    match e {
-        FetchError::NoProviders(m) => BlobError::NotFound(m),
-        FetchError::Fs(FsError::NotFound(m)) => BlobError::NotFound(m),
-        FetchError::Fs(e @ (FsError::BadId(..) | FsError::BadRange { .. })) => {
-            BlobError::Invalid(e.to_string())
+impl From<FetchError> for ServiceError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::NoProviders(m) => ServiceError::NotFound(m),
+            FetchError::Fs(FsError::NotFound(m)) => ServiceError::NotFound(m),
+            FetchError::Fs(e @ (FsError::BadId(..) | FsError::BadRange { .. })) => {
+                ServiceError::Invalid(e.to_string())
+            }
+            FetchError::Fs(e @ (FsError::Encrypted(_) | FsError::WrongKey(_))) => {
+                ServiceError::Denied(e.to_string())
+            }
+            other => ServiceError::Unavailable(other.to_string()),
         }
-        FetchError::Fs(e @ (FsError::Encrypted(_) | FsError::WrongKey(_))) => {
-            BlobError::Denied(e.to_string())
-        }
-        other => BlobError::Unavailable(other.to_string()),
     }
 }
 
-fn parse(cid: &str) -> Result<ContentId, r1_runtime::BlobError> {
-    cid.parse()
-        .map_err(|e: FsError| r1_runtime::BlobError::Invalid(e.to_string()))
+fn blob_error(e: FetchError) -> ServiceError {
+    ServiceError::from(e)
 }
 
-/// R1FS as actors see it (`r1:fs`): files they add are pinned here and announced.
-impl r1_runtime::BlobService for FsService {
+fn parse(cid: &str) -> Result<ContentId, ServiceError> {
+    cid.parse()
+        .map_err(|e: FsError| ServiceError::Invalid(e.to_string()))
+}
+
+/// R1FS as actors see it (`r1:fs`): files they add are pinned here and announced. Adds (which
+/// write and sync every block) run on the blocking pool, off the actor's worker.
+impl BlobService for FsService {
     fn add(
         &self,
-        data: &mut dyn std::io::Read,
+        mut data: Box<dyn std::io::Read + Send>,
         name: Option<String>,
         encrypt: bool,
-    ) -> Result<(String, Option<r1_runtime::blobs::BlobKey>), r1_runtime::BlobError> {
-        let key = if encrypt {
-            Some(BlockStore::new_key().map_err(|e| blob_error(e.into()))?)
-        } else {
-            None
-        };
-        let options = crate::AddOptions {
-            name,
-            media_type: None,
-            pin: true,
-            key,
-        };
-        let cid = self
-            .store
-            .add(data, &options, |_| {})
-            .map_err(|e| blob_error(e.into()))?;
-        self.announce(&cid).map_err(blob_error)?;
-        Ok((cid.to_string(), key))
+    ) -> BoxFuture<'_, Result<(String, Option<BlobKey>), ServiceError>> {
+        let service = self.clone();
+        Box::pin(async move {
+            let added = tokio::task::spawn_blocking(move || {
+                let key = if encrypt {
+                    Some(BlockStore::new_key().map_err(|e| blob_error(e.into()))?)
+                } else {
+                    None
+                };
+                let options = crate::AddOptions {
+                    name,
+                    media_type: None,
+                    pin: true,
+                    key,
+                };
+                let cid = service
+                    .store
+                    .add(&mut data, &options, |_| {})
+                    .map_err(|e| blob_error(e.into()))?;
+                service.announce(&cid).map_err(blob_error)?;
+                Ok((cid.to_string(), key))
+            })
+            .await;
+            added.unwrap_or_else(|e| Err(ServiceError::Unavailable(format!("add failed: {e}"))))
+        })
     }
 
-    fn open<'a>(
-        &'a self,
-        cid: &'a str,
-    ) -> r1_runtime::blobs::BoxFuture<'a, Result<r1_runtime::BlobStat, r1_runtime::BlobError>> {
+    fn open<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, Result<BlobStat, ServiceError>> {
         Box::pin(async move {
             let id = parse(cid)?;
             let manifest = self.ensure_local(&id).await.map_err(blob_error)?;
-            Ok(r1_runtime::BlobStat {
+            Ok(BlobStat {
                 cid: id.to_string(),
                 size: manifest.size,
                 name: manifest.name,
@@ -382,19 +396,19 @@ impl r1_runtime::BlobService for FsService {
         cid: &str,
         offset: u64,
         len: u64,
-        key: Option<&r1_runtime::blobs::BlobKey>,
-    ) -> Result<Vec<u8>, r1_runtime::BlobError> {
+        key: Option<&BlobKey>,
+    ) -> Result<Vec<u8>, ServiceError> {
         self.store
             .read_range_with_key(&parse(cid)?, key, offset, len)
             .map_err(|e| blob_error(e.into()))
     }
 
-    fn stat(&self, cid: &str) -> Result<r1_runtime::BlobStat, r1_runtime::BlobError> {
+    fn stat(&self, cid: &str) -> Result<BlobStat, ServiceError> {
         let s = self
             .store
             .stat(&parse(cid)?)
             .map_err(|e| blob_error(e.into()))?;
-        Ok(r1_runtime::BlobStat {
+        Ok(BlobStat {
             cid: s.id.to_string(),
             size: s.size,
             name: s.name,
@@ -402,11 +416,7 @@ impl r1_runtime::BlobService for FsService {
         })
     }
 
-    fn pin<'a>(
-        &'a self,
-        cid: &'a str,
-        replicas: u32,
-    ) -> r1_runtime::blobs::BoxFuture<'a, Result<(), r1_runtime::BlobError>> {
+    fn pin<'a>(&'a self, cid: &'a str, replicas: u32) -> BoxFuture<'a, Result<(), ServiceError>> {
         Box::pin(async move {
             let cid = parse(cid)?;
             self.ensure_local(&cid).await.map_err(blob_error)?;
@@ -419,7 +429,7 @@ impl r1_runtime::BlobService for FsService {
         })
     }
 
-    fn unpin(&self, cid: &str) -> Result<(), r1_runtime::BlobError> {
+    fn unpin(&self, cid: &str) -> Result<(), ServiceError> {
         let cid = parse(cid)?;
         if self.store.unpin(&cid).map_err(|e| blob_error(e.into()))? == 0 {
             self.withdraw(&cid).map_err(blob_error)?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::InferError;
+use r1_core::ServiceError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
@@ -41,7 +41,7 @@ pub struct BatchStats {
     pub max_requests_per_pass: AtomicU64,
 }
 
-type Output = Result<Vec<Vec<f32>>, InferError>;
+type Output = Result<Vec<Vec<f32>>, ServiceError>;
 
 struct Job<R> {
     rows: Vec<R>,
@@ -73,7 +73,7 @@ impl<R: Send + 'static> Batcher<R> {
     /// Queues `rows` and waits for their outputs, in order.
     pub async fn submit(&self, rows: Vec<R>) -> Output {
         let (reply, answer) = oneshot::channel();
-        let stopped = || InferError::Unavailable("the model's worker has stopped".into());
+        let stopped = || ServiceError::Unavailable("the model's worker has stopped".into());
         self.queue
             .send(Job { rows, reply })
             .map_err(|_| stopped())?;
@@ -148,12 +148,12 @@ where
         Ok(outputs) => {
             let error = format!("the model returned {} rows for {rows}", outputs.len());
             for (_, reply) in replies {
-                let _ = reply.send(Err(InferError::Unavailable(error.clone())));
+                let _ = reply.send(Err(ServiceError::Unavailable(error.clone())));
             }
         }
         Err(error) => {
             for (_, reply) in replies {
-                let _ = reply.send(Err(InferError::Unavailable(error.clone())));
+                let _ = reply.send(Err(ServiceError::Unavailable(error.clone())));
             }
         }
     }
@@ -212,7 +212,7 @@ mod tests {
         })
         .expect("spawn");
         let err = batcher.submit(vec![1]).await.expect_err("fails");
-        assert_eq!(err, InferError::Unavailable("boom".into()));
+        assert_eq!(err, ServiceError::Unavailable("boom".into()));
         let err = batcher.submit(vec![1]).await.expect_err("panics");
         assert!(err.to_string().contains("panicked"), "{err}");
         let err = batcher.submit(vec![1]).await.expect_err("short");

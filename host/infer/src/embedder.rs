@@ -9,7 +9,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::Tokenizer;
 
-use crate::InferError;
+use r1_core::ServiceError;
 
 /// Most texts one request may carry.
 pub const MAX_TEXTS: usize = 4096;
@@ -40,12 +40,12 @@ impl TextEncoder {
     }
 
     /// Token ids per text (special tokens included).
-    pub fn encode(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, InferError> {
+    pub fn encode(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, ServiceError> {
         if texts.is_empty() {
-            return Err(InferError::Invalid("the list of texts is empty".into()));
+            return Err(ServiceError::Invalid("the list of texts is empty".into()));
         }
         if texts.len() > MAX_TEXTS {
-            return Err(InferError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "{} texts in one request; at most {MAX_TEXTS}",
                 texts.len()
             )));
@@ -54,13 +54,12 @@ impl TextEncoder {
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                let encoding = self
-                    .tokenizer
-                    .encode(text.as_str(), true)
-                    .map_err(|e| InferError::Invalid(format!("text {i}: cannot tokenise: {e}")))?;
+                let encoding = self.tokenizer.encode(text.as_str(), true).map_err(|e| {
+                    ServiceError::Invalid(format!("text {i}: cannot tokenise: {e}"))
+                })?;
                 let ids = encoding.get_ids();
                 if ids.len() > self.max_tokens {
-                    return Err(InferError::Invalid(format!(
+                    return Err(ServiceError::Invalid(format!(
                         "text {i} is {} tokens long; {} takes at most {}",
                         ids.len(),
                         self.model,

@@ -20,7 +20,7 @@ pub mod spec;
 
 pub use batcher::BatchConfig;
 pub use device::DeviceChoice;
-pub use r1_runtime::inference::{InferError, ModelInfo, ModelKind, TensorData};
+pub use r1_core::contract::infer::{ModelInfo, ModelKind, TensorData};
 pub use registry::{Model, ModelListing, Registry};
 pub use spec::{FileRef, ModelSpec, SpecKind};
 
@@ -63,8 +63,8 @@ pub enum LoadError {
     },
 }
 
-impl From<LoadError> for InferError {
+impl From<LoadError> for r1_core::ServiceError {
     fn from(e: LoadError) -> Self {
-        InferError::Unavailable(e.to_string())
+        r1_core::ServiceError::Unavailable(e.to_string())
     }
 }

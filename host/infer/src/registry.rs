@@ -13,15 +13,17 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use r1_runtime::BlobService;
-use r1_runtime::inference::{BoxFuture, InferService, ModelHandle};
+use r1_core::contract::BoxFuture;
+use r1_core::contract::blobs::BlobService;
+use r1_core::contract::infer::{InferService, ModelHandle};
 
 use crate::batcher::{BatchConfig, BatchStats, Batcher};
 use crate::dense::{DenseConfig, Mlp};
 use crate::device::{DeviceChoice, DeviceError};
 use crate::embedder::{SentenceEmbedder, TextEncoder};
 use crate::spec::{FileRef, ModelSpec, SpecKind};
-use crate::{InferError, LoadError, ModelInfo, ModelKind, TensorData};
+use crate::{LoadError, ModelInfo, ModelKind, TensorData};
+use r1_core::ServiceError;
 
 /// Most rows one `run` request may carry.
 pub const MAX_ROWS: usize = 1 << 16;
@@ -64,10 +66,10 @@ impl Model {
     }
 
     /// One embedding per text, in order.
-    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, InferError> {
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ServiceError> {
         match &self.engine {
             Engine::Text { encoder, batcher } => batcher.submit(encoder.encode(texts)?).await,
-            Engine::Dense { .. } => Err(InferError::Invalid(format!(
+            Engine::Dense { .. } => Err(ServiceError::Invalid(format!(
                 "{} is a dense model: use run, not embed",
                 self.info.name
             ))),
@@ -75,9 +77,9 @@ impl Model {
     }
 
     /// A [rows, inputs] tensor through the network: [rows, outputs].
-    pub async fn run(&self, input: TensorData) -> Result<TensorData, InferError> {
+    pub async fn run(&self, input: TensorData) -> Result<TensorData, ServiceError> {
         let Engine::Dense { batcher } = &self.engine else {
-            return Err(InferError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "{} is a text model: use embed, not run",
                 self.info.name
             )));
@@ -86,14 +88,14 @@ impl Model {
         let rows = match input.shape.as_slice() {
             [rows, cols] if *cols == inputs && (1..=MAX_ROWS).contains(rows) => *rows,
             shape => {
-                return Err(InferError::Invalid(format!(
+                return Err(ServiceError::Invalid(format!(
                     "{} takes a [rows, {inputs}] tensor with 1..={MAX_ROWS} rows, got {shape:?}",
                     self.info.name
                 )));
             }
         };
         if input.data.len() != rows * inputs {
-            return Err(InferError::Invalid(format!(
+            return Err(ServiceError::Invalid(format!(
                 "shape {:?} needs {} values, got {}",
                 input.shape,
                 rows * inputs,
@@ -162,9 +164,9 @@ impl Registry {
     }
 
     /// Makes `name` servable (replacing an earlier spec; a loaded copy stays until unloaded).
-    pub fn register(&self, name: &str, spec: ModelSpec) -> Result<(), InferError> {
+    pub fn register(&self, name: &str, spec: ModelSpec) -> Result<(), ServiceError> {
         r1_core::check_name(r1_core::NameKind::Model, name)
-            .map_err(|e| InferError::Invalid(e.to_string()))?;
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         self.specs
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -209,7 +211,7 @@ impl Registry {
     }
 
     /// The model called `name`, loading it on first use.
-    pub async fn load(&self, name: &str) -> Result<Arc<Model>, InferError> {
+    pub async fn load(&self, name: &str) -> Result<Arc<Model>, ServiceError> {
         if let Some(model) = self.cached(name) {
             return Ok(model);
         }
@@ -221,7 +223,7 @@ impl Registry {
             .cloned();
         let Some(spec) = spec else {
             let known: Vec<String> = self.models().into_iter().map(|m| m.name).collect();
-            return Err(InferError::NotFound(format!(
+            return Err(ServiceError::NotFound(format!(
                 "{name} (this node serves: {})",
                 if known.is_empty() {
                     "none".into()
@@ -464,11 +466,11 @@ impl ModelHandle for Model {
         self.info.clone()
     }
 
-    fn embed(&self, texts: Vec<String>) -> BoxFuture<'_, Result<Vec<Vec<f32>>, InferError>> {
+    fn embed(&self, texts: Vec<String>) -> BoxFuture<'_, Result<Vec<Vec<f32>>, ServiceError>> {
         Box::pin(async move { Model::embed(self, &texts).await })
     }
 
-    fn run(&self, input: TensorData) -> BoxFuture<'_, Result<TensorData, InferError>> {
+    fn run(&self, input: TensorData) -> BoxFuture<'_, Result<TensorData, ServiceError>> {
         Box::pin(Model::run(self, input))
     }
 }
@@ -477,7 +479,7 @@ impl InferService for Registry {
     fn load<'a>(
         &'a self,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Arc<dyn ModelHandle>, InferError>> {
+    ) -> BoxFuture<'a, Result<Arc<dyn ModelHandle>, ServiceError>> {
         Box::pin(async move {
             let model: Arc<dyn ModelHandle> = Registry::load(self, name).await?;
             Ok(model)

@@ -4,8 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{Device, Tensor};
-use r1_infer::{BatchConfig, DeviceChoice, InferError, ModelSpec, Registry, SpecKind, TensorData};
-use r1_runtime::blobs::{BlobError, BlobKey, BlobService, BlobStat, BoxFuture};
+use r1_core::ServiceError;
+use r1_core::contract::BoxFuture;
+use r1_core::contract::blobs::{BlobKey, BlobService, BlobStat};
+use r1_infer::{BatchConfig, DeviceChoice, ModelSpec, Registry, SpecKind, TensorData};
 
 /// Writes a 3 → 2 → 1 relu network whose output is easy to compute by hand.
 fn write_model(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
@@ -68,7 +70,7 @@ async fn dense_models_run_rows_and_refuse_bad_shapes() {
             })
             .await
             .expect_err("bad shape");
-        assert!(matches!(err, InferError::Invalid(_)), "{shape:?}: {err}");
+        assert!(matches!(err, ServiceError::Invalid(_)), "{shape:?}: {err}");
     }
     let err = model.embed(&["text".into()]).await.expect_err("dense");
     assert!(err.to_string().contains("use run"), "{err}");
@@ -81,13 +83,13 @@ struct Files(Mutex<HashMap<String, Vec<u8>>>);
 impl BlobService for Files {
     fn add(
         &self,
-        _: &mut dyn std::io::Read,
+        _: Box<dyn std::io::Read + Send>,
         _: Option<String>,
         _: bool,
-    ) -> Result<(String, Option<BlobKey>), BlobError> {
-        Err(BlobError::Invalid("read-only".into()))
+    ) -> BoxFuture<'_, Result<(String, Option<BlobKey>), ServiceError>> {
+        Box::pin(async { Err(ServiceError::Invalid("read-only".into())) })
     }
-    fn open<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, Result<BlobStat, BlobError>> {
+    fn open<'a>(&'a self, cid: &'a str) -> BoxFuture<'a, Result<BlobStat, ServiceError>> {
         Box::pin(async move { self.stat(cid) })
     }
     fn read(
@@ -96,18 +98,18 @@ impl BlobService for Files {
         offset: u64,
         len: u64,
         _: Option<&BlobKey>,
-    ) -> Result<Vec<u8>, BlobError> {
+    ) -> Result<Vec<u8>, ServiceError> {
         let files = self.0.lock().expect("files");
         let bytes = files
             .get(cid)
-            .ok_or_else(|| BlobError::NotFound(cid.into()))?;
+            .ok_or_else(|| ServiceError::NotFound(cid.into()))?;
         Ok(bytes[offset as usize..(offset + len) as usize].to_vec())
     }
-    fn stat(&self, cid: &str) -> Result<BlobStat, BlobError> {
+    fn stat(&self, cid: &str) -> Result<BlobStat, ServiceError> {
         let files = self.0.lock().expect("files");
         let bytes = files
             .get(cid)
-            .ok_or_else(|| BlobError::NotFound(cid.into()))?;
+            .ok_or_else(|| ServiceError::NotFound(cid.into()))?;
         Ok(BlobStat {
             cid: cid.into(),
             size: bytes.len() as u64,
@@ -115,10 +117,10 @@ impl BlobService for Files {
             encrypted: false,
         })
     }
-    fn pin<'a>(&'a self, _: &'a str, _: u32) -> BoxFuture<'a, Result<(), BlobError>> {
+    fn pin<'a>(&'a self, _: &'a str, _: u32) -> BoxFuture<'a, Result<(), ServiceError>> {
         Box::pin(async { Ok(()) })
     }
-    fn unpin(&self, _: &str) -> Result<(), BlobError> {
+    fn unpin(&self, _: &str) -> Result<(), ServiceError> {
         Ok(())
     }
 }

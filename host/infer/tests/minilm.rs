@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use r1_infer::{BatchConfig, DeviceChoice, InferError, ModelSpec, Registry, SpecKind, TensorData};
+use r1_core::ServiceError;
+use r1_infer::{BatchConfig, DeviceChoice, ModelSpec, Registry, SpecKind, TensorData};
 
 fn model_dir() -> PathBuf {
     let dir = r1_infer::default_models_dir()
@@ -162,7 +163,7 @@ async fn concurrent_callers_are_batched_and_get_their_own_answers() {
 async fn bad_requests_get_clear_errors() {
     let registry = registry();
     match registry.load("no-such-model").await {
-        Err(InferError::NotFound(m)) => assert!(m.contains("minilm"), "{m}"),
+        Err(ServiceError::NotFound(m)) => assert!(m.contains("minilm"), "{m}"),
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("an unknown model loaded"),
     }
@@ -170,7 +171,7 @@ async fn bad_requests_get_clear_errors() {
     let err = model.embed(&[]).await.expect_err("empty");
     assert_eq!(
         err,
-        InferError::Invalid("the list of texts is empty".into())
+        ServiceError::Invalid("the list of texts is empty".into())
     );
     let long = "word ".repeat(300);
     let err = model
@@ -178,7 +179,7 @@ async fn bad_requests_get_clear_errors() {
         .await
         .expect_err("too long");
     match &err {
-        InferError::Invalid(m) => {
+        ServiceError::Invalid(m) => {
             assert!(m.starts_with("text 1 is"), "{m}");
             assert!(m.contains("at most 256"), "{m}");
         }

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use r1_core::NameKind;
+use r1_core::{NameKind, ServiceError};
 use r1_runtime::signing::SignatureError;
 use r1_runtime::{DeliveryError, GrantError, Grants, LoadError, SpawnError};
 use serde_json::json;
@@ -638,15 +638,25 @@ async fn cstore_get(
     }
 }
 
-impl From<r1_infer::InferError> for ApiError {
-    fn from(e: r1_infer::InferError) -> Self {
-        use r1_infer::InferError;
+/// A service's error as the API's: its kind decides the status.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            InferError::NotFound(m) => ApiError::NotFound(format!("no such model: {m}")),
-            InferError::Invalid(m) => ApiError::BadRequest(m),
-            InferError::Denied(m) => ApiError::Forbidden(m),
-            InferError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Denied(m) => ApiError::Forbidden(m),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Invalid(m) | ServiceError::Refused(m) => ApiError::BadRequest(m),
+            ServiceError::TooLarge(m) => ApiError::BadRequest(m),
+            ServiceError::Unavailable(m) => ApiError::Unavailable(m),
+            ServiceError::Other(m) => ApiError::Internal(m),
         }
+    }
+}
+
+/// Inference's errors, saying which model was not found.
+fn infer_error(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::NotFound(m) => ApiError::NotFound(format!("no such model: {m}")),
+        other => other.into(),
     }
 }
 
@@ -671,26 +681,14 @@ async fn infer_embed(
 ) -> Result<HttpResponse, ApiError> {
     let EmbedRequest { model, texts } = body.into_inner();
     let name = model.unwrap_or_else(|| crate::node::BUILTIN_EMBEDDER.to_owned());
-    let model = node.infer.load(&name).await?;
-    let vectors = model.embed(&texts).await?;
+    let model = node.infer.load(&name).await.map_err(infer_error)?;
+    let vectors = model.embed(&texts).await.map_err(infer_error)?;
     Ok(HttpResponse::Ok().json(json!({
         "model": name,
         "dimension": model.info().dimension,
         "device": model.info().device,
         "vectors": vectors,
     })))
-}
-
-impl From<r1_runtime::EdilError> for ApiError {
-    fn from(e: r1_runtime::EdilError) -> Self {
-        use r1_runtime::EdilError;
-        match e {
-            EdilError::Denied(m) => ApiError::Forbidden(m),
-            EdilError::NotFound(m) => ApiError::NotFound(m),
-            EdilError::Invalid(m) | EdilError::Refused(m) => ApiError::BadRequest(m),
-            EdilError::Unavailable(m) => ApiError::Unavailable(m),
-        }
-    }
 }
 
 #[derive(serde::Deserialize)]

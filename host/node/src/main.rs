@@ -737,7 +737,11 @@ fn run(args: RunArgs) -> Result<()> {
             ..Default::default()
         };
         rt_config.default_limits = limits;
-        let runtime = Runtime::new(rt_config, Some(data_dir.join("cache")), cstore, policy)?;
+        let mut builder = Runtime::builder(rt_config, policy).cache_dir(data_dir.join("cache"));
+        if let Some(store) = cstore {
+            builder = builder.key_value(std::sync::Arc::new(store));
+        }
+        let runtime = builder.build()?;
         let result = async {
             runtime
                 .spawn(ActorSpec {
@@ -873,16 +877,15 @@ fn run_node(args: NodeArgs) -> Result<()> {
 fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
     let wasm = read_component(path)?;
     let report = actix::System::new().block_on(async move {
-        let runtime = Runtime::new(
+        let runtime = Runtime::builder(
             r1_runtime::RuntimeConfig {
                 workers: 1,
                 pooling: false,
                 ..Default::default()
             },
-            None,
-            None,
             r1_runtime::TrustPolicy::dev(),
-        )?;
+        )
+        .build()?;
         let report = runtime.inspect(wasm).await;
         runtime.shutdown().await;
         anyhow::Ok(report?)

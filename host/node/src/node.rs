@@ -169,22 +169,21 @@ impl Node {
             }
             None => None,
         };
-        let runtime = Runtime::new(
-            config.runtime.clone(),
-            Some(config.data_dir.join("cache")),
-            Some(cstore.clone()),
-            policy,
-        )?;
-        runtime.set_blob_service(fs.clone());
         let infer = start_inference(&config.infer, fs.clone())?;
-        runtime.set_infer_service(infer.clone());
         let edil = Arc::new(r1_edil::service::EdilNode::new(
             cstore.clone(),
             fs.clone(),
             node_key.clone(),
             &config.data_dir,
         ));
-        runtime.set_edil_service(edil.clone());
+        // Every service is in place before the runtime starts any actor.
+        let runtime = Runtime::builder(config.runtime.clone(), policy)
+            .cache_dir(config.data_dir.join("cache"))
+            .key_value(Arc::new(cstore.clone()))
+            .blobs(fs.clone())
+            .inference(infer.clone())
+            .edil(edil.clone())
+            .build()?;
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,

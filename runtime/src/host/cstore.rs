@@ -2,7 +2,10 @@
 //! granted namespace by passing it as the store's namespace, so no key an actor can write
 //! reaches outside its grant.
 
-use r1_cstore::{CasOutcome as StoreCas, CstoreError};
+use std::sync::Arc;
+
+use r1_core::ServiceError;
+use r1_core::contract::kv::{CasOutcome as StoreCas, KeyValue};
 
 use crate::state::ActorState;
 
@@ -10,7 +13,7 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/cstore",
         world: "r1:cstore/imports",
-        imports: { default: tracing },
+        imports: { default: async | tracing },
     });
 }
 
@@ -21,108 +24,125 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
     store::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)
 }
 
-impl From<CstoreError> for Error {
-    fn from(err: CstoreError) -> Self {
-        match err {
-            CstoreError::TooLarge { limit, .. } => Error::TooLarge(limit as u64),
-            CstoreError::Invalid { .. } => Error::Invalid(err.to_string()),
-            CstoreError::Storage(_) | CstoreError::Corrupt { .. } | CstoreError::Durability(_) => {
-                Error::Unavailable(err.to_string())
-            }
+/// The WIT error for a store error; `too-large` carries the store's limit.
+fn wit_error(store: &dyn KeyValue, err: ServiceError) -> Error {
+    match err {
+        ServiceError::Denied(m) => Error::Denied(m),
+        ServiceError::TooLarge(_) => Error::TooLarge(store.max_value_bytes() as u64),
+        ServiceError::Invalid(m) | ServiceError::Refused(m) => Error::Invalid(m),
+        // A missing key is `none`, never an error; anything else the store cannot do now.
+        ServiceError::NotFound(m) | ServiceError::Unavailable(m) | ServiceError::Other(m) => {
+            Error::Unavailable(m)
         }
     }
 }
 
 impl ActorState {
     /// The store and namespace, or `denied` (only reachable if linked without a grant).
-    fn scoped(&self) -> Result<(&r1_cstore::Cstore, &str), Error> {
+    pub(crate) fn scoped(&self) -> Result<(Arc<dyn KeyValue>, String), Error> {
         self.cstore
             .as_ref()
-            .map(|(s, ns)| (s, ns.as_str()))
+            .map(|(s, ns)| (s.clone(), ns.clone()))
             .ok_or_else(|| Error::Denied("this actor has no CSTORE grant".into()))
     }
 }
 
 impl store::Host for ActorState {
-    fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.get(ns, &key)?)
+        s.get(&ns, &key).await.map_err(|e| wit_error(&*s, e))
     }
 
-    fn get_versioned(&mut self, key: String) -> Result<Option<Versioned>, Error> {
+    async fn get_versioned(&mut self, key: String) -> Result<Option<Versioned>, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.get_versioned(ns, &key)?.map(|v| Versioned {
+        let found = s.get_versioned(&ns, &key).await;
+        let found = found.map_err(|e| wit_error(&*s, e))?;
+        Ok(found.map(|v| Versioned {
             value: v.value,
             version: v.version,
         }))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<u64, Error> {
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<u64, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.set(ns, &key, &value)?)
+        s.set(&ns, &key, &value)
+            .await
+            .map_err(|e| wit_error(&*s, e))
     }
 
-    fn delete(&mut self, key: String) -> Result<bool, Error> {
+    async fn delete(&mut self, key: String) -> Result<bool, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.delete(ns, &key)?)
+        s.delete(&ns, &key).await.map_err(|e| wit_error(&*s, e))
     }
 
-    fn exists(&mut self, key: String) -> Result<bool, Error> {
+    async fn exists(&mut self, key: String) -> Result<bool, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.exists(ns, &key)?)
+        s.exists(&ns, &key).await.map_err(|e| wit_error(&*s, e))
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         prefix: String,
         cursor: Option<String>,
         limit: u32,
     ) -> Result<KeyPage, Error> {
         let (s, ns) = self.scoped()?;
-        let page = s.list_keys(ns, &prefix, cursor.as_deref(), limit as usize)?;
+        let page = s
+            .list_keys(&ns, &prefix, cursor.as_deref(), limit as usize)
+            .await;
+        let page = page.map_err(|e| wit_error(&*s, e))?;
         Ok(KeyPage {
             keys: page.keys,
             cursor: page.cursor,
         })
     }
 
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &mut self,
         key: String,
         expected_version: u64,
         value: Vec<u8>,
     ) -> Result<CasOutcome, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(
-            match s.compare_and_swap(ns, &key, expected_version, &value)? {
-                StoreCas::Swapped(v) => CasOutcome::Swapped(v),
-                StoreCas::Conflict(v) => CasOutcome::Conflict(v),
-            },
-        )
+        let outcome = s
+            .compare_and_swap(&ns, &key, expected_version, &value)
+            .await;
+        Ok(match outcome.map_err(|e| wit_error(&*s, e))? {
+            StoreCas::Swapped(v) => CasOutcome::Swapped(v),
+            StoreCas::Conflict(v) => CasOutcome::Conflict(v),
+        })
     }
 
-    fn hset(&mut self, key: String, field: String, value: Vec<u8>) -> Result<bool, Error> {
+    async fn hset(&mut self, key: String, field: String, value: Vec<u8>) -> Result<bool, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.hset(ns, &key, &field, &value)?)
+        s.hset(&ns, &key, &field, &value)
+            .await
+            .map_err(|e| wit_error(&*s, e))
     }
 
-    fn hget(&mut self, key: String, field: String) -> Result<Option<Vec<u8>>, Error> {
+    async fn hget(&mut self, key: String, field: String) -> Result<Option<Vec<u8>>, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.hget(ns, &key, &field)?)
+        s.hget(&ns, &key, &field)
+            .await
+            .map_err(|e| wit_error(&*s, e))
     }
 
-    fn hdel(&mut self, key: String, field: String) -> Result<bool, Error> {
+    async fn hdel(&mut self, key: String, field: String) -> Result<bool, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.hdel(ns, &key, &field)?)
+        s.hdel(&ns, &key, &field)
+            .await
+            .map_err(|e| wit_error(&*s, e))
     }
 
-    fn hgetall(&mut self, key: String) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    async fn hgetall(&mut self, key: String) -> Result<Vec<(String, Vec<u8>)>, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.hgetall(ns, &key)?)
+        s.hgetall(&ns, &key).await.map_err(|e| wit_error(&*s, e))
     }
 
-    fn hkeys(&mut self, key: String) -> Result<Vec<String>, Error> {
+    async fn hkeys(&mut self, key: String) -> Result<Vec<String>, Error> {
         let (s, ns) = self.scoped()?;
-        Ok(s.hkeys(ns, &key)?)
+        let fields = s.hgetall(&ns, &key).await;
+        let fields = fields.map_err(|e| wit_error(&*s, e))?;
+        Ok(fields.into_iter().map(|(f, _)| f).collect())
     }
 }

@@ -1,8 +1,10 @@
 //! `r1:edil` for actors granted `edil:<job>` / `edil-owner:<job>`: every call names a job,
 //! which must be in the actor's grant (and granted as owner to decrypt); the work is the node's
-//! [`EdilService`](crate::federated::EdilService).
+//! [`EdilService`](r1_core::contract::edil::EdilService).
 
-use crate::federated::EdilError;
+use r1_core::ServiceError;
+use r1_core::contract::edil::EdilService;
+
 use crate::state::ActorState;
 
 pub mod bindings {
@@ -24,25 +26,21 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 
 type EdilResult<T> = wasmtime::Result<Result<T, Error>>;
 
-impl From<EdilError> for Error {
-    fn from(e: EdilError) -> Self {
+impl From<ServiceError> for Error {
+    fn from(e: ServiceError) -> Self {
         match e {
-            EdilError::Denied(m) => Error::Denied(m),
-            EdilError::NotFound(m) => Error::NotFound(m),
-            EdilError::Invalid(m) => Error::Invalid(m),
-            EdilError::Refused(m) => Error::Refused(m),
-            EdilError::Unavailable(m) => Error::Unavailable(m),
+            ServiceError::Denied(m) => Error::Denied(m),
+            ServiceError::NotFound(m) => Error::NotFound(m),
+            ServiceError::Invalid(m) | ServiceError::TooLarge(m) => Error::Invalid(m),
+            ServiceError::Refused(m) => Error::Refused(m),
+            ServiceError::Unavailable(m) | ServiceError::Other(m) => Error::Unavailable(m),
         }
     }
 }
 
 impl ActorState {
     /// The EDIL service, if `job` is granted (as owner when `owner`).
-    fn edil_for(
-        &self,
-        job: &str,
-        owner: bool,
-    ) -> Result<std::sync::Arc<dyn crate::federated::EdilService>, Error> {
+    fn edil_for(&self, job: &str, owner: bool) -> Result<std::sync::Arc<dyn EdilService>, Error> {
         let Some((service, jobs)) = &self.edil else {
             return Err(Error::Denied("this actor has no EDIL grant".into()));
         };

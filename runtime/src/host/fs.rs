@@ -5,7 +5,11 @@ use std::io::{Seek, Write};
 
 use wasmtime::component::Resource;
 
-use crate::blobs::BlobError;
+use std::sync::Arc;
+
+use r1_core::ServiceError;
+use r1_core::contract::blobs::{BlobKey, BlobService};
+
 use crate::state::ActorState;
 
 /// A file being written: spooled to disk until `finish`.
@@ -19,7 +23,7 @@ pub struct FsWriter {
 pub struct FsReader {
     cid: String,
     size: u64,
-    key: Option<crate::blobs::BlobKey>,
+    key: Option<BlobKey>,
 }
 
 /// Where an encrypted file's key lives in its owner's CSTORE namespace.
@@ -34,6 +38,9 @@ pub mod bindings {
         imports: {
             "r1:fs/files.open": async | trappable,
             "r1:fs/files.pin": async | trappable,
+            // Adding a file writes and syncs it: done off the actor's worker thread.
+            "r1:fs/files.add": async | trappable,
+            "r1:fs/files.[method]writer.finish": async | trappable,
             default: trappable,
         },
         with: {
@@ -52,22 +59,21 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 
 type FsResult<T> = wasmtime::Result<Result<T, Error>>;
 
-impl From<BlobError> for Error {
-    fn from(e: BlobError) -> Self {
+impl From<ServiceError> for Error {
+    fn from(e: ServiceError) -> Self {
         match e {
-            BlobError::NotFound(m) => Error::NotFound(m),
-            BlobError::Unavailable(m) => Error::Unavailable(m),
-            BlobError::Invalid(m) => Error::Invalid(m),
-            BlobError::Denied(m) => Error::Denied(m),
+            ServiceError::NotFound(m) => Error::NotFound(m),
+            ServiceError::Unavailable(m) | ServiceError::Other(m) => Error::Unavailable(m),
+            ServiceError::Invalid(m) | ServiceError::TooLarge(m) | ServiceError::Refused(m) => {
+                Error::Invalid(m)
+            }
+            ServiceError::Denied(m) => Error::Denied(m),
         }
     }
 }
 
 impl ActorState {
-    fn blob_service(
-        &self,
-        write: bool,
-    ) -> Result<std::sync::Arc<dyn crate::blobs::BlobService>, Error> {
+    fn blob_service(&self, write: bool) -> Result<Arc<dyn BlobService>, Error> {
         match &self.blobs {
             None => Err(Error::Denied("this actor has no r1fs grant".into())),
             Some((_, true)) if write => {
@@ -76,41 +82,42 @@ impl ActorState {
             Some((service, _)) => Ok(service.clone()),
         }
     }
-}
 
-impl ActorState {
     /// Stores a file, keeping the key of an encrypted one in this actor's namespace.
-    fn store_file(
-        &self,
-        data: &mut dyn std::io::Read,
+    async fn store_file(
+        &mut self,
+        data: Box<dyn std::io::Read + Send>,
         name: Option<String>,
         encrypt: bool,
     ) -> Result<String, Error> {
         let service = self.blob_service(true)?;
-        if encrypt && self.cstore.is_none() {
+        let keys = self.cstore.clone();
+        if encrypt && keys.is_none() {
             return Err(Error::Denied(
                 "encryption keeps the key in CSTORE: grant cstore:<namespace> too".into(),
             ));
         }
-        let (cid, key) = service.add(data, name, encrypt)?;
-        if let (Some(key), Some((store, ns))) = (key, &self.cstore) {
+        let (cid, key) = service.add(data, name, encrypt).await?;
+        if let (Some(key), Some((store, ns))) = (key, keys) {
             store
-                .set(ns, &key_name(&cid), &key)
+                .set(&ns, &key_name(&cid), &key)
+                .await
                 .map_err(|e| Error::Unavailable(format!("cannot keep the file key: {e}")))?;
         }
         Ok(cid)
     }
 
     /// The key of encrypted file `cid`, from this actor's namespace.
-    fn file_key(&self, cid: &str) -> Result<crate::blobs::BlobKey, Error> {
+    async fn file_key(&mut self, cid: &str) -> Result<BlobKey, Error> {
         let denied = || {
             Error::Denied(format!(
                 "{cid} is encrypted and its key is not in this actor's CSTORE namespace"
             ))
         };
-        let (store, ns) = self.cstore.as_ref().ok_or_else(denied)?;
+        let (store, ns) = self.cstore.clone().ok_or_else(denied)?;
         let raw = store
-            .get(ns, &key_name(cid))
+            .get(&ns, &key_name(cid))
+            .await
             .map_err(|e| Error::Unavailable(e.to_string()))?
             .ok_or_else(denied)?;
         raw.try_into().map_err(|_| denied())
@@ -118,8 +125,14 @@ impl ActorState {
 }
 
 impl files::Host for ActorState {
-    fn add(&mut self, bytes: Vec<u8>, name: Option<String>, encrypt: bool) -> FsResult<String> {
-        Ok(self.store_file(&mut bytes.as_slice(), name, encrypt))
+    async fn add(
+        &mut self,
+        bytes: Vec<u8>,
+        name: Option<String>,
+        encrypt: bool,
+    ) -> FsResult<String> {
+        let data = Box::new(std::io::Cursor::new(bytes));
+        Ok(self.store_file(data, name, encrypt).await)
     }
 
     async fn open(&mut self, cid: String) -> FsResult<Resource<FsReader>> {
@@ -132,7 +145,7 @@ impl files::Host for ActorState {
             Err(e) => return Ok(Err(e.into())),
         };
         let key = if stat.encrypted {
-            match self.file_key(&stat.cid) {
+            match self.file_key(&stat.cid).await {
                 Ok(key) => Some(key),
                 Err(e) => return Ok(Err(e)),
             }
@@ -194,7 +207,7 @@ impl files::HostWriter for ActorState {
             .map_err(|e| Error::Unavailable(format!("spooling failed: {e}"))))
     }
 
-    fn finish(&mut self, writer: Resource<FsWriter>) -> FsResult<String> {
+    async fn finish(&mut self, writer: Resource<FsWriter>) -> FsResult<String> {
         let w = self.table.get_mut(&writer)?;
         if let Err(e) = w.spool.rewind() {
             return Ok(Err(Error::Unavailable(format!("spool: {e}"))));
@@ -202,8 +215,8 @@ impl files::HostWriter for ActorState {
         let name = w.name.take();
         let encrypt = w.encrypt;
         let spool = w.spool.try_clone()?;
-        let mut spool = std::io::BufReader::new(spool);
-        Ok(self.store_file(&mut spool, name, encrypt))
+        let spool = Box::new(std::io::BufReader::new(spool));
+        Ok(self.store_file(spool, name, encrypt).await)
     }
 
     fn drop(&mut self, writer: Resource<FsWriter>) -> wasmtime::Result<()> {

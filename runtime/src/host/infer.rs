@@ -1,5 +1,5 @@
 //! `r1:infer` for actors granted `infer` or `infer:<model>`: opens models through the node's
-//! [`InferService`](crate::inference::InferService). The grant is checked on every `load`;
+//! [`InferService`](r1_core::contract::infer::InferService). The grant is checked on every `load`;
 //! an opened model handle is the proof of access afterwards. Forward passes run on the
 //! service's own threads, so a long batch never blocks this actor's worker.
 
@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use wasmtime::component::Resource;
 
-use crate::inference::{InferError, ModelHandle, ModelKind, TensorData};
+use r1_core::ServiceError;
+use r1_core::contract::infer::{ModelHandle, ModelKind, TensorData};
+
 use crate::state::ActorState;
 
 /// An opened model, shared with every other actor that opened it.
@@ -40,13 +42,15 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 
 type InferResult<T> = wasmtime::Result<Result<T, Error>>;
 
-impl From<InferError> for Error {
-    fn from(e: InferError) -> Self {
+impl From<ServiceError> for Error {
+    fn from(e: ServiceError) -> Self {
         match e {
-            InferError::Denied(m) => Error::Denied(m),
-            InferError::NotFound(m) => Error::NotFound(m),
-            InferError::Invalid(m) => Error::Invalid(m),
-            InferError::Unavailable(m) => Error::Unavailable(m),
+            ServiceError::Denied(m) => Error::Denied(m),
+            ServiceError::NotFound(m) => Error::NotFound(m),
+            ServiceError::Invalid(m) | ServiceError::TooLarge(m) | ServiceError::Refused(m) => {
+                Error::Invalid(m)
+            }
+            ServiceError::Unavailable(m) | ServiceError::Other(m) => Error::Unavailable(m),
         }
     }
 }

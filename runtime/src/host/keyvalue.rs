@@ -2,6 +2,9 @@
 //! inside the granted namespace (see `wit/keyvalue`): `default` is the namespace itself, any
 //! other bucket NAME prefixes its keys with `NAME/`.
 
+use std::sync::Arc;
+
+use r1_core::contract::kv::{CasOutcome, KeyValue};
 use wasmtime::component::Resource;
 
 use crate::state::ActorState;
@@ -22,7 +25,7 @@ pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/keyvalue",
         world: "wasi:keyvalue/imports@0.2.0-draft2",
-        imports: { default: trappable },
+        imports: { default: async | trappable },
         with: {
             "wasi:keyvalue/store.bucket": super::KvBucket,
             "wasi:keyvalue/atomics.cas": super::KvCas,
@@ -44,15 +47,15 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 
 type KvResult<T> = wasmtime::Result<Result<T, Error>>;
 
-fn store_error(e: r1_cstore::CstoreError) -> Error {
+fn store_error(e: r1_core::ServiceError) -> Error {
     Error::Other(e.to_string())
 }
 
 impl ActorState {
-    fn kv(&self) -> Result<(&r1_cstore::Cstore, &str), Error> {
+    fn kv(&self) -> Scoped {
         self.cstore
             .as_ref()
-            .map(|(s, ns)| (s, ns.as_str()))
+            .map(|(s, ns)| (s.clone(), ns.clone()))
             .ok_or(Error::AccessDenied)
     }
 
@@ -60,25 +63,32 @@ impl ActorState {
         let prefix = &self.table.get(bucket)?.prefix;
         Ok(format!("{prefix}{key}"))
     }
+}
 
-    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let (s, ns) = self.kv()?;
-        s.get(ns, key).map_err(store_error)
-    }
+/// The store and namespace an actor is granted, taken out of its state so that no borrow of
+/// the state is held while a store call is awaited.
+type Scoped = Result<(Arc<dyn KeyValue>, String), Error>;
 
-    fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
-        let (s, ns) = self.kv()?;
-        s.set(ns, key, value).map(|_| ()).map_err(store_error)
-    }
+async fn kv_get(kv: Scoped, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    let (s, ns) = kv?;
+    s.get(&ns, key).await.map_err(store_error)
+}
 
-    fn kv_delete(&self, key: &str) -> Result<(), Error> {
-        let (s, ns) = self.kv()?;
-        s.delete(ns, key).map(|_| ()).map_err(store_error)
-    }
+async fn kv_set(kv: Scoped, key: &str, value: &[u8]) -> Result<(), Error> {
+    let (s, ns) = kv?;
+    s.set(&ns, key, value)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+async fn kv_delete(kv: Scoped, key: &str) -> Result<(), Error> {
+    let (s, ns) = kv?;
+    s.delete(&ns, key).await.map(|_| ()).map_err(store_error)
 }
 
 impl store::Host for ActorState {
-    fn open(&mut self, identifier: String) -> KvResult<Resource<KvBucket>> {
+    async fn open(&mut self, identifier: String) -> KvResult<Resource<KvBucket>> {
         if self.cstore.is_none() {
             return Ok(Err(Error::AccessDenied));
         }
@@ -94,27 +104,32 @@ impl store::Host for ActorState {
 }
 
 impl store::HostBucket for ActorState {
-    fn get(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<Option<Vec<u8>>> {
+    async fn get(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<Option<Vec<u8>>> {
         let key = self.bucket_key(&bucket, &key)?;
-        Ok(self.kv_get(&key))
+        Ok(kv_get(self.kv(), &key).await)
     }
 
-    fn set(&mut self, bucket: Resource<KvBucket>, key: String, value: Vec<u8>) -> KvResult<()> {
+    async fn set(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> KvResult<()> {
         let key = self.bucket_key(&bucket, &key)?;
-        Ok(self.kv_set(&key, &value))
+        Ok(kv_set(self.kv(), &key, &value).await)
     }
 
-    fn delete(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<()> {
+    async fn delete(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<()> {
         let key = self.bucket_key(&bucket, &key)?;
-        Ok(self.kv_delete(&key))
+        Ok(kv_delete(self.kv(), &key).await)
     }
 
-    fn exists(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<bool> {
+    async fn exists(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<bool> {
         let key = self.bucket_key(&bucket, &key)?;
-        Ok(self.kv_get(&key).map(|v| v.is_some()))
+        Ok(kv_get(self.kv(), &key).await.map(|v| v.is_some()))
     }
 
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         bucket: Resource<KvBucket>,
         cursor: Option<String>,
@@ -125,7 +140,8 @@ impl store::HostBucket for ActorState {
             Err(e) => return Ok(Err(e)),
         };
         let cursor = cursor.map(|c| format!("{prefix}{c}"));
-        Ok(s.list_keys(ns, &prefix, cursor.as_deref(), 1000)
+        Ok(s.list_keys(&ns, &prefix, cursor.as_deref(), 1000)
+            .await
             .map(|page| {
                 let strip = |k: String| k[prefix.len()..].to_owned();
                 KeyResponse {
@@ -136,21 +152,26 @@ impl store::HostBucket for ActorState {
             .map_err(store_error))
     }
 
-    fn drop(&mut self, bucket: Resource<KvBucket>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, bucket: Resource<KvBucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
     }
 }
 
 impl atomics::Host for ActorState {
-    fn increment(&mut self, bucket: Resource<KvBucket>, key: String, delta: i64) -> KvResult<i64> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<KvBucket>,
+        key: String,
+        delta: i64,
+    ) -> KvResult<i64> {
         let key = self.bucket_key(&bucket, &key)?;
         let (s, ns) = match self.kv() {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
         loop {
-            let (current, version) = match s.get_versioned(ns, &key) {
+            let (current, version) = match s.get_versioned(&ns, &key).await {
                 Err(e) => return Ok(Err(store_error(e))),
                 Ok(None) => (0i64, 0),
                 Ok(Some(v)) => match std::str::from_utf8(&v.value)
@@ -166,15 +187,18 @@ impl atomics::Host for ActorState {
             let Some(next) = current.checked_add(delta) else {
                 return Ok(Err(Error::Other("increment overflows".into())));
             };
-            match s.compare_and_swap(ns, &key, version, next.to_string().as_bytes()) {
-                Ok(r1_cstore::CasOutcome::Swapped(_)) => return Ok(Ok(next)),
-                Ok(r1_cstore::CasOutcome::Conflict(_)) => continue,
+            match s
+                .compare_and_swap(&ns, &key, version, next.to_string().as_bytes())
+                .await
+            {
+                Ok(CasOutcome::Swapped(_)) => return Ok(Ok(next)),
+                Ok(CasOutcome::Conflict(_)) => continue,
                 Err(e) => return Ok(Err(store_error(e))),
             }
         }
     }
 
-    fn swap(
+    async fn swap(
         &mut self,
         cas: Resource<KvCas>,
         value: Vec<u8>,
@@ -187,26 +211,26 @@ impl atomics::Host for ActorState {
             Ok(v) => v,
             Err(e) => return Ok(Err(atomics::CasError::StoreError(e))),
         };
-        match s.compare_and_swap(ns, &key, version, &value) {
-            Ok(r1_cstore::CasOutcome::Swapped(_)) => {
+        match s.compare_and_swap(&ns, &key, version, &value).await {
+            Ok(CasOutcome::Swapped(_)) => {
                 self.table.delete(cas)?;
                 Ok(Ok(()))
             }
             // The handle goes back to the guest, which may read `current` and retry.
-            Ok(r1_cstore::CasOutcome::Conflict(_)) => Ok(Err(atomics::CasError::CasFailed(cas))),
+            Ok(CasOutcome::Conflict(_)) => Ok(Err(atomics::CasError::CasFailed(cas))),
             Err(e) => Ok(Err(atomics::CasError::StoreError(store_error(e)))),
         }
     }
 }
 
 impl atomics::HostCas for ActorState {
-    fn new(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<Resource<KvCas>> {
+    async fn new(&mut self, bucket: Resource<KvBucket>, key: String) -> KvResult<Resource<KvCas>> {
         let key = self.bucket_key(&bucket, &key)?;
         let (s, ns) = match self.kv() {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
-        let (version, value) = match s.get_versioned(ns, &key) {
+        let (version, value) = match s.get_versioned(&ns, &key).await {
             Ok(Some(v)) => (v.version, Some(v.value)),
             Ok(None) => (0, None),
             Err(e) => return Ok(Err(store_error(e))),
@@ -218,18 +242,18 @@ impl atomics::HostCas for ActorState {
         })?))
     }
 
-    fn current(&mut self, cas: Resource<KvCas>) -> KvResult<Option<Vec<u8>>> {
+    async fn current(&mut self, cas: Resource<KvCas>) -> KvResult<Option<Vec<u8>>> {
         Ok(Ok(self.table.get(&cas)?.value.clone()))
     }
 
-    fn drop(&mut self, cas: Resource<KvCas>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, cas: Resource<KvCas>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
         Ok(())
     }
 }
 
 impl batch::Host for ActorState {
-    fn get_many(
+    async fn get_many(
         &mut self,
         bucket: Resource<KvBucket>,
         keys: Vec<String>,
@@ -237,7 +261,7 @@ impl batch::Host for ActorState {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let full = self.bucket_key(&bucket, &key)?;
-            match self.kv_get(&full) {
+            match kv_get(self.kv(), &full).await {
                 Ok(v) => out.push(v.map(|v| (key, v))),
                 Err(e) => return Ok(Err(e)),
             }
@@ -245,24 +269,24 @@ impl batch::Host for ActorState {
         Ok(Ok(out))
     }
 
-    fn set_many(
+    async fn set_many(
         &mut self,
         bucket: Resource<KvBucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> KvResult<()> {
         for (key, value) in key_values {
             let full = self.bucket_key(&bucket, &key)?;
-            if let Err(e) = self.kv_set(&full, &value) {
+            if let Err(e) = kv_set(self.kv(), &full, &value).await {
                 return Ok(Err(e));
             }
         }
         Ok(Ok(()))
     }
 
-    fn delete_many(&mut self, bucket: Resource<KvBucket>, keys: Vec<String>) -> KvResult<()> {
+    async fn delete_many(&mut self, bucket: Resource<KvBucket>, keys: Vec<String>) -> KvResult<()> {
         for key in keys {
             let full = self.bucket_key(&bucket, &key)?;
-            if let Err(e) = self.kv_delete(&full) {
+            if let Err(e) = kv_delete(self.kv(), &full).await {
                 return Ok(Err(e));
             }
         }

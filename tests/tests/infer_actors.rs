@@ -11,7 +11,7 @@ use r1_runtime::{ActorSpec, GrantError, Grants, Runtime, RuntimeConfig, SpawnErr
 fn guest(name: &str) -> Vec<u8> {
     let dir = std::env::var_os("R1_GUEST_WASM_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
     let path = dir.join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -49,13 +49,6 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
     let store = r1_cstore::Cstore::open(dir.path()).expect("cstore");
-    let runtime = Runtime::new(
-        RuntimeConfig::default(),
-        None,
-        Some(store),
-        TrustPolicy::dev(),
-    )
-    .expect("runtime");
     let registry = Arc::new(Registry::new(DeviceChoice::Cpu, BatchConfig::default()).expect("cpu"));
     registry
         .register(
@@ -63,7 +56,11 @@ fn setup() -> Setup {
             ModelSpec::from_dir(SpecKind::SentenceEmbedding, model_dir()),
         )
         .expect("register");
-    runtime.set_infer_service(registry.clone());
+    let runtime = Runtime::builder(RuntimeConfig::default(), TrustPolicy::dev())
+        .key_value(Arc::new(store))
+        .inference(registry.clone())
+        .build()
+        .expect("runtime");
     Setup {
         runtime,
         registry,
