@@ -111,4 +111,6 @@ pub enum DeliveryError {
     Crashed { actor: String, reason: String },
     #[error("{0}")]
     Denied(String),
+    #[error("cannot reach {to:?}: {reason}")]
+    Unreachable { to: String, reason: String },
 }

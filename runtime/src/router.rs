@@ -1,18 +1,24 @@
-//! Local message routing: actor names to mailboxes, topics to subscribers.
+//! Message routing: actor names to mailboxes, topics to subscribers, and `NODE/NAME`
+//! addresses to the node's [`RemoteDelivery`] when it has one.
 //!
 //! Delivery to one recipient keeps send order (one bounded actix mailbox per actor). A full
 //! mailbox is reported to the sender (`MailboxFull`) instead of growing without bound; a
 //! request waits for room and a reply up to its timeout. Publish is at-most-once per
 //! subscriber: a subscriber whose mailbox is full misses the message, and that is logged.
+//!
+//! Addresses: a name never contains `/` ([`r1_core::name`]), so `NODE/NAME` is unambiguous:
+//! it goes to `RemoteDelivery` untouched; a node without one refuses it (`Unreachable`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::Duration;
 
-use actix::Addr;
-use actix::dev::SendError;
+use std::sync::Arc;
 
-use crate::actor::WasmActor;
+use actix::Recipient;
+use actix::dev::SendError;
+use r1_core::contract::remote::{Envelope, RemoteDelivery};
+
 use crate::error::DeliveryError;
 
 /// The message an actor's mailbox carries.
@@ -36,13 +42,27 @@ impl Deliver {
 
 #[derive(Default)]
 pub struct Router {
-    actors: RwLock<HashMap<String, Addr<WasmActor>>>,
+    actors: RwLock<HashMap<String, Recipient<Deliver>>>,
     topics: RwLock<HashMap<String, BTreeSet<String>>>,
+    remote: Option<Arc<dyn RemoteDelivery>>,
+}
+
+/// `NODE/NAME` → `(NODE, NAME)`; a plain name is local.
+fn remote_address(to: &str) -> Option<(&str, &str)> {
+    to.split_once('/')
 }
 
 impl Router {
-    pub(crate) fn register(&self, name: &str, addr: Addr<WasmActor>) {
-        write(&self.actors).insert(name.to_owned(), addr);
+    /// A router that hands `NODE/NAME` addresses to `remote`.
+    pub fn with_remote(remote: Option<Arc<dyn RemoteDelivery>>) -> Self {
+        Self {
+            remote,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn register(&self, name: &str, mailbox: Recipient<Deliver>) {
+        write(&self.actors).insert(name.to_owned(), mailbox);
     }
 
     /// Forgets `name` and all its subscriptions.
@@ -55,15 +75,34 @@ impl Router {
         topics.retain(|_, s| !s.is_empty());
     }
 
-    fn lookup(&self, name: &str) -> Result<Addr<WasmActor>, DeliveryError> {
+    fn lookup(&self, name: &str) -> Result<Recipient<Deliver>, DeliveryError> {
         read(&self.actors)
             .get(name)
             .cloned()
             .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))
     }
 
+    /// The remote transport for `to`, or why there is none.
+    fn remote(&self, to: &str) -> Result<&Arc<dyn RemoteDelivery>, DeliveryError> {
+        self.remote
+            .as_ref()
+            .ok_or_else(|| DeliveryError::Unreachable {
+                to: to.to_owned(),
+                reason: "this node delivers to no other node".into(),
+            })
+    }
+
     /// Queues `msg` for `to` without waiting.
     pub fn try_deliver(&self, to: &str, msg: Deliver) -> Result<(), DeliveryError> {
+        if let Some((node, name)) = remote_address(to) {
+            return self
+                .remote(to)?
+                .send(node, envelope(name, msg))
+                .map_err(|e| DeliveryError::Unreachable {
+                    to: to.to_owned(),
+                    reason: e.to_string(),
+                });
+        }
         self.lookup(to)?.try_send(msg).map_err(|e| match e {
             SendError::Full(_) => DeliveryError::MailboxFull(to.to_owned()),
             SendError::Closed(_) => DeliveryError::Stopped(to.to_owned()),
@@ -77,6 +116,16 @@ impl Router {
         msg: Deliver,
         timeout: Duration,
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
+        if let Some((node, name)) = remote_address(to) {
+            return self
+                .remote(to)?
+                .request(node, envelope(name, msg), timeout)
+                .await
+                .map_err(|e| DeliveryError::Unreachable {
+                    to: to.to_owned(),
+                    reason: e.to_string(),
+                });
+        }
         let addr = self.lookup(to)?;
         match tokio::time::timeout(timeout, addr.send(msg)).await {
             Err(_) | Ok(Err(actix::MailboxError::Timeout)) => {
@@ -131,6 +180,15 @@ impl Router {
     }
 }
 
+fn envelope(name: &str, msg: Deliver) -> Envelope {
+    Envelope {
+        from: msg.sender,
+        to: name.to_owned(),
+        topic: msg.topic,
+        payload: msg.payload,
+    }
+}
+
 // The maps hold no invariant a panicking writer could break half-way, so poison is ignored.
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|p| p.into_inner())
@@ -138,4 +196,90 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records what it is given, as a transport would carry it.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, Envelope)>>);
+
+    impl RemoteDelivery for Recorder {
+        fn send(&self, node: &str, envelope: Envelope) -> Result<(), r1_core::ServiceError> {
+            self.0.lock().unwrap().push((node.to_owned(), envelope));
+            Ok(())
+        }
+
+        fn request<'a>(
+            &'a self,
+            node: &'a str,
+            envelope: Envelope,
+            _timeout: Duration,
+        ) -> r1_core::BoxFuture<'a, Result<Option<Vec<u8>>, r1_core::ServiceError>> {
+            Box::pin(async move {
+                if node == "down" {
+                    return Err(r1_core::ServiceError::Unavailable("node down".into()));
+                }
+                Ok(Some(envelope.payload))
+            })
+        }
+    }
+
+    #[test]
+    fn node_addresses_go_to_the_transport_untouched() {
+        let recorder = Arc::new(Recorder::default());
+        let router = Router::with_remote(Some(recorder.clone()));
+        let msg = Deliver::new("source", Some("t".into()), b"hi".to_vec());
+        router.try_deliver("12D3Koo/sink", msg).unwrap();
+        let sent = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            sent,
+            vec![(
+                "12D3Koo".to_owned(),
+                Envelope {
+                    from: "source".into(),
+                    to: "sink".into(),
+                    topic: Some("t".into()),
+                    payload: b"hi".to_vec(),
+                }
+            )]
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let reply = rt.block_on(router.request(
+            "n1/echo",
+            Deliver::new("a", None, b"ping".to_vec()),
+            Duration::from_secs(1),
+        ));
+        assert_eq!(reply.unwrap(), Some(b"ping".to_vec()));
+        let down = rt.block_on(router.request(
+            "down/echo",
+            Deliver::new("a", None, vec![]),
+            Duration::from_secs(1),
+        ));
+        assert!(
+            matches!(&down, Err(DeliveryError::Unreachable { to, reason }) if to == "down/echo" && reason.contains("node down")),
+            "{down:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_transport_node_addresses_are_refused_and_names_stay_local() {
+        let router = Router::default();
+        let err = router
+            .try_deliver("n1/sink", Deliver::new("a", None, vec![]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("delivers to no other node"),
+            "{err}"
+        );
+        let err = router
+            .try_deliver("sink", Deliver::new("a", None, vec![]))
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::UnknownActor(name) if name == "sink"));
+    }
 }

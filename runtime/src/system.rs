@@ -29,6 +29,7 @@ use r1_core::contract::blobs::BlobService;
 use r1_core::contract::edil::EdilService;
 use r1_core::contract::infer::InferService;
 use r1_core::contract::kv::KeyValue;
+use r1_core::contract::remote::RemoteDelivery;
 
 /// The sender name the node itself uses (API, CLI).
 pub const HOST_SENDER: &str = "host";
@@ -83,6 +84,7 @@ pub struct RuntimeBuilder {
     policy: TrustPolicy,
     cache_dir: Option<PathBuf>,
     services: HostServices,
+    remote: Option<Arc<dyn RemoteDelivery>>,
 }
 
 impl RuntimeBuilder {
@@ -116,6 +118,12 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Delivery to `NODE/NAME` addresses (without it, such addresses are refused).
+    pub fn remote(mut self, transport: Arc<dyn RemoteDelivery>) -> Self {
+        self.remote = Some(transport);
+        self
+    }
+
     /// Builds the engine and worker threads. Must run inside an actix `System`.
     pub fn build(self) -> Result<Runtime, RuntimeError> {
         let RuntimeBuilder {
@@ -123,6 +131,7 @@ impl RuntimeBuilder {
             policy,
             cache_dir,
             services,
+            remote,
         } = self;
         let engine = EngineHandle::new(&config)?;
         let cache = ComponentCache::new(engine.engine.clone(), cache_dir)
@@ -139,7 +148,7 @@ impl RuntimeBuilder {
                 cache,
                 config,
                 pres: Mutex::default(),
-                router: Arc::default(),
+                router: Arc::new(Router::with_remote(remote)),
                 actors: Mutex::default(),
                 policy,
                 services,
@@ -158,6 +167,7 @@ impl Runtime {
             policy,
             cache_dir: None,
             services: HostServices::default(),
+            remote: None,
         }
     }
 
@@ -294,7 +304,7 @@ impl Runtime {
         let addr = WasmActor::start_in_arbiter(&worker.handle(), move |_| {
             WasmActor::new(template, instance, actor_info)
         });
-        self.inner.router.register(&name, addr.clone());
+        self.inner.router.register(&name, addr.clone().recipient());
         actors.insert(name.clone(), ActorEntry { addr, info });
         drop(actors);
         tracing::info!(actor = %name, "actor started");

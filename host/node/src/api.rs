@@ -118,6 +118,7 @@ fn delivery_status(e: &DeliveryError) -> StatusCode {
         DeliveryError::Stopped(_) | DeliveryError::Denied(_) => StatusCode::CONFLICT,
         DeliveryError::Handler { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DeliveryError::Crashed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        DeliveryError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
     }
 }
 

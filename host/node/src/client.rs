@@ -443,24 +443,8 @@ pub fn fl(cmd: FlCommand) -> Result<()> {
                 .send();
             print_json(check(&api.api, resp)?)
         }
-        FlCommand::Demo {
-            clients,
-            rounds,
-            epochs,
-            component,
-            datasets,
-            keep,
-        } => {
-            let options = crate::fl_demo::DemoOptions {
-                clients,
-                rounds,
-                epochs,
-                component: component.unwrap_or_else(crate::fl_demo::default_component),
-                datasets: datasets.unwrap_or_else(crate::fl_demo::default_datasets),
-                keep,
-            };
-            crate::fl_demo::run(&options).map(|_| ())
-        }
+        // The demo drives several nodes of its own (`fl_demo`); main dispatches it.
+        FlCommand::Demo { .. } => anyhow::bail!("`r1 fl demo` is run by fl_demo, not the client"),
         FlCommand::Show { job, api } => {
             let resp = http
                 .get(url(&api.api, &format!("/v1/edil/jobs/{job}")))

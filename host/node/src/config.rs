@@ -146,13 +146,6 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
-    /// The API token file in force.
-    pub fn api_token_path(&self) -> PathBuf {
-        self.api_token_file
-            .clone()
-            .unwrap_or_else(|| crate::token::default_path(&self.data_dir))
-    }
-
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else {
             return Ok(Self::default());

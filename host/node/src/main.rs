@@ -657,6 +657,24 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
         Command::Infer(cmd) => client::infer(cmd),
+        Command::Fl(FlCommand::Demo {
+            clients,
+            rounds,
+            epochs,
+            component,
+            datasets,
+            keep,
+        }) => {
+            let options = fl_demo::DemoOptions {
+                clients,
+                rounds,
+                epochs,
+                component: component.unwrap_or_else(fl_demo::default_component),
+                datasets: datasets.unwrap_or_else(fl_demo::default_datasets),
+                keep,
+            };
+            fl_demo::run(&options).map(|_| ())
+        }
         Command::Fl(cmd) => client::fl(cmd),
         Command::Fs {
             command,
@@ -815,7 +833,10 @@ fn run_node(args: NodeArgs) -> Result<()> {
         }
         None => None,
     };
-    let token_path = config.api_token_path();
+    let token_path = config
+        .api_token_file
+        .clone()
+        .unwrap_or_else(|| token::default_path(&config.data_dir));
     let token =
         std::sync::Arc::new(token::TokenCheck::open(&token_path).context("the node API's token")?);
     let policy = actix_web::web::Data::new(access::AccessPolicy::new(&config, token));
