@@ -8,8 +8,8 @@
 //!   handler (no actor system): the floor for one guest call per message.
 //!
 //! - `neighbour_p99_during_writes_us`: the p99 of a 64-byte request to `pong` while
-//!   `counter`, on the same worker thread, is kept busy with durable CSTORE writes (each an
-//!   fsync'd increment), next to the same pings with `counter` idle: how much one actor's
+//!   `counter`, on the same worker thread, is kept busy with durable CSTORE writes (one
+//!   fsync'd increment after another), next to the same pings with `counter` idle: how much one actor's
 //!   blocking host work costs its neighbours.
 //!
 //! Needs the guests (`make guests`). Run: `cargo bench -p r1-runtime --bench runtime`.
@@ -264,17 +264,16 @@ fn neighbour_p99(pings: usize) -> (f64, f64, u64) {
             quiet.push(ping(rt.clone()).await);
             actix_rt::time::sleep(Duration::from_micros(200)).await;
         }
-        // Keep `counter`'s mailbox fed for the whole second run.
+        // `counter` writes back to back (one durable increment after another, never a
+        // queue) for the whole second run.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flood = {
+        let writer = {
             let (rt, stop) = (rt.clone(), stop.clone());
             actix_rt::spawn(async move {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    if rt.send("counter", b"x".to_vec()).is_err() {
-                        actix_rt::time::sleep(Duration::from_micros(100)).await;
-                    } else {
-                        actix_rt::task::yield_now().await;
-                    }
+                    rt.request("counter", b"x".to_vec(), Duration::from_secs(60))
+                        .await
+                        .expect("write");
                 }
             })
         };
@@ -285,7 +284,7 @@ fn neighbour_p99(pings: usize) -> (f64, f64, u64) {
             actix_rt::time::sleep(Duration::from_micros(200)).await;
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = flood.await;
+        let _ = writer.await;
         let writes = store
             .get("bench", "count")
             .ok()
@@ -320,7 +319,7 @@ fn main() {
     const MESSAGES: usize = 100_000;
     let (r1_rate, rt_p50, rt_p99) = actor_roundtrip(MESSAGES);
     let direct_rate = direct_calls(MESSAGES);
-    let (quiet_p99, busy_p99, writes) = neighbour_p99(2000);
+    let (quiet_p99, busy_p99, writes) = neighbour_p99(1000);
 
     println!();
     println!("metric                       r1            peer          ratio  (peer)");

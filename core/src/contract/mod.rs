@@ -1,6 +1,6 @@
 //! The service contracts: what the runtime (and any system actor through it) may ask of a
 //! node's services (key/value, blobs, inference, EDIL) and of its transport (remote
-//! delivery). Each is a trait a service crate implements; the runtime holds only
+//! delivery, admission). Each is a trait a service crate implements; the runtime holds only
 //! `Arc<dyn Trait>` and never names a concrete service.
 //!
 //! Invariants every implementation keeps:
@@ -11,6 +11,7 @@
 //! - **Scope** is the caller's business: a contract takes a namespace, a job or a model
 //!   name, and the runtime passes only what the actor's grant allows.
 
+pub mod admission;
 pub mod blobs;
 pub mod edil;
 pub mod infer;

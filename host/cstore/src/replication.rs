@@ -10,12 +10,13 @@
 //!   joined converges within a few rounds.
 //! - `min_acks`: a write can wait until N peers have applied it.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use r1_mesh::{MAX_GOSSIP_BYTES, Mesh, MeshEvent, NodePeerId as PeerId};
+use r1_mesh::{
+    Admission, MAX_GOSSIP_BYTES, Mesh, NodePeerId as PeerId, Protocol, Protocols, Reply,
+};
 use serde::Serialize;
 
 use crate::op::{self, OpError};
@@ -34,29 +35,6 @@ pub enum ReplicationError {
     Store(#[from] CstoreError),
     #[error("only {acked} of the {wanted} required peers acknowledged the write")]
     NotEnoughAcks { acked: usize, wanted: usize },
-}
-
-/// Writers whose ops this node accepts.
-#[derive(Debug, Clone, Default)]
-pub struct WriterAdmission {
-    /// Empty: any writer (dev).
-    allowed: HashSet<[u8; 32]>,
-}
-
-impl WriterAdmission {
-    pub fn open() -> Self {
-        Self::default()
-    }
-
-    pub fn allowlist(keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
-        Self {
-            allowed: keys.into_iter().collect(),
-        }
-    }
-
-    pub fn admits(&self, writer: &[u8; 32]) -> bool {
-        self.allowed.is_empty() || self.allowed.contains(writer)
-    }
 }
 
 /// Counters for node status.
@@ -128,7 +106,8 @@ fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), Strin
 pub struct Replicator {
     store: Cstore,
     mesh: Mesh,
-    admission: WriterAdmission,
+    /// Whose ops are accepted: the same admission the mesh uses, keyed by writer node key.
+    admission: Arc<dyn Admission>,
     pub stats: ReplicationStats,
 }
 
@@ -138,7 +117,7 @@ impl Replicator {
     pub fn start(
         store: Cstore,
         mesh: Mesh,
-        admission: WriterAdmission,
+        admission: Arc<dyn Admission>,
         interval: Duration,
         tombstone_horizon: Duration,
     ) -> Arc<Self> {
@@ -285,7 +264,10 @@ impl Replicator {
         let mut accepted = Vec::with_capacity(ops.len());
         for raw in ops {
             match op::verify(&raw) {
-                Ok(body) if self.admission.admits(&body.writer) => accepted.push(raw),
+                // The admission answers from memory (allowlist) or a cache (licences).
+                Ok(body) if futures::executor::block_on(self.admission.admits(&body.writer)) => {
+                    accepted.push(raw)
+                }
                 Ok(_) => {
                     self.stats.rejected_writer.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
@@ -337,44 +319,13 @@ impl Replicator {
         }
     }
 
-    /// Handles a mesh event if it is CSTORE's; returns it otherwise.
-    pub fn handle(self: &Arc<Self>, event: MeshEvent) -> Option<MeshEvent> {
-        match event {
-            MeshEvent::Gossip { topic, from, data } if topic == TOPIC => {
-                match decode_ops(&data) {
-                    Ok(ops) => {
-                        let this = self.clone();
-                        tokio::task::spawn_blocking(move || this.apply_verified(Some(from), ops));
-                    }
-                    Err(e) => {
-                        self.stats
-                            .rejected_signature
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(peer = %from, "malformed cstore gossip: {e}");
-                    }
-                }
-                None
-            }
-            MeshEvent::Request {
-                from,
-                service,
-                body,
-                reply,
-            } if service == SERVICE_DIGEST || service == SERVICE_PUSH => {
-                let this = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _ = reply.send(this.answer(from, &service, &body));
-                });
-                None
-            }
-            MeshEvent::PeerConnected(peer) => {
-                // Catch up with a newcomer (or a returning peer) right away.
-                let this = self.clone();
-                tokio::spawn(async move { this.sync_with(peer).await });
-                Some(MeshEvent::PeerConnected(peer))
-            }
-            other => Some(other),
-        }
+    /// Registers CSTORE's gossip topic and request services (and its catch-up on connect).
+    pub fn register(self: &Arc<Self>, protocols: Protocols) -> Protocols {
+        protocols
+            .gossip(TOPIC, self.clone())
+            .requests(SERVICE_DIGEST, self.clone())
+            .requests(SERVICE_PUSH, self.clone())
+            .on_connect(self.clone())
     }
 
     fn answer(&self, from: PeerId, service: &str, body: &[u8]) -> Result<Vec<u8>, String> {
@@ -460,6 +411,35 @@ impl Replicator {
     }
 }
 
+/// CSTORE's side of the mesh: ops by gossip, digests and pushes by request (answered on the
+/// blocking pool: they read and write the store), catch-up with every peer that connects.
+impl Protocol for Replicator {
+    fn gossip(self: Arc<Self>, _topic: String, from: PeerId, data: Vec<u8>) {
+        match decode_ops(&data) {
+            Ok(ops) => {
+                tokio::task::spawn_blocking(move || self.apply_verified(Some(from), ops));
+            }
+            Err(e) => {
+                self.stats
+                    .rejected_signature
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(peer = %from, "malformed cstore gossip: {e}");
+            }
+        }
+    }
+
+    fn request(self: Arc<Self>, from: PeerId, service: String, body: Vec<u8>, reply: Reply) {
+        tokio::task::spawn_blocking(move || {
+            let _ = reply.send(self.answer(from, &service, &body));
+        });
+    }
+
+    fn peer_connected(self: Arc<Self>, peer: PeerId) {
+        // Catch up with a newcomer (or a returning peer) right away.
+        tokio::spawn(async move { self.sync_with(peer).await });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,7 +469,7 @@ mod tests {
             listen: vec![r1_mesh::parse_addr("127.0.0.1:0").unwrap()],
             bootstrap: Vec::new(),
             mdns: false,
-            admission: r1_mesh::Admission::open(),
+            admission: Arc::new(r1_mesh::Allowlist::open()),
         })
         .unwrap();
         let friend = SigningKey::from_bytes(&[1; 32]);
@@ -497,7 +477,7 @@ mod tests {
         let replicator = Replicator::start(
             store.clone(),
             mesh,
-            WriterAdmission::allowlist([friend.verifying_key().to_bytes()]),
+            Arc::new(r1_mesh::Allowlist::new([friend.verifying_key().to_bytes()])),
             Duration::from_secs(3600),
             Duration::from_secs(3600),
         );

@@ -23,7 +23,7 @@ use r1_core::ServiceError;
 use r1_core::contract::BoxFuture;
 use r1_core::contract::blobs::{BlobKey, BlobService, BlobStat};
 use r1_cstore::Cstore;
-use r1_mesh::{Mesh, MeshEvent, NodePeerId as PeerId};
+use r1_mesh::{Mesh, NodePeerId as PeerId, Protocol, Protocols, Reply};
 
 pub const SERVICE_BLOCK: &str = "fs.block";
 const PROVIDERS_NS: &str = "r1fs";
@@ -218,27 +218,9 @@ impl FsService {
         });
     }
 
-    /// Answers a mesh request if it is R1FS's; returns it otherwise.
-    pub fn handle(self: &Arc<Self>, event: MeshEvent) -> Option<MeshEvent> {
-        match event {
-            MeshEvent::Request {
-                service,
-                body,
-                reply,
-                ..
-            } if service == SERVICE_BLOCK => {
-                let store = self.store.clone();
-                tokio::task::spawn_blocking(move || {
-                    let answer = match <[u8; 32]>::try_from(body.as_slice()) {
-                        Ok(hash) => store.get_block(&hash).map_err(|e| e.to_string()),
-                        Err(_) => Err("a block request carries a 32-byte hash".into()),
-                    };
-                    let _ = reply.send(answer);
-                });
-                None
-            }
-            other => Some(other),
-        }
+    /// Registers R1FS's request service (blocks by hash).
+    pub fn register(self: &Arc<Self>, protocols: Protocols) -> Protocols {
+        protocols.requests(SERVICE_BLOCK, self.clone())
     }
 
     /// One block from the first provider that delivers it intact; stores it locally.
@@ -341,6 +323,20 @@ fn blob_error(e: FetchError) -> ServiceError {
 fn parse(cid: &str) -> Result<ContentId, ServiceError> {
     cid.parse()
         .map_err(|e: FsError| ServiceError::Invalid(e.to_string()))
+}
+
+/// R1FS's side of the mesh: a block by its hash, read on the blocking pool.
+impl Protocol for FsService {
+    fn request(self: Arc<Self>, _from: PeerId, _service: String, body: Vec<u8>, reply: Reply) {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let answer = match <[u8; 32]>::try_from(body.as_slice()) {
+                Ok(hash) => store.get_block(&hash).map_err(|e| e.to_string()),
+                Err(_) => Err("a block request carries a 32-byte hash".into()),
+            };
+            let _ = reply.send(answer);
+        });
+    }
 }
 
 /// R1FS as actors see it (`r1:fs`): files they add are pinned here and announced. Adds (which

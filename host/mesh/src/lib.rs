@@ -6,10 +6,14 @@
 //! while it is not connected). The node's ed25519 identity is its libp2p identity.
 //!
 //! Invariants:
-//! - **Admission**: with a non-empty allowlist, gossip and requests from peers outside it are
-//!   dropped and counted ([`MeshStats`]); nothing from them reaches the node. An empty
-//!   allowlist admits every peer (dev). [`Admission`] is the seam for the on-chain licence
-//!   check.
+//! - **Admission**: gossip and requests from peers the node's [`Admission`] does not admit
+//!   are dropped and counted ([`MeshStats`]); nothing from them reaches the node. The mesh
+//!   asks the admission (an async contract of `r1-core`, keyed by the peer's ed25519 node
+//!   key) on every connection, message and request; [`Allowlist`] is the genesis allowlist
+//!   (empty: everyone, dev), the on-chain licence check plugs in the same way.
+//! - **Protocols**: services do not read the mesh's events; they register the gossip topics
+//!   and request services they own with [`Protocols`], which dispatches each event to its
+//!   one handler (a request for a service nobody registered is answered with an error).
 //! - The swarm runs on its own thread; [`Mesh`] is a cheap handle that talks to it over
 //!   channels, so callers on any runtime can use it.
 //! - Blocked peers ([`Mesh::block`]) are disconnected and refused until unblocked.
@@ -30,11 +34,15 @@ use libp2p::{
 use serde::Serialize;
 
 mod codec;
+pub mod protocols;
 mod tls;
 use codec::{BinaryCodec, RpcRequest, RpcResponse};
 use tokio::sync::{mpsc, oneshot};
 
 pub use libp2p::PeerId as NodePeerId;
+pub use protocols::{Protocol, Protocols, Reply};
+use r1_core::contract::BoxFuture;
+pub use r1_core::contract::admission::Admission;
 
 /// Largest gossip message; larger payloads must go through request-response.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
@@ -60,31 +68,55 @@ pub enum MeshError {
     Refused { peer: PeerId, reason: String },
 }
 
-/// Who may talk to this node.
+/// The genesis allowlist: these node keys are admitted; an empty list admits everyone (dev).
 #[derive(Debug, Clone, Default)]
-pub struct Admission {
-    /// Empty: everyone (dev). Otherwise only these peers.
-    allowlist: HashSet<PeerId>,
+pub struct Allowlist {
+    keys: HashSet<[u8; 32]>,
 }
 
-impl Admission {
+impl Allowlist {
+    /// Admits every node (dev).
     pub fn open() -> Self {
         Self::default()
     }
 
-    pub fn allowlist(peers: impl IntoIterator<Item = PeerId>) -> Self {
+    /// Admits only these ed25519 node keys (and so only their peers).
+    pub fn new(keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
         Self {
-            allowlist: peers.into_iter().collect(),
+            keys: keys.into_iter().collect(),
         }
     }
+}
 
-    pub fn is_open(&self) -> bool {
-        self.allowlist.is_empty()
+impl Admission for Allowlist {
+    fn admits<'a>(&'a self, node_key: &'a [u8; 32]) -> BoxFuture<'a, bool> {
+        let admitted = self.keys.is_empty() || self.keys.contains(node_key);
+        Box::pin(std::future::ready(admitted))
     }
 
-    /// Whether `peer` is admitted. (The on-chain licence check plugs in here.)
-    pub fn admits(&self, peer: &PeerId) -> bool {
-        self.allowlist.is_empty() || self.allowlist.contains(peer)
+    fn is_open(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The ed25519 node key inside an ed25519 peer id (whose multihash inlines the key).
+pub fn node_key_of(peer: &PeerId) -> Option<[u8; 32]> {
+    let hash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if hash.code() != 0 {
+        return None;
+    }
+    identity::PublicKey::try_decode_protobuf(hash.digest())
+        .ok()?
+        .try_into_ed25519()
+        .ok()
+        .map(|key| key.to_bytes())
+}
+
+/// Whether `admission` admits `peer` (a peer without an ed25519 key: only if it is open).
+pub async fn admitted(admission: &dyn Admission, peer: &PeerId) -> bool {
+    match node_key_of(peer) {
+        Some(key) => admission.admits(&key).await,
+        None => admission.is_open(),
     }
 }
 
@@ -95,14 +127,14 @@ pub fn peer_id_of(ed25519_public: &[u8; 32]) -> Result<PeerId, MeshError> {
     Ok(identity::PublicKey::from(key).to_peer_id())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MeshConfig {
     /// The node's ed25519 secret seed (its libp2p identity).
     pub secret: [u8; 32],
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
     pub mdns: bool,
-    pub admission: Admission,
+    pub admission: Arc<dyn Admission>,
 }
 
 /// Counters shown in node status.
@@ -443,7 +475,12 @@ async fn run(
                         });
                     }
                     Command::Peers(tx) => {
-                        let peers = swarm.connected_peers().filter(|p| admission.admits(p)).copied().collect();
+                        let mut peers = Vec::new();
+                        for peer in swarm.connected_peers() {
+                            if admitted(&*admission, peer).await {
+                                peers.push(*peer);
+                            }
+                        }
                         let _ = tx.send(peers);
                     }
                     Command::Dial(addr) => {
@@ -477,7 +514,7 @@ async fn run(
                         bootstrap_peers.insert(address, *peer_id);
                     }
                 }
-                handle_event(&mut swarm, event, &admission, &events, &loopback, &stats, &mut pending, &mut listen).await;
+                handle_event(&mut swarm, event, &*admission, &events, &loopback, &stats, &mut pending, &mut listen).await;
             }
         }
     }
@@ -494,7 +531,7 @@ fn without_p2p(addr: &Multiaddr) -> Multiaddr {
 async fn handle_event(
     swarm: &mut Swarm<Behaviour>,
     event: SwarmEvent<BehaviourEvent>,
-    admission: &Admission,
+    admission: &dyn Admission,
     events: &mpsc::Sender<MeshEvent>,
     loopback: &mpsc::UnboundedSender<Command>,
     stats: &MeshStats,
@@ -512,8 +549,8 @@ async fn handle_event(
         SwarmEvent::ConnectionEstablished {
             peer_id, endpoint, ..
         } => {
-            if !admission.admits(&peer_id) {
-                tracing::warn!(peer = %peer_id, "connection from a peer outside the allowlist");
+            if !admitted(admission, &peer_id).await {
+                tracing::warn!(peer = %peer_id, "connection from a peer that is not admitted");
             }
             swarm
                 .behaviour_mut()
@@ -532,7 +569,7 @@ async fn handle_event(
         }
         SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
             for (peer, addr) in found {
-                if admission.admits(&peer) {
+                if admitted(admission, &peer).await {
                     let _ = swarm.dial(addr);
                 }
             }
@@ -543,7 +580,9 @@ async fn handle_event(
             ..
         })) => {
             let origin = message.source.unwrap_or(propagation_source);
-            if !admission.admits(&propagation_source) || !admission.admits(&origin) {
+            if !admitted(admission, &propagation_source).await
+                || !admitted(admission, &origin).await
+            {
                 stats.dropped_gossip.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(peer = %origin, "dropped gossip from an unadmitted peer");
                 return;
@@ -564,7 +603,7 @@ async fn handle_event(
             request_response::Message::Request {
                 request, channel, ..
             } => {
-                if !admission.admits(&peer) {
+                if !admitted(admission, &peer).await {
                     stats.dropped_requests.fetch_add(1, Ordering::Relaxed);
                     let _ = swarm.behaviour_mut().rpc.send_response(
                         channel,
@@ -640,4 +679,36 @@ pub fn parse_addr(text: &str) -> Result<Multiaddr, MeshError> {
     format!("{ip}/tcp/{}", sock.port())
         .parse()
         .map_err(|e: libp2p::multiaddr::Error| MeshError::BadAddress(text.into(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        futures::executor::block_on(f)
+    }
+
+    #[test]
+    fn the_allowlist_admits_by_node_key_through_the_peer_id() {
+        let friend = identity::Keypair::ed25519_from_bytes([1; 32]).unwrap();
+        let stranger = identity::Keypair::ed25519_from_bytes([2; 32]).unwrap();
+        let key = |k: &identity::Keypair| k.public().try_into_ed25519().unwrap().to_bytes();
+        let (friend_peer, stranger_peer) =
+            (friend.public().to_peer_id(), stranger.public().to_peer_id());
+        assert_eq!(node_key_of(&friend_peer), Some(key(&friend)));
+        assert_eq!(peer_id_of(&key(&friend)).unwrap(), friend_peer);
+
+        let list = Allowlist::new([key(&friend)]);
+        assert!(!list.is_open());
+        assert!(block_on(admitted(&list, &friend_peer)));
+        assert!(!block_on(admitted(&list, &stranger_peer)));
+        // A peer id that carries no ed25519 key is admitted only by an open admission.
+        let opaque = PeerId::random();
+        assert_eq!(node_key_of(&opaque), None);
+        assert!(!block_on(admitted(&list, &opaque)));
+        let open = Allowlist::open();
+        assert!(open.is_open() && block_on(admitted(&open, &stranger_peer)));
+        assert!(block_on(admitted(&open, &opaque)));
+    }
 }

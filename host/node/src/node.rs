@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use ed25519_dalek::SigningKey;
 use r1_cstore::Cstore;
-use r1_cstore::replication::{Replicator, WriterAdmission};
-use r1_mesh::{Admission, Mesh, MeshConfig, MeshEvent, parse_addr, peer_id_of};
+use r1_cstore::replication::Replicator;
+use r1_mesh::{Allowlist, Mesh, MeshConfig, MeshEvent, Protocols, parse_addr};
 use r1_runtime::signing::keys::{self, PublicKey};
 use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy};
 
@@ -152,7 +152,9 @@ impl Node {
             mesh.clone(),
             cstore.clone(),
         );
-        route_mesh_events(events, replicator.clone(), fs.clone());
+        // Each service registers the gossip topics and request services it owns.
+        let protocols = replicator.register(Protocols::new());
+        fs.register(protocols).serve(events);
         fs.start_repair_loop(std::time::Duration::from_millis(
             config.mesh.anti_entropy_ms.max(200),
         ));
@@ -290,19 +292,12 @@ fn start_mesh(
     if !allowed.is_empty() && !allowed.contains(&own) {
         allowed.push(own);
     }
-    let (admission, writers) = if allowed.is_empty() {
+    if allowed.is_empty() {
         tracing::warn!("mesh admission is open: no allowlist configured (dev)");
-        (Admission::open(), WriterAdmission::open())
-    } else {
-        let peers = allowed
-            .iter()
-            .map(|k| peer_id_of(&k.0))
-            .collect::<Result<Vec<_>, _>>()?;
-        (
-            Admission::allowlist(peers),
-            WriterAdmission::allowlist(allowed.iter().map(|k| k.0)),
-        )
-    };
+    }
+    // One admission for the mesh (peers) and CSTORE (op writers): the genesis allowlist.
+    let admission: Arc<dyn r1_mesh::Admission> =
+        Arc::new(Allowlist::new(allowed.iter().map(|k| k.0)));
     let listen = settings
         .listen
         .iter()
@@ -318,7 +313,7 @@ fn start_mesh(
         listen,
         bootstrap: bootstrap.clone(),
         mdns: settings.mdns,
-        admission,
+        admission: admission.clone(),
     })?;
     for addr in bootstrap {
         mesh.dial(addr)?;
@@ -326,29 +321,10 @@ fn start_mesh(
     let replicator = Replicator::start(
         cstore.clone(),
         mesh.clone(),
-        writers,
+        admission,
         std::time::Duration::from_millis(settings.anti_entropy_ms.max(50)),
         std::time::Duration::from_secs(settings.tombstone_horizon_s),
     );
     tracing::info!(peer_id = %mesh.peer_id(), "mesh started");
     Ok((mesh, replicator, events))
-}
-
-/// Hands each mesh event to the service it belongs to.
-fn route_mesh_events(
-    mut events: tokio::sync::mpsc::Receiver<MeshEvent>,
-    replicator: Arc<Replicator>,
-    fs: Arc<FsService>,
-) {
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            let event = match replicator.handle(event) {
-                Some(e) => fs.handle(e),
-                None => None,
-            };
-            if let Some(MeshEvent::Request { service, reply, .. }) = event {
-                let _ = reply.send(Err(format!("no service {service:?} on this node")));
-            }
-        }
-    });
 }
