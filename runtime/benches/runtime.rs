@@ -14,7 +14,6 @@
 //!
 //! Needs the guests (`make guests`). Run: `cargo bench -p r1-runtime --bench runtime`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,17 +25,9 @@ use r1_runtime::host::actor::bindings::r1::actor::types::Message;
 use r1_runtime::router::Router;
 use r1_runtime::state::{ActorState, HostServices, arm_deadline, new_store};
 use r1_runtime::{ActorSpec, Runtime, RuntimeConfig};
+use r1_test_support::guest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
-
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("R1_GUEST_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `make guests` first", path.display()))
-}
 
 fn state(router: &Arc<Router>) -> ActorState {
     ActorState::new(

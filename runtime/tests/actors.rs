@@ -1,15 +1,13 @@
 //! The runtime with real guest components: messaging, CSTORE grants, supervision, limits,
 //! WASI isolation and bad input.
 
-mod common;
-
 use std::time::Duration;
 
-use common::guest;
 use r1_runtime::{
     ActorLimits, ActorSpec, ActorStatus, DeliveryError, GrantError, Grants, LoadError,
     RestartPolicy, Runtime, RuntimeConfig, SpawnError, TrustPolicy,
 };
+use r1_test_support::guest;
 
 fn config() -> RuntimeConfig {
     RuntimeConfig {

@@ -1,16 +1,14 @@
 //! Signed components under the trust policy, with real guests.
 
-mod common;
-
 use std::time::Duration;
 
-use common::guest;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use r1_runtime::signing::format::{self, Claims, SignatureError};
 use r1_runtime::signing::keys::{self, PublicKey};
 use r1_runtime::signing::policy::unix_now;
 use r1_runtime::{ActorSpec, Grants, Runtime, RuntimeConfig, SpawnError, TrustPolicy};
+use r1_test_support::guest;
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])

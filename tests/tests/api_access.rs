@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use r1_e2e::{NodeProcess, NodeSpec, anonymous_http, free_port, guest_path, r1, r1_bin, r1_ok};
+use r1_test_support::{
+    NodeProcess, NodeSpec, anonymous_http, free_port, guest_path, r1, r1_bin, r1_ok,
+};
 use reqwest::Method;
 
 /// Every route that changes or reveals state, with a request that succeeds given the token.

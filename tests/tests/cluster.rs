@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_e2e::{NodeProcess, NodeSpec, eventually, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, r1_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -49,7 +49,7 @@ fn converged(nodes: &[&NodeProcess], ns: &str, key: &str) -> String {
 }
 
 fn cluster(root: &Path) -> (NodeProcess, NodeProcess, NodeProcess) {
-    let (a, b, c) = r1_e2e::three_nodes(root);
+    let (a, b, c) = r1_test_support::three_nodes(root);
     for node in [&a, &b, &c] {
         wait_connected(node, 2);
     }
@@ -260,7 +260,7 @@ fn min_acks_waits_for_peers() {
     assert!(out.starts_with("OK"), "{out}");
     // Acknowledged by B: B holds it now, no waiting needed.
     assert_eq!(get(&b, "acks", "k").as_deref(), Some("v"));
-    let out = r1_e2e::r1(
+    let out = r1_test_support::r1(
         &["cstore", "set", "acks", "k", "v", "--min-acks", "5"],
         Some(&a.api),
     );

@@ -1,22 +1,7 @@
 //! EDIL across nodes: the federated demo against plaintext FedAvg, and decryption refused
 //! everywhere but on the job owner's node.
 
-use std::path::PathBuf;
-
-use r1_e2e::{NodeProcess, NodeSpec, guest_path, r1, r1_ok};
-
-fn datasets() -> PathBuf {
-    let dir = std::env::var_os("R1_DATASETS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/datasets")))
-        .expect("R1_DATASETS_DIR or HOME");
-    assert!(
-        dir.join("digits.csv").is_file(),
-        "no digits.csv in {}: run scripts/fetch-digits.sh (make test does)",
-        dir.display()
-    );
-    dir
-}
+use r1_test_support::{NodeProcess, NodeSpec, guest_path, r1, r1_ok};
 
 #[test]
 fn encrypted_federated_learning_matches_plaintext_fedavg() {
@@ -31,7 +16,7 @@ fn encrypted_federated_learning_matches_plaintext_fedavg() {
             "--component",
             guest_path("federated").to_str().unwrap(),
             "--datasets",
-            datasets().to_str().unwrap(),
+            r1_test_support::datasets_dir().to_str().unwrap(),
         ],
         None,
     );
@@ -78,7 +63,7 @@ fn only_the_owner_node_can_decrypt() {
     );
     assert!(created.contains("\"key_here\": true"), "{created}");
     // The record replicates; the other node sees the job but holds no key.
-    let shown = r1_e2e::eventually(
+    let shown = r1_test_support::eventually(
         "the job reaches the other node",
         std::time::Duration::from_secs(20),
         || {
@@ -115,7 +100,7 @@ fn only_the_owner_node_can_decrypt() {
 
 #[test]
 fn actors_decrypt_only_with_the_owner_grant() {
-    let datasets = datasets();
+    let datasets = r1_test_support::datasets_dir();
     let root = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&root.path().join("n"));
     let me = node.get_json("/v1/status")["node_id"]

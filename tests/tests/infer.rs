@@ -1,24 +1,9 @@
 //! Inference through a node: `r1 infer` on the CLI, and a model stored in R1FS on one node
 //! served by another. Uses the real all-MiniLM-L6-v2 (`scripts/fetch-models.sh`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use r1_e2e::{NodeProcess, NodeSpec, eventually, r1, r1_ok};
-
-fn model_dir() -> PathBuf {
-    let dir = std::env::var_os("R1_MODELS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1/models")))
-        .expect("R1_MODELS_DIR or HOME")
-        .join("all-minilm-l6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "no model at {}: run scripts/fetch-models.sh (make test does)",
-        dir.display()
-    );
-    dir
-}
+use r1_test_support::{NodeProcess, NodeSpec, eventually, r1, r1_ok};
 
 fn vectors(output: &str) -> Vec<Vec<f32>> {
     output
@@ -36,7 +21,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn the_cli_embeds_text_and_explains_bad_requests() {
-    model_dir();
+    r1_test_support::minilm_dir();
     let root = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&root.path().join("a"));
     let models = r1_ok(&["infer", "models"], Some(&node.api));
@@ -88,7 +73,7 @@ fn the_cli_embeds_text_and_explains_bad_requests() {
 
 #[test]
 fn a_model_stored_in_r1fs_is_served_by_another_node() {
-    let dir = model_dir();
+    let dir = r1_test_support::minilm_dir();
     let root = tempfile::tempdir().unwrap();
     let a = NodeProcess::start(&root.path().join("a"));
     let mut cids = Vec::new();

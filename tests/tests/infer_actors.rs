@@ -1,36 +1,16 @@
 //! Actors using inference through `r1:infer`: the semantic-search example on the real
 //! all-MiniLM-L6-v2, grants enforced, one shared copy for every actor.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use r1_infer::{BatchConfig, DeviceChoice, ModelSpec, Registry, SpecKind};
 use r1_runtime::{ActorSpec, GrantError, Grants, Runtime, RuntimeConfig, SpawnError, TrustPolicy};
 
-fn guest(name: &str) -> Vec<u8> {
-    let dir = std::env::var_os("R1_GUEST_WASM_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "guest component {} is missing ({e}); build the guests first: `make guests`",
-            path.display()
-        )
-    })
-}
-
-fn model_dir() -> PathBuf {
-    r1_infer::default_models_dir()
-        .expect("R1_MODELS_DIR or HOME")
-        .join("all-minilm-l6-v2")
-}
-
 fn spec(name: &str, grants: &[&str], config: &[(&str, &str)]) -> ActorSpec {
     ActorSpec {
         name: name.into(),
-        wasm: guest("semantic_search"),
+        wasm: r1_test_support::guest("semantic_search"),
         grants: Grants::parse(grants).expect("grants"),
         config: config
             .iter()
@@ -53,7 +33,7 @@ fn setup() -> Setup {
     registry
         .register(
             "all-minilm-l6-v2",
-            ModelSpec::from_dir(SpecKind::SentenceEmbedding, model_dir()),
+            ModelSpec::from_dir(SpecKind::SentenceEmbedding, r1_test_support::minilm_dir()),
         )
         .expect("register");
     let runtime = Runtime::builder(RuntimeConfig::default(), TrustPolicy::dev())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use r1_e2e::{NodeProcess, guest_path, r1, r1_ok};
+use r1_test_support::{NodeProcess, guest_path, r1, r1_ok};
 
 fn p(name: &str) -> String {
     guest_path(name).display().to_string()
@@ -206,7 +206,7 @@ fn pooling_falls_back_to_on_demand_when_address_space_is_short() {
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg("ulimit -v 33554432 && exec \"$0\" \"$@\"")
-        .arg(r1_e2e::r1_bin())
+        .arg(r1_test_support::r1_bin())
         .args(["run", &p("hello"), "--send", "small board", "--data-dir"])
         .arg(root.path())
         .env("R1_LOG", "warn")

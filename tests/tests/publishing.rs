@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use r1_e2e::r1_bin;
+use r1_test_support::r1_bin;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -96,7 +96,7 @@ fn readme_publishing_commands_work_as_written() {
         "r1 run {hello} --strict --send x || echo UNSIGNED-REFUSED; \
          chmod 644 ~/.config/r1/publisher.key; \
          r1 sign {hello} --out {out} || echo KEY-REFUSED",
-        hello = r1_e2e::guest_path("hello").display(),
+        hello = r1_test_support::guest_path("hello").display(),
         out = home.path().join("never.wasm").display()
     );
     let out = shell(&script, home.path());

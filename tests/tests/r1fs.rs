@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_e2e::{NodeProcess, NodeSpec, eventually, r1, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, r1, r1_ok};
 
 fn file_bytes(len: usize, seed: u32) -> Vec<u8> {
     (0..len as u32)
@@ -51,7 +51,7 @@ fn add(node: &NodeProcess, path: &Path) -> String {
 #[test]
 fn add_on_a_get_on_c_and_survive_a_corrupt_provider() {
     let root = tempfile::tempdir().unwrap();
-    let (a, b, c) = r1_e2e::three_nodes(root.path());
+    let (a, b, c) = r1_test_support::three_nodes(root.path());
 
     // A file that only A holds, fetched by C peer to peer.
     let input = root.path().join("in.bin");
@@ -114,7 +114,7 @@ fn holds(node: &NodeProcess, cid: &str) -> bool {
 #[test]
 fn replicas_are_restored_when_a_holder_disappears() {
     let root = tempfile::tempdir().unwrap();
-    let (a, b, c) = r1_e2e::three_nodes(root.path());
+    let (a, b, c) = r1_test_support::three_nodes(root.path());
     let input = root.path().join("in.bin");
     std::fs::write(&input, file_bytes((1 << 20) + 5, 3)).unwrap();
     let cid = add(&a, &input);
@@ -217,7 +217,7 @@ fn an_actor_archives_to_r1fs_and_another_node_reads_it() {
     let root = tempfile::tempdir().unwrap();
     let a = NodeSpec::new(&root.path().join("a")).start();
     let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
-    let archiver = r1_e2e::guest_path("archiver");
+    let archiver = r1_test_support::guest_path("archiver");
     let archiver = archiver.to_str().unwrap();
 
     // Without the grant the node refuses it, naming the interface.
@@ -263,7 +263,7 @@ fn encrypted_files_are_readable_only_with_the_key_grant() {
     let root = tempfile::tempdir().unwrap();
     let a = NodeSpec::new(&root.path().join("a")).start();
     let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
-    let archiver = r1_e2e::guest_path("archiver");
+    let archiver = r1_test_support::guest_path("archiver");
     let archiver = archiver.to_str().unwrap();
     r1_ok(
         &[

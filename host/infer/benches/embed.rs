@@ -23,12 +23,6 @@ fn sentences() -> Vec<String> {
     base.iter().cycle().take(total).cloned().collect()
 }
 
-fn model_dir() -> PathBuf {
-    r1_infer::default_models_dir()
-        .expect("R1_MODELS_DIR or HOME")
-        .join("all-minilm-l6-v2")
-}
-
 fn main() {
     let device: DeviceChoice = std::env::var("R1_DEVICE")
         .unwrap_or_else(|_| "cpu".into())
@@ -39,7 +33,7 @@ fn main() {
     registry
         .register(
             "minilm",
-            ModelSpec::from_dir(SpecKind::SentenceEmbedding, model_dir()),
+            ModelSpec::from_dir(SpecKind::SentenceEmbedding, r1_test_support::minilm_dir()),
         )
         .expect("register");
     let sentences = sentences();

@@ -8,24 +8,12 @@ use std::time::Duration;
 use r1_core::ServiceError;
 use r1_infer::{BatchConfig, DeviceChoice, ModelSpec, Registry, SpecKind, TensorData};
 
-fn model_dir() -> PathBuf {
-    let dir = r1_infer::default_models_dir()
-        .expect("R1_MODELS_DIR or HOME")
-        .join("all-minilm-l6-v2");
-    assert!(
-        dir.join("model.safetensors").is_file(),
-        "{} has no model: run scripts/fetch-models.sh (make test does)",
-        dir.display()
-    );
-    dir
-}
-
 fn registry() -> Registry {
     let registry = Registry::new(DeviceChoice::Cpu, BatchConfig::default()).expect("cpu");
     registry
         .register(
             "minilm",
-            ModelSpec::from_dir(SpecKind::SentenceEmbedding, model_dir()),
+            ModelSpec::from_dir(SpecKind::SentenceEmbedding, r1_test_support::minilm_dir()),
         )
         .expect("register");
     registry

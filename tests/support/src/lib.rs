@@ -1,5 +1,7 @@
-//! Helpers for the end-to-end tests: run the real `r1` binary, start nodes on loopback and
-//! talk to them through the CLI and the HTTP API, the way a user does.
+//! What every test and benchmark shares: guest components (`make guests` builds them), free
+//! loopback ports, the model and dataset dirs (`make models datasets` fill them), and real
+//! `r1` binaries and `r1 node` processes to talk to through the CLI and the HTTP API, the way
+//! a user does.
 //!
 //! The node API needs its bearer token: [`NodeProcess::http`] sends it, and [`r1`] hands the
 //! CLI the token file of the node whose API it is given (`R1_API_TOKEN_FILE`).
@@ -58,18 +60,64 @@ pub fn r1_bin() -> PathBuf {
     bin
 }
 
-/// A guest component built by `scripts/build-guests.sh`.
-pub fn guest_path(name: &str) -> PathBuf {
-    let dir = std::env::var_os("R1_GUEST_WASM_DIR")
+/// Where the guest components are: `$R1_GUEST_WASM_DIR`, else the workspace's `target/wasm`.
+pub fn guest_dir() -> PathBuf {
+    std::env::var_os("R1_GUEST_WASM_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
-    let path = dir.join(format!("{name}.wasm"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm"))
+}
+
+/// A guest component built by `scripts/build-guests.sh` (e.g. `hello`, `guest_looper`).
+pub fn guest_path(name: &str) -> PathBuf {
+    let path = guest_dir().join(format!("{name}.wasm"));
     assert!(
         path.exists(),
         "{} is missing: run `make guests` (make test does)",
         path.display()
     );
     path
+}
+
+/// The bytes of guest component `name`.
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = guest_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A cache dir under `$VAR`, else `~/.cache/r1/SUB` (the convention the fetch scripts and
+/// the node's defaults follow).
+fn cache_dir(var: &str, sub: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/r1").join(sub)))
+        .unwrap_or_else(|| panic!("set {var} or HOME"))
+}
+
+/// The models `scripts/fetch-models.sh` fetched (`$R1_MODELS_DIR`).
+pub fn models_dir() -> PathBuf {
+    cache_dir("R1_MODELS_DIR", "models")
+}
+
+/// The all-MiniLM-L6-v2 model directory, which must be there (`make models`).
+pub fn minilm_dir() -> PathBuf {
+    let dir = models_dir().join("all-minilm-l6-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} has no model: run `make models` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+/// The data sets `scripts/fetch-digits.sh` fetched (`$R1_DATASETS_DIR`).
+pub fn datasets_dir() -> PathBuf {
+    let dir = cache_dir("R1_DATASETS_DIR", "datasets");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: run `make datasets` (make test does)",
+        dir.display()
+    );
+    dir
 }
 
 /// Runs `r1 ARGS...` to completion.
