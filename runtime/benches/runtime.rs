@@ -23,7 +23,7 @@ use r1_runtime::grants::Grants;
 use r1_runtime::host::actor::bindings::ActorPre;
 use r1_runtime::host::actor::bindings::r1::actor::types::Message;
 use r1_runtime::router::Router;
-use r1_runtime::state::{ActorState, HostServices, arm_deadline, new_store};
+use r1_runtime::state::{ActorState, arm_deadline, new_store};
 use r1_runtime::{ActorSpec, Runtime, RuntimeConfig};
 use r1_test_support::guest;
 use wasmtime::component::{Component, Linker};
@@ -35,7 +35,6 @@ fn state(router: &Arc<Router>) -> ActorState {
         &Grants::default(),
         64 << 20,
         router.clone(),
-        &HostServices::default(),
     )
     .expect("actor state")
 }

@@ -104,7 +104,7 @@ pub(crate) struct ActorTemplate {
     pub limits: ActorLimits,
     pub config: Vec<(String, String)>,
     pub router: Arc<Router>,
-    pub services: crate::state::HostServices,
+    pub services: crate::capability::HostServices,
     pub policy: RestartPolicy,
 }
 
@@ -121,14 +121,15 @@ impl ActorTemplate {
 
     /// Instantiates and runs `init`.
     pub(crate) async fn start(&self) -> Result<Instance, Crash> {
-        let state = ActorState::new(
+        let mut state = ActorState::new(
             self.name.clone(),
             &self.grants,
             self.limits.max_memory_bytes,
             self.router.clone(),
-            &self.services,
         )
         .map_err(Crash::Setup)?;
+        crate::capability::attach(&self.grants, &self.services, &mut state)
+            .map_err(Crash::Setup)?;
         let mut store = new_store(&self.engine, state);
         self.arm_deadline(&mut store);
         let bindings = self

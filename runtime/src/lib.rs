@@ -2,6 +2,8 @@
 //!
 //! - [`engine`]: cranelift + epoch interruption + pooling allocator (with on-demand fallback).
 //! - [`cache`]: compile once per (bytes, engine); never accept precompiled input.
+//! - [`capability`]: one unit per grantable capability (grant syntax, packages, claims,
+//!   linking, instance handles), registered in one table.
 //! - [`grants`] and [`linker`]: capability grants, checked before instantiation.
 //! - [`actor`]: one actix actor per wasm actor, with deadlines, limits and supervision.
 //! - [`router`]: local send / request / publish-subscribe.
@@ -13,6 +15,7 @@
 
 pub mod actor;
 pub mod cache;
+pub mod capability;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -8,8 +8,9 @@ use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use crate::capability::requirement;
 use crate::error::GrantError;
-use crate::grants::{Capability, Grants, Requirement, requirement};
+use crate::grants::{Capability, Grants, Requirement};
 use crate::signing::format::{Claims, SignatureError};
 use crate::signing::policy::declares;
 use crate::state::ActorState;
@@ -136,15 +137,7 @@ pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Li
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::host::actor::add_to_linker(&mut linker)?;
     for cap in caps {
-        match cap {
-            Capability::Cstore => {
-                crate::host::cstore::add_to_linker(&mut linker)?;
-                crate::host::keyvalue::add_to_linker(&mut linker)?;
-            }
-            Capability::R1fs => crate::host::fs::add_to_linker(&mut linker)?,
-            Capability::Infer => crate::host::infer::add_to_linker(&mut linker)?,
-            Capability::Edil => crate::host::edil::add_to_linker(&mut linker)?,
-        }
+        (crate::capability::unit(*cap).link)(&mut linker)?;
     }
     Ok(linker)
 }

@@ -102,28 +102,14 @@ pub struct ActorState {
     )>,
 }
 
-/// The node's services an actor may be granted; what it is granted is cut from these. Handed
-/// to the runtime once, through [`crate::RuntimeBuilder`], before any actor starts.
-#[derive(Clone, Default)]
-pub struct HostServices {
-    /// Key/value with hashes and CAS (CSTORE): `cstore:NS` and `wasi:keyvalue`.
-    pub key_value: Option<Arc<dyn KeyValue>>,
-    /// Content-addressed files (R1FS): `r1fs`, `r1fs-ro`.
-    pub blobs: Option<Arc<dyn BlobService>>,
-    /// Models: `infer`, `infer:MODEL`.
-    pub infer: Option<Arc<dyn InferService>>,
-    /// Federated learning: `edil:JOB`, `edil-owner:JOB`.
-    pub edil: Option<Arc<dyn EdilService>>,
-}
-
 impl ActorState {
-    /// Builds the store data for actor `name` from its grants.
+    /// Builds the store data for actor `name` from its grants: WASI with its preopens, no
+    /// capability handle yet (`crate::capability::attach` adds those).
     pub fn new(
         name: Arc<str>,
         grants: &Grants,
         max_memory_bytes: usize,
         router: Arc<Router>,
-        services: &HostServices,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
         // Nothing ambient: no inherited env, args, stdin or network; output goes to the log.
@@ -142,29 +128,7 @@ impl ActorState {
             wasi.preopened_dir(&preopen.host, &preopen.guest, perms)
                 .map_err(|e| format!("cannot preopen {}: {e:#}", preopen.host.display()))?;
         }
-        let cstore = match (&grants.cstore, &services.key_value) {
-            (Some(ns), Some(store)) => Some((store.clone(), ns.clone())),
-            (Some(_), None) => return Err("CSTORE is granted but this node has no store".into()),
-            (None, _) => None,
-        };
-        let blobs = match (grants.r1fs, &services.blobs) {
-            (Some(read_only), Some(service)) => Some((service.clone(), read_only)),
-            (Some(_), None) => return Err("R1FS is granted but this node runs no R1FS".into()),
-            (None, _) => None,
-        };
-        let infer = match (&grants.infer, &services.infer) {
-            (Some(scope), Some(service)) => Some((service.clone(), scope.clone())),
-            (Some(_), None) => {
-                return Err("inference is granted but this node serves no models".into());
-            }
-            (None, _) => None,
-        };
-        let edil = match (grants.edil.is_empty(), &services.edil) {
-            (false, Some(service)) => Some((service.clone(), grants.edil.clone())),
-            (false, None) => return Err("EDIL is granted but this node runs no EDIL".into()),
-            (true, _) => None,
-        };
-        Ok(Self {
+        let state = Self {
             name,
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -172,11 +136,12 @@ impl ActorState {
             deadline: Instant::now(),
             deadline_ms: 0,
             router,
-            cstore,
-            blobs,
-            infer,
-            edil,
-        })
+            cstore: None,
+            blobs: None,
+            infer: None,
+            edil: None,
+        };
+        Ok(state)
     }
 }
 

@@ -15,6 +15,7 @@ use wasmtime::component::Component;
 
 use crate::actor::{ActorInfo, ActorStatus, ActorTemplate, StopActor, WasmActor};
 use crate::cache::{ComponentCache, ContentHash};
+use crate::capability::HostServices;
 use crate::config::{ActorLimits, RuntimeConfig};
 use crate::engine::{AllocatorKind, EngineHandle};
 use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
@@ -24,7 +25,7 @@ use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
-use crate::state::{ActorState, HostServices};
+use crate::state::ActorState;
 use r1_core::contract::blobs::BlobService;
 use r1_core::contract::edil::EdilService;
 use r1_core::contract::infer::InferService;

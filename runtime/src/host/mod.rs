@@ -1,9 +1,4 @@
-//! Host implementations of the `r1:*` WIT interfaces. Each submodule binds one package and
-//! implements its `Host` traits on [`ActorState`](crate::state::ActorState).
+//! The host side of what every actor gets: `r1:actor` (mailbox, logging). The interfaces a
+//! grant unlocks live with their capability in [`crate::capability`].
 
 pub mod actor;
-pub mod cstore;
-pub mod edil;
-pub mod fs;
-pub mod infer;
-pub mod keyvalue;

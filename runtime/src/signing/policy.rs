@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::format::{self, SignatureError, Verified};
 use super::keys::PublicKey;
+use crate::capability::UNITS;
 use crate::grants::{Capability, Grants};
 
 /// Clock skew tolerated on `issued_at`.
@@ -123,23 +124,20 @@ impl TrustPolicy {
 
 /// Whether `grants` satisfy one requested capability.
 pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError> {
+    if let Some(unit) = UNITS.iter().find(|u| (u.owns_claim)(capability)) {
+        return Ok((unit.satisfies)(capability, grants));
+    }
     Ok(match capability.split_once(':') {
-        None if capability == "cstore" => grants.cstore.is_some(),
-        None if capability == "r1fs" => grants.r1fs == Some(false),
-        None if capability == "r1fs-ro" => grants.r1fs.is_some(),
-        None if capability == "infer" => grants.infer == Some(crate::grants::ModelScope::All),
-        Some(("infer", model)) => grants.infer.as_ref().is_some_and(|s| s.allows(model)),
-        Some(("edil", job)) => grants.edil.contains_key(job),
-        Some(("edil-owner", job)) => grants.edil.get(job) == Some(&true),
-        Some(("cstore", ns)) => grants.cstore.as_deref() == Some(ns),
         Some(("fs", guest)) => grants
             .preopens
             .iter()
             .any(|p| p.guest == guest && !p.read_only),
         Some(("fs-ro", guest)) => grants.preopens.iter().any(|p| p.guest == guest),
         _ => {
+            let units: Vec<&str> = UNITS.iter().map(|u| u.hint).collect();
             return Err(SignatureError::BadClaims(format!(
-                "unknown capability {capability:?} (known: cstore[:NS], fs:GUEST_DIR, fs-ro:GUEST_DIR, r1fs, r1fs-ro, infer[:MODEL], edil:JOB, edil-owner:JOB)"
+                "unknown capability {capability:?} (known: fs:GUEST_DIR, fs-ro:GUEST_DIR, {})",
+                units.join(", ")
             )));
         }
     })
@@ -147,10 +145,6 @@ pub fn granted(capability: &str, grants: &Grants) -> Result<bool, SignatureError
 
 /// Whether the claims request capability `cap` in any scope.
 pub fn declares(claims: &format::Claims, cap: Capability) -> bool {
-    claims.capabilities.iter().any(|c| match cap {
-        Capability::Cstore => c == "cstore" || c.starts_with("cstore:"),
-        Capability::R1fs => c == "r1fs" || c == "r1fs-ro",
-        Capability::Infer => c == "infer" || c.starts_with("infer:"),
-        Capability::Edil => c.starts_with("edil:") || c.starts_with("edil-owner:"),
-    })
+    let unit = crate::capability::unit(cap);
+    claims.capabilities.iter().any(|c| (unit.owns_claim)(c))
 }
