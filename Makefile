@@ -45,12 +45,12 @@ bench: guests
 
 ## bench-cstore: CSTORE over RESP vs redis-server, and replication latency across 3 nodes
 bench-cstore: setup
-	$(CARGO) build --release -p r1-node
+	$(CARGO) build --release -p r1-cli
 	bash scripts/bench-cstore.sh $(CARGO_TARGET_DIR)/release/r1
 
 ## bench-r1fs: R1FS add and two-node fetch vs iroh-blobs (built from crates.io in its own workspace)
 bench-r1fs: setup
-	$(CARGO) build --release -p r1-node
+	$(CARGO) build --release -p r1-cli
 	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/iroh-bench $(CARGO) build --release --manifest-path bench/iroh-blobs/Cargo.toml
 	bash scripts/bench-r1fs.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/iroh-bench/release/iroh-blobs-bench
 

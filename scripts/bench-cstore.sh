@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 r1="${1:-${CARGO_TARGET_DIR:-$PWD/target}/release/r1}"
 requests="${BENCH_REQUESTS:-100000}"
 clients="${BENCH_CLIENTS:-50}"
-[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build --release -p r1-node)" >&2; exit 1; }
+[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build --release -p r1-cli)" >&2; exit 1; }
 bash scripts/setup-tools.sh
 
 work="$(mktemp -d -t r1-bench.XXXXXX)"

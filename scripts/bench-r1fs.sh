@@ -18,7 +18,7 @@ r1="${1:-${CARGO_TARGET_DIR:-$PWD/target}/release/r1}"
 iroh="${2:-}"
 size_mb="${BENCH_MB:-256}"
 runs="${BENCH_RUNS:-3}"
-[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build --release -p r1-node)" >&2; exit 1; }
+[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build --release -p r1-cli)" >&2; exit 1; }
 [ -x "$iroh" ] || { echo "no iroh-blobs-bench binary at '$iroh'" >&2; exit 1; }
 
 work="$(mktemp -d -t r1fs-bench.XXXXXX)"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${R1_GUEST_WASM_DIR:-$PWD/target/wasm}"
 r1="${R1_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/r1}"
-[ -x "$r1" ] || { echo "build the host first (cargo build -p r1-node); no $r1" >&2; exit 1; }
+[ -x "$r1" ] || { echo "build the host first (cargo build -p r1-cli); no $r1" >&2; exit 1; }
 crates=()
 for manifest in examples/*/Cargo.toml examples/*/*/Cargo.toml actors/*/Cargo.toml tests/guests/*/Cargo.toml; do
   [ -f "$manifest" ] && crates+=("$(dirname "$manifest")")

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 r1="${1:-${CARGO_TARGET_DIR:-$PWD/target}/debug/r1}"
 dir="${R1_CLUSTER_DIR:-$PWD/target/cluster}"
-[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build -p r1-node)" >&2; exit 1; }
+[ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build -p r1-cli)" >&2; exit 1; }
 mkdir -p "$dir"
 # The three nodes share one API token file (0600), made once and kept across restarts.
 token="$dir/api.token"

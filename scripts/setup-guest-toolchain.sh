@@ -5,7 +5,7 @@
 # Route 2: Debian's rustc-web with its std source and wasi-libc (DESIGN §12) -> `-Zbuild-std`.
 #
 # Prints the chosen route on its last line: `route=rustup` or `route=debian`.
-# `r1 build` makes the same choice (host/node/src/build.rs); R1_GUEST_TOOLCHAIN=rustup|debian
+# `r1 build` makes the same choice (cli/src/build.rs); R1_GUEST_TOOLCHAIN=rustup|debian
 # forces one in both.
 set -euo pipefail
 

@@ -156,6 +156,18 @@ impl NodeConfig {
     }
 }
 
+/// `$R1_KEY`, else `$XDG_CONFIG_HOME/r1/publisher.key`, else `~/.config/r1/publisher.key`.
+pub fn default_key_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("R1_KEY") {
+        return path.into();
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    config.join("r1/publisher.key")
+}
+
 /// `$R1_DATA_DIR`, else `$XDG_DATA_HOME/r1`, else `~/.local/share/r1`, else `./.r1`.
 pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("R1_DATA_DIR") {

@@ -36,7 +36,7 @@ pub fn trust_policy(
         for key in extra {
             policy.trust(*key);
         }
-        let local = crate::publish::default_key_path();
+        let local = crate::config::default_key_path();
         if let Ok(key) = keys::read_any_public(&keys::pub_path(&local)) {
             policy.trust(key);
         }

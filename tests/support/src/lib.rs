@@ -39,7 +39,7 @@ pub fn anonymous_http() -> reqwest::blocking::Client {
     http_builder().build().expect("http client")
 }
 
-/// The `r1` binary next to this test's own build output (`cargo build -p r1-node` first;
+/// The `r1` binary next to this test's own build output (`cargo build -p r1-cli` first;
 /// `make test` does).
 pub fn r1_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("R1_BIN") {
@@ -54,7 +54,7 @@ pub fn r1_bin() -> PathBuf {
         .expect("target dir");
     assert!(
         bin.exists(),
-        "{} is missing: build it first with `cargo build -p r1-node` (make test does)",
+        "{} is missing: build it first with `cargo build -p r1-cli` (make test does)",
         bin.display()
     );
     bin

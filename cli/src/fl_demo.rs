@@ -62,7 +62,7 @@ fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
     let exe = std::env::current_exe().context("cannot find the r1 binary")?;
     let root = tempfile::Builder::new().prefix("r1-fl-demo.").tempdir()?;
     let token_file = root.path().join("api.token");
-    let token = crate::token::ensure(&token_file)?;
+    let token = r1_node::token::ensure(&token_file)?;
     let mut nodes = Nodes {
         children: Vec::new(),
         apis: Vec::new(),

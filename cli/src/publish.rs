@@ -8,20 +8,8 @@ use r1_runtime::signing::keys::{self, PublicKey};
 use r1_runtime::signing::policy::unix_now;
 use serde::Deserialize;
 
-/// `$R1_KEY`, else `$XDG_CONFIG_HOME/r1/publisher.key`, else `~/.config/r1/publisher.key`.
-pub fn default_key_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("R1_KEY") {
-        return path.into();
-    }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    config.join("r1/publisher.key")
-}
-
 pub fn key_new(out: Option<PathBuf>, force: bool) -> Result<()> {
-    let path = out.unwrap_or_else(default_key_path);
+    let path = out.unwrap_or_else(r1_node::config::default_key_path);
     let key = keys::generate()?;
     keys::write_secret(&path, &key, force)?;
     let public = keys::public_key(&key);
@@ -32,7 +20,7 @@ pub fn key_new(out: Option<PathBuf>, force: bool) -> Result<()> {
 }
 
 pub fn key_show(key: Option<PathBuf>) -> Result<()> {
-    let path = key.unwrap_or_else(default_key_path);
+    let path = key.unwrap_or_else(r1_node::config::default_key_path);
     print_public(keys::read_any_public(&path)?);
     Ok(())
 }
@@ -108,7 +96,9 @@ impl SignOptions {
     }
 
     fn key_path(&self) -> PathBuf {
-        self.key.clone().unwrap_or_else(default_key_path)
+        self.key
+            .clone()
+            .unwrap_or_else(r1_node::config::default_key_path)
     }
 }
 

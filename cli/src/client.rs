@@ -21,7 +21,7 @@ pub(crate) const API_CA_ENV: &str = "R1_API_CA";
 /// The headers every request to the node carries: its bearer token when one is found
 /// (`R1_API_TOKEN`, `R1_API_TOKEN_FILE`, the data dir's `api.token`).
 fn auth_headers() -> Result<reqwest::header::HeaderMap> {
-    bearer(crate::token::client_token()?)
+    bearer(r1_node::token::client_token()?)
 }
 
 /// `Authorization: Bearer TOKEN` (nothing for `None`), marked sensitive.

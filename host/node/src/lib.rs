@@ -1,0 +1,13 @@
+//! `r1-node`: a node assembled and served. [`node::Node::start`] is the one place that names
+//! every service (CSTORE, the mesh, R1FS, inference, EDIL) and hands them to the runtime;
+//! [`server::serve`] puts the HTTP API ([`api`], guarded by [`access`] and [`token`]) in
+//! front of it. The `r1` binary (`cli/`) and the typed client are built on this crate.
+
+pub mod access;
+pub mod api;
+pub mod config;
+pub mod deployments;
+pub mod node;
+pub mod server;
+pub mod token;
+pub mod upload;
