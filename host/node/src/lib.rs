@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod deployments;
+pub mod identity;
 pub mod node;
 pub mod server;
 pub mod token;

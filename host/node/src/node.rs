@@ -49,6 +49,8 @@ pub struct Node {
     pub config: NodeConfig,
     /// The node's ed25519 identity (`<data dir>/node.key`, created at first start).
     pub identity: PublicKey,
+    /// Signing as this node, for services and system actors (the identity contract).
+    pub signer: Arc<dyn r1_core::contract::identity::NodeIdentity>,
     pub runtime: Runtime,
     pub cstore: Cstore,
     pub mesh: Mesh,
@@ -190,6 +192,7 @@ impl Node {
         let node = Arc::new(Self {
             config,
             identity,
+            signer: Arc::new(crate::identity::Ed25519Identity::new(node_key.clone())),
             runtime,
             cstore,
             mesh,
