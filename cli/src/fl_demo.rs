@@ -11,9 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use reqwest::blocking::Client;
-
-use crate::client::{bearer, check, url};
+use r1_client::{Client, NewJob};
 
 pub struct DemoOptions {
     pub clients: usize,
@@ -100,21 +98,12 @@ fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
             .push(cmd.spawn().context("cannot start a node")?);
         nodes.apis.push(format!("127.0.0.1:{api}"));
     }
-    let http = Client::builder()
-        .default_headers(bearer(Some(nodes.token.clone()))?)
-        .timeout(Duration::from_secs(5))
-        .build()?;
     for api in &nodes.apis {
+        let client = Client::with_token(api, Some(nodes.token.clone()))?;
         wait_for(
             &format!("node {api} to start"),
             Duration::from_secs(60),
-            || {
-                Ok(http
-                    .get(url(api, "/v1/status"))
-                    .send()?
-                    .status()
-                    .is_success())
-            },
+            || Ok(client.status().is_ok()),
         )?;
     }
     Ok(nodes)
@@ -133,9 +122,9 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> Result<bool>) -
     }
 }
 
+/// The demo's nodes, one client each.
 struct Mesh {
-    http: Client,
-    apis: Vec<String>,
+    clients: Vec<Client>,
 }
 
 impl Mesh {
@@ -147,38 +136,38 @@ impl Mesh {
         grants: &[String],
         config: &[String],
     ) -> Result<()> {
-        let api = &self.apis[node];
-        let mut query: Vec<(&str, &str)> = grants.iter().map(|g| ("grant", g.as_str())).collect();
-        query.extend(config.iter().map(|c| ("config", c.as_str())));
-        let resp = self
-            .http
-            .put(url(api, &format!("/v1/actors/{name}")))
-            .query(&query)
-            .body(wasm.to_vec())
-            .send();
-        check(api, resp).with_context(|| format!("cannot start {name} on node {node}"))?;
+        let config: Vec<(String, String)> = config
+            .iter()
+            .filter_map(|c| c.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        self.clients[node]
+            .start_actor(name, wasm.to_vec(), grants, &config)
+            .with_context(|| format!("cannot start {name} on node {node}"))?;
         Ok(())
     }
 
     /// Asks an actor; retried for a while, since files and job records reach other nodes
     /// asynchronously.
     fn ask(&self, node: usize, actor: &str, message: &str) -> Result<String> {
-        let api = &self.apis[node];
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let resp = self
-                .http
-                .post(url(api, &format!("/v1/actors/{actor}/request")))
-                .query(&[("timeout_ms", "120000")])
-                .body(message.to_owned())
-                .send();
-            match check(api, resp) {
-                Ok(r) => return Ok(r.text()?.trim().to_owned()),
+            let reply = self.clients[node].request(
+                actor,
+                message.as_bytes().to_vec(),
+                Duration::from_secs(120),
+            );
+            match reply {
+                Ok(r) => return Ok(String::from_utf8_lossy(&r).trim().to_owned()),
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!(actor, "retrying: {e:#}");
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(e) => return Err(e.context(format!("{actor} on node {node}: {message}"))),
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("{actor} on node {node}: {message}"))
+                    );
+                }
             }
         }
     }
@@ -228,39 +217,32 @@ fn run_on(options: &DemoOptions, started: &mut Option<Nodes>) -> Result<Vec<Roun
     eprintln!("starting {} nodes…", k + 1);
     let nodes = started.insert(start_nodes(k + 1, options.keep)?);
     let mesh = Mesh {
-        http: Client::builder()
-            .default_headers(bearer(Some(nodes.token.clone()))?)
-            .timeout(Duration::from_secs(180))
-            .build()?,
-        apis: nodes.apis.clone(),
+        clients: nodes
+            .apis
+            .iter()
+            .map(|api| Client::with_token(api, Some(nodes.token.clone())))
+            .collect::<Result<_, _>>()?,
     };
     let mut participants = Vec::new();
-    for api in &mesh.apis[1..] {
-        let status: serde_json::Value =
-            check(api, mesh.http.get(url(api, "/v1/status")).send())?.json()?;
+    for client in &mesh.clients[1..] {
+        let status = client.status()?;
         participants.push(status["node_id"].as_str().context("node_id")?.to_owned());
     }
     let job = "digits";
-    let resp = mesh
-        .http
-        .put(url(&mesh.apis[0], &format!("/v1/edil/jobs/{job}")))
-        .json(&serde_json::json!({
-            "participants": participants, "int_bits": 3, "frac_bits": 24, "max_clients": 8,
-        }))
-        .send();
-    check(&mesh.apis[0], resp).context("cannot create the job")?;
-    for api in &mesh.apis[1..] {
+    let spec = NewJob {
+        participants,
+        int_bits: Some(3),
+        frac_bits: Some(24),
+        max_clients: Some(8),
+    };
+    mesh.clients[0]
+        .create_job(job, &spec)
+        .context("cannot create the job")?;
+    for client in &mesh.clients[1..] {
         wait_for(
             "the job record to replicate",
             Duration::from_secs(30),
-            || {
-                Ok(mesh
-                    .http
-                    .get(url(api, &format!("/v1/edil/jobs/{job}")))
-                    .send()?
-                    .status()
-                    .is_success())
-            },
+            || Ok(client.job(job).is_ok()),
         )?;
     }
 

@@ -9,7 +9,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use r1_fs::{AddOptions, BlockStore, ContentId};
 
 use crate::FsCommand;
-use crate::client::{check, error_message, unreachable, url};
 
 fn bar(total: Option<u64>, verb: &str) -> ProgressBar {
     let bar = match total {
@@ -148,72 +147,8 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
     }
 }
 
-/// Bytes per chunk of an upload's body.
-const UPLOAD_CHUNK: usize = 1 << 20;
-
-/// Sends `input` to the node's `PUT /v1/fs` and returns its answer. The body goes out in 1 MiB
-/// chunks through the async client: the blocking client hands a body to its runtime 8 KiB at a
-/// time, which held uploads near 300 MB/s.
-fn upload(
-    api: &str,
-    query: &[(&str, String)],
-    input: std::fs::File,
-    total: Option<u64>,
-    progress: &ProgressBar,
-) -> Result<serde_json::Value> {
-    use std::io::Read;
-    let progress = progress.clone();
-    // The file is read on the runtime's only thread: it has nothing else to do meanwhile.
-    let chunks = futures::stream::unfold(Some(input), move |file| {
-        let progress = progress.clone();
-        async move {
-            let mut file = file?;
-            let mut buf = vec![0u8; UPLOAD_CHUNK];
-            match file.read(&mut buf) {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    progress.inc(n as u64);
-                    Some((Ok(buf), Some(file)))
-                }
-                // The error ends the body, and the request fails with it.
-                Err(e) => Some((Err(e), None)),
-            }
-        }
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut request = crate::client::async_builder()?
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()?
-            .put(url(api, "/v1/fs"))
-            .query(query)
-            .body(reqwest::Body::wrap_stream(chunks));
-        if let Some(len) = total {
-            request = request.header(reqwest::header::CONTENT_LENGTH, len);
-        }
-        let resp = request.send().await.with_context(|| unreachable(api))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
-            anyhow::bail!("{} (HTTP {status})", error_message(body));
-        }
-        Ok(resp.json().await?)
-    })
-}
-
-fn http() -> Result<reqwest::blocking::Client> {
-    // Large files: no overall timeout, only on connecting.
-    Ok(crate::client::blocking_builder()?
-        .timeout(None)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()?)
-}
-
 pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
-    let client = http()?;
+    let client = r1_client::Client::connect(api)?;
     match cmd {
         FsCommand::Add {
             file,
@@ -227,19 +162,13 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
             );
             let (input, total, name) = open_input(&file, name)?;
             let progress = bar(total, "uploading");
-            let mut query: Vec<(&str, String)> = Vec::new();
-            if let Some(n) = name {
-                query.push(("name", n));
-            }
-            if let Some(t) = media_type {
-                query.push(("media_type", t));
-            }
-            let answer = upload(api, &query, input, total, &progress)?;
+            let sent = progress.clone();
+            let answer = client.fs_add(name, media_type, input, total, move |n| sent.inc(n))?;
             progress.finish_and_clear();
             println!("{}", answer["cid"].as_str().unwrap_or_default());
         }
         FsCommand::Get { cid, output } => {
-            let resp = check(api, client.get(url(api, &format!("/v1/fs/{cid}"))).send())?;
+            let resp = client.fs_get(&cid)?;
             let progress = bar(resp.content_length(), "fetching");
             let tmp = output.with_extension("r1fs-partial");
             let mut file = std::fs::File::create(&tmp)
@@ -259,36 +188,23 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
             println!("{} bytes → {}", progress.position(), output.display());
         }
         FsCommand::Cat { cid } => {
-            let mut resp = check(api, client.get(url(api, &format!("/v1/fs/{cid}"))).send())?;
+            let mut resp = client.fs_get(&cid)?;
             resp.copy_to(&mut std::io::stdout().lock())?;
         }
         FsCommand::Stat { cid } => {
-            let v: serde_json::Value = check(
-                api,
-                client.get(url(api, &format!("/v1/fs/{cid}/stat"))).send(),
-            )?
-            .json()?;
+            let v = client.fs_stat(&cid)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         FsCommand::Pin { cid, replicas } => {
-            let mut req = client.put(url(api, &format!("/v1/fs/{cid}/pin")));
-            if let Some(k) = replicas {
-                req = req.query(&[("replicas", k)]);
-            }
-            let v: serde_json::Value = check(api, req.send())?.json()?;
+            let v = client.fs_pin(&cid, replicas)?;
             println!("pins: {}", v["pins"]);
         }
         FsCommand::Unpin { cid } => {
-            let v: serde_json::Value = check(
-                api,
-                client.delete(url(api, &format!("/v1/fs/{cid}/pin"))).send(),
-            )?
-            .json()?;
+            let v = client.fs_unpin(&cid)?;
             println!("pins: {}", v["pins"]);
         }
         FsCommand::Ls => {
-            let list: Vec<serde_json::Value> =
-                check(api, client.get(url(api, "/v1/fs")).send())?.json()?;
+            let list = client.fs_list()?;
             for item in list {
                 println!(
                     "{}  {:>12}  pins={}  {}",
@@ -300,8 +216,7 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
             }
         }
         FsCommand::Gc => {
-            let v: serde_json::Value =
-                check(api, client.post(url(api, "/v1/fs/gc")).send())?.json()?;
+            let v = client.fs_gc()?;
             println!(
                 "removed {} blocks, freed {} bytes",
                 v["removed_blocks"], v["freed_bytes"]

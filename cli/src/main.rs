@@ -551,9 +551,6 @@ enum MeshCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // One TLS provider for the whole process (the API's HTTPS, both sides): the aws-lc-rs one
-    // the mesh uses. Installing fails only if one is installed already, which is as good.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let default_filter = match cli.command {
         Command::Node(_) => "info",
         _ => "warn,r1::guest=info",

@@ -7,6 +7,7 @@
 //! - [`contract`]: the service traits the runtime calls (key/value, blobs, inference, EDIL);
 //!   each service crate implements its own, and the runtime holds only `Arc<dyn …>`.
 //! - [`error`]: the one error those contracts return, a kind and a message.
+//! - [`token_file`]: the node API's bearer-token file, which the node checks and clients send.
 //!
 //! Dependencies point one way: `r1-core` ← {`r1-runtime`, the services} ← the node.
 
@@ -15,6 +16,7 @@
 pub mod contract;
 pub mod error;
 pub mod name;
+pub mod token_file;
 
 pub use contract::BoxFuture;
 pub use error::{ErrorKind, ServiceError};

@@ -168,19 +168,7 @@ pub fn default_key_path() -> PathBuf {
     config.join("r1/publisher.key")
 }
 
-/// `$R1_DATA_DIR`, else `$XDG_DATA_HOME/r1`, else `~/.local/share/r1`, else `./.r1`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("R1_DATA_DIR") {
-        return dir.into();
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        return PathBuf::from(dir).join("r1");
-    }
-    match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".local/share/r1"),
-        None => PathBuf::from(".r1"),
-    }
-}
+pub use r1_core::token_file::default_data_dir;
 
 #[cfg(test)]
 mod tests {

@@ -267,10 +267,9 @@ impl NodeProcess {
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let url = format!("http://{}/v1/health", self.api);
-        let http = anonymous_http();
+        let client = r1_client::Client::with_token(&self.api, None).expect("client");
         while Instant::now() < deadline {
-            if http.get(&url).send().is_ok_and(|r| r.status().is_success()) {
+            if client.healthy() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -278,7 +277,12 @@ impl NodeProcess {
         panic!("node never became ready; log:\n{}", self.log());
     }
 
-    /// A client that sends this node's API token.
+    /// The typed client for this node, with its token.
+    pub fn client(&self) -> r1_client::Client {
+        r1_client::Client::with_token(&self.api, Some(self.token.clone())).expect("client")
+    }
+
+    /// A raw HTTP client that sends this node's API token (for tests of the HTTP layer).
     pub fn http(&self) -> reqwest::blocking::Client {
         self.http_builder().build().expect("http client")
     }
