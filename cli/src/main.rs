@@ -4,17 +4,17 @@ mod build;
 mod client;
 mod fl_demo;
 mod fs_cli;
+mod inspect;
+mod node_cmd;
 mod publish;
+mod run;
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use r1_runtime::{ActorLimits, ActorSpec, Grants, Runtime};
 
-use r1_node::config::{self, DEFAULT_API, NodeConfig};
+use r1_node::config::{self, DEFAULT_API};
 use r1_node::{node, token};
 
 #[derive(Parser)]
@@ -573,9 +573,9 @@ fn main() -> std::process::ExitCode {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Run(args) => run(args),
-        Command::Node(args) => run_node(args),
-        Command::Inspect { component, json } => inspect(&component, json),
+        Command::Run(args) => run::run(args),
+        Command::Node(args) => node_cmd::run_node(args),
+        Command::Inspect { component, json } => inspect::inspect(&component, json),
         Command::Build {
             paths,
             out_dir,
@@ -704,169 +704,4 @@ fn name_from_path(path: &std::path::Path) -> String {
 
 fn read_component(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))
-}
-
-fn run(args: RunArgs) -> Result<()> {
-    let wasm = read_component(&args.component)?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| name_from_path(&args.component));
-    let grants = Grants::parse(&args.grants.grants)?;
-    let config = args.grants.config_pairs()?;
-    let data_dir = args
-        .data_dir
-        .clone()
-        .unwrap_or_else(config::default_data_dir);
-    let policy = node::trust_policy(!args.strict, args.trust.as_deref(), &[])?;
-    let limits = ActorLimits {
-        max_memory_bytes: args.memory_mb << 20,
-        deadline: Duration::from_millis(args.deadline_ms),
-        ..ActorLimits::default()
-    };
-    let messages: Vec<String> = if args.send.is_empty() {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<Result<_, _>>()
-            .context("cannot read stdin")?
-    } else {
-        args.send.clone()
-    };
-    actix::System::new().block_on(async move {
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
-        let cstore = if grants.cstore.is_some() {
-            Some(node::open_cstore(&data_dir, node::node_key(&data_dir)?)?)
-        } else {
-            None
-        };
-        let mut rt_config = r1_runtime::RuntimeConfig {
-            workers: 1,
-            ..Default::default()
-        };
-        rt_config.default_limits = limits;
-        let mut builder = Runtime::builder(rt_config, policy).cache_dir(data_dir.join("cache"));
-        if let Some(store) = cstore {
-            builder = builder.key_value(std::sync::Arc::new(store));
-        }
-        let runtime = builder.build()?;
-        let result = async {
-            runtime
-                .spawn(ActorSpec {
-                    name: name.clone(),
-                    wasm,
-                    grants,
-                    config,
-                    limits: Some(limits),
-                })
-                .await?;
-            for message in messages {
-                let reply = runtime
-                    .request(&name, message.into_bytes(), limits.deadline * 2)
-                    .await?;
-                if let Some(reply) = reply {
-                    println!("{}", String::from_utf8_lossy(&reply));
-                }
-            }
-            anyhow::Ok(())
-        }
-        .await;
-        runtime.shutdown().await;
-        result
-    })
-}
-
-fn run_node(args: NodeArgs) -> Result<()> {
-    let mut config = NodeConfig::load(args.config.as_deref())?;
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
-    if let Some(api) = args.api {
-        config.api = api;
-    }
-    if let Some(path) = args.api_token_file {
-        config.api_token_file = Some(path);
-    }
-    config.api_hosts.extend(args.api_hosts);
-    config.api_cors_origins.extend(args.api_cors_origins);
-    if let (Some(cert), Some(key)) = (args.api_tls_cert, args.api_tls_key) {
-        config.api_tls = Some(config::ApiTls { cert, key });
-    }
-    if !args.join.is_empty() {
-        config.mesh.bootstrap.extend(args.join);
-    }
-    if !args.mesh_listen.is_empty() {
-        config.mesh.listen = args.mesh_listen;
-    }
-    if !args.allow.is_empty() {
-        config.mesh.allowlist.extend(args.allow);
-    }
-    config.mesh.mdns |= args.mdns;
-    if let Some(device) = args.device {
-        config.infer.device = device;
-    }
-    match args.resp.as_deref() {
-        None => {}
-        Some("off") => config.mesh.resp = None,
-        Some(addr) => {
-            config.mesh.resp = Some(
-                addr.parse()
-                    .with_context(|| format!("--resp {addr:?} is not HOST:PORT or off"))?,
-            )
-        }
-    }
-    r1_node::server::serve(config)
-}
-
-fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
-    let wasm = read_component(path)?;
-    let report = actix::System::new().block_on(async move {
-        let runtime = Runtime::builder(
-            r1_runtime::RuntimeConfig {
-                workers: 1,
-                pooling: false,
-                ..Default::default()
-            },
-            r1_runtime::TrustPolicy::dev(),
-        )
-        .build()?;
-        let report = runtime.inspect(wasm).await;
-        runtime.shutdown().await;
-        anyhow::Ok(report?)
-    })?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    println!("component  {}", report.hash);
-    println!(
-        "actor      {}",
-        if report.is_actor {
-            "yes (exports r1:actor/handler)"
-        } else {
-            "no (does not export r1:actor/handler)"
-        }
-    );
-    println!("imports");
-    for import in &report.imports {
-        println!("  {:<40} {}", import.name, import.provided_by);
-    }
-    println!("exports");
-    for export in &report.exports {
-        println!("  {export}");
-    }
-    if report.needs_grants.is_empty() {
-        println!("needs grants: none");
-    } else {
-        println!("needs grants: {}", report.needs_grants.join(", "));
-    }
-    if report
-        .imports
-        .iter()
-        .any(|i| i.provided_by.starts_with("unavailable"))
-    {
-        bail!("this component imports interfaces no R1 node provides");
-    }
-    Ok(())
 }

@@ -1,0 +1,50 @@
+//! `r1 node`: the configuration file and flags made into a `NodeConfig`, then the node served
+//! (`r1_node::server::serve`).
+
+use anyhow::{Context, Result};
+use r1_node::config::{self, NodeConfig};
+
+use crate::NodeArgs;
+
+/// Builds the node's configuration from `args` and serves it until SIGINT/SIGTERM.
+pub fn run_node(args: NodeArgs) -> Result<()> {
+    let mut config = NodeConfig::load(args.config.as_deref())?;
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(api) = args.api {
+        config.api = api;
+    }
+    if let Some(path) = args.api_token_file {
+        config.api_token_file = Some(path);
+    }
+    config.api_hosts.extend(args.api_hosts);
+    config.api_cors_origins.extend(args.api_cors_origins);
+    if let (Some(cert), Some(key)) = (args.api_tls_cert, args.api_tls_key) {
+        config.api_tls = Some(config::ApiTls { cert, key });
+    }
+    if !args.join.is_empty() {
+        config.mesh.bootstrap.extend(args.join);
+    }
+    if !args.mesh_listen.is_empty() {
+        config.mesh.listen = args.mesh_listen;
+    }
+    if !args.allow.is_empty() {
+        config.mesh.allowlist.extend(args.allow);
+    }
+    config.mesh.mdns |= args.mdns;
+    if let Some(device) = args.device {
+        config.infer.device = device;
+    }
+    match args.resp.as_deref() {
+        None => {}
+        Some("off") => config.mesh.resp = None,
+        Some(addr) => {
+            config.mesh.resp = Some(
+                addr.parse()
+                    .with_context(|| format!("--resp {addr:?} is not HOST:PORT or off"))?,
+            )
+        }
+    }
+    r1_node::server::serve(config)
+}
