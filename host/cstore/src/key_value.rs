@@ -53,12 +53,7 @@ impl KeyValue for Cstore {
         ns: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, KvResult<Option<Versioned>>> {
-        Box::pin(async move {
-            Ok(Cstore::get_versioned(self, ns, key)?.map(|v| Versioned {
-                value: v.value,
-                version: v.version,
-            }))
-        })
+        Box::pin(async move { Ok(Cstore::get_versioned(self, ns, key)?) })
     }
 
     fn set<'a>(
@@ -87,13 +82,7 @@ impl KeyValue for Cstore {
         cursor: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, KvResult<KeyPage>> {
-        Box::pin(async move {
-            let page = Cstore::list_keys(self, ns, prefix, cursor, limit)?;
-            Ok(KeyPage {
-                keys: page.keys,
-                cursor: page.cursor,
-            })
-        })
+        Box::pin(async move { Ok(Cstore::list_keys(self, ns, prefix, cursor, limit)?) })
     }
 
     fn compare_and_swap<'a>(
@@ -104,18 +93,9 @@ impl KeyValue for Cstore {
         value: &'a [u8],
     ) -> BoxFuture<'a, KvResult<CasOutcome>> {
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
-        Box::pin(async move {
-            Ok(
-                match write(self, move |s| {
-                    s.compare_and_swap(&ns, &key, expected, &value)
-                })
-                .await?
-                {
-                    crate::CasOutcome::Swapped(v) => CasOutcome::Swapped(v),
-                    crate::CasOutcome::Conflict(v) => CasOutcome::Conflict(v),
-                },
-            )
-        })
+        Box::pin(write(self, move |s| {
+            s.compare_and_swap(&ns, &key, expected, &value)
+        }))
     }
 
     fn hset<'a>(

@@ -66,29 +66,9 @@ pub enum CstoreError {
 
 pub type Result<T, E = CstoreError> = std::result::Result<T, E>;
 
-/// A value with the version it was written at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versioned {
-    pub value: Vec<u8>,
-    pub version: u64,
-}
-
-/// Outcome of a compare-and-swap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CasOutcome {
-    /// The value was written; this is its new version.
-    Swapped(u64),
-    /// The key was at another version (0 = absent); nothing was written.
-    Conflict(u64),
-}
-
-/// One page of keys from [`Cstore::list_keys`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPage {
-    pub keys: Vec<String>,
-    /// Pass back to get the next page; `None` when this was the last.
-    pub cursor: Option<String>,
-}
+/// A value and its version, a compare-and-swap's outcome, a page of keys: the key/value
+/// contract's own types (`r1-core`), which this store implements.
+pub use r1_core::contract::kv::{CasOutcome, KeyPage, Versioned};
 
 /// What applying a remote op did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
