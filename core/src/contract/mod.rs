@@ -1,6 +1,6 @@
 //! The service contracts: what the runtime (and any system actor through it) may ask of a
-//! node's services (key/value, blobs, inference, EDIL), of its identity (signing) and of its
-//! transport (remote delivery, admission). Each is a trait a service crate implements; the runtime holds only
+//! node's services (key/value, blobs, inference, EDIL), of its actors (control), of its
+//! identity (signing) and of its transport (remote delivery, admission). Each is a trait a service crate implements; the runtime holds only
 //! `Arc<dyn Trait>` and never names a concrete service.
 //!
 //! Invariants every implementation keeps:
@@ -13,6 +13,7 @@
 
 pub mod admission;
 pub mod blobs;
+pub mod control;
 pub mod edil;
 pub mod identity;
 pub mod infer;

@@ -11,6 +11,10 @@ use r1_mesh::{Allowlist, Mesh, MeshConfig, MeshEvent, Protocols, parse_addr};
 use r1_runtime::signing::keys::{self, PublicKey};
 use r1_runtime::{ActorInfo, ActorSpec, Grants, Runtime, SpawnError, TrustPolicy};
 
+use r1_core::ServiceError;
+use r1_core::contract::BoxFuture;
+use r1_core::contract::control::{ActorControl, ActorLaunch, ActorSummary};
+
 use crate::config::NodeConfig;
 use crate::deployments::{Deployment, Deployments};
 use r1_fs::service::FsService;
@@ -44,25 +48,83 @@ pub fn trust_policy(
     Ok(policy)
 }
 
-/// Shared by every API worker.
+/// A running node, shared by every API worker. Its parts are reached through methods, so the
+/// node decides what it hands out.
 pub struct Node {
-    pub config: NodeConfig,
+    config: NodeConfig,
     /// The node's ed25519 identity (`<data dir>/node.key`, created at first start).
-    pub identity: PublicKey,
+    identity: PublicKey,
     /// Signing as this node, for services and system actors (the identity contract).
-    pub signer: Arc<dyn r1_core::contract::identity::NodeIdentity>,
-    pub runtime: Runtime,
-    pub cstore: Cstore,
-    pub mesh: Mesh,
-    pub replicator: Arc<Replicator>,
-    pub fs: Arc<FsService>,
+    signer: Arc<dyn r1_core::contract::identity::NodeIdentity>,
+    runtime: Runtime,
+    cstore: Cstore,
+    mesh: Mesh,
+    replicator: Arc<Replicator>,
+    fs: Arc<FsService>,
     /// The models this node serves (shared by actors and the API).
-    pub infer: Arc<r1_infer::Registry>,
+    infer: Arc<r1_infer::Registry>,
     /// EDIL jobs: encryption, aggregation, and decryption where this node owns the key.
-    pub edil: Arc<r1_edil::service::EdilNode>,
+    edil: Arc<r1_edil::service::EdilNode>,
     /// Where the RESP listener is bound, if on.
-    pub resp: Option<std::net::SocketAddr>,
+    resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
+}
+
+impl Node {
+    /// The configuration the node runs on.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The node's public key.
+    pub fn identity(&self) -> PublicKey {
+        self.identity
+    }
+
+    /// Signing as this node (the identity contract).
+    pub fn signer(&self) -> Arc<dyn r1_core::contract::identity::NodeIdentity> {
+        self.signer.clone()
+    }
+
+    /// The actor runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The node's CSTORE.
+    pub fn store(&self) -> &Cstore {
+        &self.cstore
+    }
+
+    /// The mesh handle.
+    pub fn mesh(&self) -> &Mesh {
+        &self.mesh
+    }
+
+    /// CSTORE replication (its counters, `min_acks` writes).
+    pub fn replicator(&self) -> &Arc<Replicator> {
+        &self.replicator
+    }
+
+    /// R1FS.
+    pub fn files(&self) -> &Arc<FsService> {
+        &self.fs
+    }
+
+    /// The model registry.
+    pub fn models(&self) -> &Arc<r1_infer::Registry> {
+        &self.infer
+    }
+
+    /// EDIL jobs.
+    pub fn edil(&self) -> &Arc<r1_edil::service::EdilNode> {
+        &self.edil
+    }
+
+    /// Where the RESP listener is bound, if on.
+    pub fn resp(&self) -> Option<std::net::SocketAddr> {
+        self.resp
+    }
 }
 
 /// The node's ed25519 identity key, created (0600) at first start.
@@ -264,6 +326,66 @@ impl Node {
         self.deployments
             .remove(name)
             .map_err(|e| DeployError::Persist(format!("{e:#}")))
+    }
+}
+
+/// A deployment error as the control contract reports it.
+impl From<DeployError> for r1_core::ServiceError {
+    fn from(e: DeployError) -> Self {
+        use r1_core::ServiceError;
+        let message = e.to_string();
+        match e {
+            DeployError::Spawn(SpawnError::Signature(_) | SpawnError::Grant(_)) => {
+                ServiceError::Denied(message)
+            }
+            DeployError::Spawn(SpawnError::Setup { .. }) | DeployError::Persist(_) => {
+                ServiceError::Unavailable(message)
+            }
+            DeployError::Spawn(_) => ServiceError::Invalid(message),
+            DeployError::Delivery(r1_runtime::DeliveryError::UnknownActor(_)) => {
+                ServiceError::NotFound(message)
+            }
+            DeployError::Delivery(_) => ServiceError::Unavailable(message),
+        }
+    }
+}
+
+fn summary(info: ActorInfo) -> ActorSummary {
+    let state = match info.status {
+        r1_runtime::ActorStatus::Running => "running",
+        r1_runtime::ActorStatus::Restarting => "restarting",
+        r1_runtime::ActorStatus::Failed { .. } => "failed",
+        r1_runtime::ActorStatus::Stopped => "stopped",
+    };
+    ActorSummary {
+        name: info.name,
+        state: state.into(),
+        restarts: info.restarts,
+        grants: info.grants,
+        component: info.component,
+    }
+}
+
+/// System actors start and stop workloads through the node, so they are recorded and
+/// restored like the API's.
+impl ActorControl for Node {
+    fn start(&self, launch: ActorLaunch) -> BoxFuture<'_, Result<ActorSummary, ServiceError>> {
+        Box::pin(async move {
+            let grants =
+                Grants::parse(&launch.grants).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+            let info = self
+                .deploy(launch.name, launch.wasm, grants, launch.config)
+                .await?;
+            Ok(summary(info))
+        })
+    }
+
+    fn stop<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move { Ok(self.undeploy(name).await?) })
+    }
+
+    fn list(&self) -> Vec<ActorSummary> {
+        self.runtime.list().into_iter().map(summary).collect()
     }
 }
 

@@ -29,7 +29,7 @@ pub fn serve(config: NodeConfig) -> Result<()> {
     actix::System::new().block_on(async move {
         let node = node::Node::start(config).await?;
         let data = actix_web::web::Data::new(node.clone());
-        let addr = node.config.api;
+        let addr = node.config().api;
         let server = actix_web::HttpServer::new(move || {
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(["GET", "PUT", "POST", "DELETE"])
@@ -58,23 +58,23 @@ pub fn serve(config: NodeConfig) -> Result<()> {
         }
         .with_context(|| format!("cannot listen on {addr}"))?
         .run();
-        let scheme = if node.config.api_tls.is_some() { "https" } else { "http" };
+        let scheme = if node.config().api_tls.is_some() { "https" } else { "http" };
         tracing::info!(
             api = %format!("{scheme}://{addr}"),
-            data_dir = %node.config.data_dir.display(),
-            dev = node.config.dev,
+            data_dir = %node.config().data_dir.display(),
+            dev = node.config().dev,
             "r1 node ready"
         );
         tracing::info!(
             token = %token_path.display(),
             "API token: clients read it from this file (R1_API_TOKEN_FILE) or take it as R1_API_TOKEN; `r1 token rotate` replaces it"
         );
-        if node.config.dev {
+        if node.config().dev {
             tracing::warn!("dev trust policy: unsigned components are allowed");
         }
         // actix-web stops on SIGINT/SIGTERM; then the actors are stopped in order.
         server.await.context("HTTP server failed")?;
-        node.runtime.shutdown().await;
+        node.runtime().shutdown().await;
         tracing::info!("r1 node stopped");
         anyhow::Ok(())
     })

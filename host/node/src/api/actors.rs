@@ -4,21 +4,21 @@ use super::*;
 
 pub(super) async fn status(node: NodeData) -> HttpResponse {
     HttpResponse::Ok().json(json!({
-        "data_dir": node.config.data_dir,
-        "api": node.config.api.to_string(),
-        "dev": node.config.dev,
-        "node_id": node.identity.to_hex(),
-        "node_fingerprint": node.identity.fingerprint(),
-        "peer_id": node.mesh.peer_id().to_string(),
-        "resp": node.resp.map(|a| a.to_string()),
-        "allocator": node.runtime.allocator(),
-        "actors": node.runtime.list().len(),
+        "data_dir": node.config().data_dir,
+        "api": node.config().api.to_string(),
+        "dev": node.config().dev,
+        "node_id": node.identity().to_hex(),
+        "node_fingerprint": node.identity().fingerprint(),
+        "peer_id": node.mesh().peer_id().to_string(),
+        "resp": node.resp().map(|a| a.to_string()),
+        "allocator": node.runtime().allocator(),
+        "actors": node.runtime().list().len(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
 
 pub(super) async fn list_actors(node: NodeData) -> HttpResponse {
-    HttpResponse::Ok().json(node.runtime.list())
+    HttpResponse::Ok().json(node.runtime().list())
 }
 
 pub(super) async fn get_actor(
@@ -26,7 +26,7 @@ pub(super) async fn get_actor(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Actor, &name)?;
-    node.runtime
+    node.runtime()
         .info(&name)
         .map(|info| HttpResponse::Ok().json(info))
         .ok_or_else(|| ApiError::NotFound(format!("no actor named {name:?}")))
@@ -89,7 +89,10 @@ pub(super) async fn request_actor(
             other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
         }
     }
-    let reply = node.runtime.request(&name, payload(body)?, timeout).await?;
+    let reply = node
+        .runtime()
+        .request(&name, payload(body)?, timeout)
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .body(reply.unwrap_or_default()))
@@ -101,7 +104,7 @@ pub(super) async fn send_actor(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Actor, &name)?;
-    node.runtime.send(&name, payload(body)?)?;
+    node.runtime().send(&name, payload(body)?)?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -111,6 +114,6 @@ pub(super) async fn publish(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Topic, &topic)?;
-    let delivered = node.runtime.publish(&topic, payload(body)?);
+    let delivered = node.runtime().publish(&topic, payload(body)?);
     Ok(HttpResponse::Ok().json(json!({ "delivered": delivered })))
 }

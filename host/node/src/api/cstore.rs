@@ -38,7 +38,7 @@ pub(super) async fn cstore_set(
         )));
     }
     let version = if min_acks > 0 {
-        node.replicator
+        node.replicator()
             .set_acked(&ns, &key, &body, min_acks)
             .await
             .map_err(|e| match e {
@@ -46,7 +46,7 @@ pub(super) async fn cstore_set(
                 other => ApiError::Unavailable(other.to_string()),
             })?
     } else {
-        let store = node.cstore.clone();
+        let store = node.store().clone();
         blocking(move || store.set(&ns, &key, &body).map_err(cstore_error)).await?
     };
     Ok(HttpResponse::Ok().json(json!({ "version": version })))
@@ -58,7 +58,7 @@ pub(super) async fn cstore_delete(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    let store = node.cstore.clone();
+    let store = node.store().clone();
     let existed = blocking(move || store.delete(&ns, &key).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
 }
@@ -83,7 +83,7 @@ pub(super) async fn cstore_keys(
         }
     }
     let page = node
-        .cstore
+        .store()
         .list_keys(&ns, &prefix, cursor.as_deref(), limit)
         .map_err(cstore_error)?;
     Ok(HttpResponse::Ok().json(json!({ "keys": page.keys, "cursor": page.cursor })))
@@ -95,7 +95,7 @@ pub(super) async fn hash_getall(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    let fields = node.cstore.hgetall(&ns, &key).map_err(cstore_error)?;
+    let fields = node.store().hgetall(&ns, &key).map_err(cstore_error)?;
     let map: serde_json::Map<String, serde_json::Value> = fields
         .into_iter()
         .map(|(f, v)| (f, String::from_utf8_lossy(&v).into_owned().into()))
@@ -109,7 +109,7 @@ pub(super) async fn hash_get(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    match node.cstore.hget(&ns, &key, &field).map_err(cstore_error)? {
+    match node.store().hget(&ns, &key, &field).map_err(cstore_error)? {
         Some(v) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
             .body(v)),
@@ -126,7 +126,7 @@ pub(super) async fn hash_set(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    let store = node.cstore.clone();
+    let store = node.store().clone();
     let new = blocking(move || store.hset(&ns, &key, &field, &body).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "new": new })))
 }
@@ -137,7 +137,7 @@ pub(super) async fn hash_del(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key, field) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    let store = node.cstore.clone();
+    let store = node.store().clone();
     let existed = blocking(move || store.hdel(&ns, &key, &field).map_err(cstore_error)).await?;
     Ok(HttpResponse::Ok().json(json!({ "existed": existed })))
 }
@@ -148,7 +148,7 @@ pub(super) async fn cstore_get(
 ) -> Result<HttpResponse, ApiError> {
     let (ns, key) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
-    match node.cstore.get(&ns, &key) {
+    match node.store().get(&ns, &key) {
         Ok(Some(value)) => Ok(HttpResponse::Ok()
             .content_type("application/octet-stream")
             .body(value)),

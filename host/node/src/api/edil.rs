@@ -27,7 +27,7 @@ pub(super) async fn edil_create(
         max_clients: body.max_clients.unwrap_or(defaults.max_clients),
         ..defaults
     };
-    let edil = node.edil.clone();
+    let edil = node.edil().clone();
     let job = job.into_inner();
     let info = blocking(move || {
         edil.create_job(&job, &body.participants, params)
@@ -42,7 +42,7 @@ pub(super) async fn edil_job(
     job: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Job, &job)?;
-    Ok(HttpResponse::Ok().json(node.edil.job(&job)?))
+    Ok(HttpResponse::Ok().json(node.edil().job(&job)?))
 }
 
 pub(super) async fn edil_decrypt(
@@ -56,6 +56,6 @@ pub(super) async fn edil_decrypt(
         .find(|(k, _)| k == "aggregate")
         .map(|(_, v)| v)
         .ok_or_else(|| ApiError::BadRequest("missing ?aggregate=CID".into()))?;
-    let values = node.edil.decrypt_aggregate(&job, &aggregate).await?;
+    let values = node.edil().decrypt_aggregate(&job, &aggregate).await?;
     Ok(HttpResponse::Ok().json(json!({ "values": values })))
 }

@@ -46,7 +46,7 @@ pub(super) async fn fs_add(
     }
     // Stored while it arrives: the body streams through a bounded channel into the add.
     let (chunks, body) = crate::upload::channel();
-    let fs = node.fs.clone();
+    let fs = node.files().clone();
     let adding = blocking(move || {
         let cid = fs.store.add(body, &options, |_| {}).map_err(|e| match e {
             r1_fs::FsError::Input(e) => ApiError::BadRequest(format!("upload failed: {e}")),
@@ -85,11 +85,11 @@ pub(super) async fn fs_get(
 ) -> Result<HttpResponse, ApiError> {
     use futures::StreamExt;
     let cid = parse_cid(&cid)?;
-    let manifest = node.fs.ensure_local(&cid).await.map_err(fetch_error)?;
+    let manifest = node.files().ensure_local(&cid).await.map_err(fetch_error)?;
     if manifest.encrypted {
         return Err(fs_error(r1_fs::FsError::Encrypted(cid.to_string())));
     }
-    let store = node.fs.store.clone();
+    let store = node.files().store.clone();
     let size = manifest.size;
     let body = futures::stream::iter(manifest.chunks).then(move |hash| {
         let store = store.clone();
@@ -112,8 +112,8 @@ pub(super) async fn fs_stat(
     cid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let cid = parse_cid(&cid)?;
-    let s = node.fs.store.stat(&cid).map_err(fs_error)?;
-    let providers = node.fs.providers(&cid).map_err(fetch_error)?;
+    let s = node.files().store.stat(&cid).map_err(fs_error)?;
+    let providers = node.files().providers(&cid).map_err(fetch_error)?;
     Ok(HttpResponse::Ok().json(json!({
         "cid": s.id.to_string(),
         "size": s.size,
@@ -132,7 +132,7 @@ pub(super) async fn fs_pin(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let cid = parse_cid(&cid)?;
-    let fs = node.fs.clone();
+    let fs = node.files().clone();
     let mut replicas: Option<u32> = None;
     for (k, v) in query_pairs(&req)? {
         match k.as_str() {
@@ -172,11 +172,11 @@ pub(super) async fn fs_pin(
 }
 
 pub(super) async fn fs_list(node: NodeData) -> Result<HttpResponse, ApiError> {
-    let pinned = node.fs.store.pinned().map_err(fs_error)?;
+    let pinned = node.files().store.pinned().map_err(fs_error)?;
     let list: Vec<serde_json::Value> = pinned
         .into_iter()
         .map(|(cid, pins)| {
-            let stat = node.fs.store.stat(&cid).ok();
+            let stat = node.files().store.stat(&cid).ok();
             json!({
                 "cid": cid.to_string(),
                 "pins": pins,
@@ -189,7 +189,7 @@ pub(super) async fn fs_list(node: NodeData) -> Result<HttpResponse, ApiError> {
 }
 
 pub(super) async fn fs_gc(node: NodeData) -> Result<HttpResponse, ApiError> {
-    let fs = node.fs.clone();
+    let fs = node.files().clone();
     let report = blocking(move || fs.store.gc().map_err(fs_error)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "removed_blocks": report.removed_blocks,

@@ -4,9 +4,9 @@ use super::*;
 
 pub(super) async fn infer_models(node: NodeData) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({
-        "device": node.infer.device_name(),
-        "models": node.infer.models(),
-        "loads": node.infer.loads(),
+        "device": node.models().device_name(),
+        "models": node.models().models(),
+        "loads": node.models().loads(),
     })))
 }
 
@@ -23,7 +23,7 @@ pub(super) async fn infer_embed(
 ) -> Result<HttpResponse, ApiError> {
     let EmbedRequest { model, texts } = body.into_inner();
     let name = model.unwrap_or_else(|| crate::node::BUILTIN_EMBEDDER.to_owned());
-    let model = node.infer.load(&name).await.map_err(infer_error)?;
+    let model = node.models().load(&name).await.map_err(infer_error)?;
     let vectors = model.embed(&texts).await.map_err(infer_error)?;
     Ok(HttpResponse::Ok().json(json!({
         "model": name,

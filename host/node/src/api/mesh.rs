@@ -4,13 +4,13 @@ use super::*;
 
 pub(super) async fn mesh_status(node: NodeData) -> Result<HttpResponse, ApiError> {
     let status = node
-        .mesh
+        .mesh()
         .status()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(json!({
         "mesh": status,
-        "replication": &node.replicator.stats,
+        "replication": &node.replicator().stats,
     })))
 }
 
@@ -23,7 +23,7 @@ pub(super) async fn mesh_block(
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("bad peer id {peer:?}")))?;
     let block = req.method() == actix_web::http::Method::PUT;
-    node.mesh
+    node.mesh()
         .block(peer, block)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::NoContent().finish())
