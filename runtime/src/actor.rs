@@ -32,38 +32,52 @@ use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded, arm_deadli
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum ActorStatus {
+    /// Has a live instance and takes messages.
     Running,
+    /// Crashed; a new instance is being started after the backoff.
     Restarting,
     /// Stopped by the restart-intensity limit or a failing restart.
     Failed {
+        /// Why the supervisor gave up.
         reason: String,
     },
+    /// Stopped on request; no instance is left.
     Stopped,
 }
 
 /// What the node reports about an actor.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActorInfo {
+    /// The actor's name on this node.
     pub name: String,
     /// BLAKE3 of the component bytes.
     pub component: String,
+    /// The actor's grants, as grant strings.
     pub grants: Vec<String>,
     /// Fingerprint of the publisher whose signature was verified; `None` = unsigned (dev).
     pub publisher: Option<String>,
+    /// Where the actor is in its life.
     pub status: ActorStatus,
+    /// How many times the supervisor has restarted it since it was spawned.
     pub restarts: u32,
+    /// The most recent crash, formatted; `None` if it never crashed.
     pub last_crash: Option<String>,
+    /// Topics the actor is subscribed to.
     pub subscriptions: Vec<String>,
 }
 
 /// Why an instance was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Crash {
+    /// A guest call overran its wall-clock deadline.
     Deadline(String),
+    /// The instance hit its memory limit.
     Memory(String),
+    /// The guest trapped (or a host call failed fatally).
     Trap(String),
     /// `init` returned an error (not restarted: it would fail the same way).
     InitRefused(String),
+    /// The host state or capabilities for a new instance could not be set up (not restarted).
     Setup(String),
 }
 

@@ -22,6 +22,7 @@ pub struct RuntimeConfig {
     pub workers: usize,
     /// Defaults for actors that do not set their own limits.
     pub default_limits: ActorLimits,
+    /// How crashed actors are restarted.
     pub restart: RestartPolicy,
 }
 
@@ -67,11 +68,15 @@ impl Default for ActorLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestartPolicy {
+    /// Crashes allowed inside `window`; one more marks the actor failed.
     pub max_restarts: u32,
+    /// Sliding window over which crashes are counted (milliseconds in config files).
     #[serde(with = "duration_ms")]
     pub window: Duration,
+    /// Backoff before the first restart; doubled for each further crash in the window.
     #[serde(with = "duration_ms")]
     pub initial_backoff: Duration,
+    /// Upper bound on the backoff.
     #[serde(with = "duration_ms")]
     pub max_backoff: Duration,
 }

@@ -15,21 +15,26 @@ use crate::error::RuntimeError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AllocatorKind {
+    /// The pooling allocator, sized by the runtime config.
     Pooling,
     /// Pooling was requested but could not reserve its address space.
     OnDemandFallback,
+    /// On-demand allocation, because pooling was turned off in the config.
     OnDemand,
 }
 
 /// An engine plus the ticker thread that advances its epoch.
 pub struct EngineHandle {
+    /// The wasmtime engine every component is compiled and run with.
     pub engine: Engine,
+    /// The instance allocator the engine was built with.
     pub allocator: AllocatorKind,
     ticker: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
 
 impl EngineHandle {
+    /// Builds the engine (pooling if asked and possible) and starts the epoch ticker thread.
     pub fn new(config: &RuntimeConfig) -> Result<Self, RuntimeError> {
         let (engine, allocator) = if config.pooling {
             match Engine::new(&wasmtime_config(Some(config))) {

@@ -24,8 +24,11 @@ use serde::{Deserialize, Serialize};
 /// One preopened host directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preopen {
+    /// The directory on the host.
     pub host: PathBuf,
+    /// The absolute path the guest sees it at.
     pub guest: String,
+    /// Granted with `fs-ro:`: the guest may not write.
     pub read_only: bool,
 }
 
@@ -34,6 +37,7 @@ pub struct Preopen {
 pub struct Grants {
     /// The CSTORE namespace, when CSTORE is granted.
     pub cstore: Option<String>,
+    /// Preopened host directories (`fs:` and `fs-ro:` grants).
     pub preopens: Vec<Preopen>,
     /// R1FS access, when granted: `Some(true)` = read-only.
     pub r1fs: Option<bool>,
@@ -48,11 +52,14 @@ pub struct Grants {
 /// Which models an `infer` grant opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelScope {
+    /// Every model the node serves (`infer`).
     All,
+    /// Only these models (`infer:MODEL`, repeated).
     Only(BTreeSet<String>),
 }
 
 impl ModelScope {
+    /// Whether the scope includes `model`.
     pub fn allows(&self, model: &str) -> bool {
         match self {
             ModelScope::All => true,
@@ -64,9 +71,13 @@ impl ModelScope {
 /// Capabilities whose interfaces are linked only when granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Capability {
+    /// CSTORE: `r1:cstore` and `wasi:keyvalue`.
     Cstore,
+    /// R1FS files: `r1:fs`.
     R1fs,
+    /// Inference: `r1:infer`.
     Infer,
+    /// Federated jobs: `r1:edil`.
     Edil,
 }
 
@@ -75,6 +86,7 @@ pub enum Capability {
 pub enum Requirement {
     /// Always provided (actor messaging, logging, WASI with nothing ambient).
     Base,
+    /// Provided only when this capability is granted.
     Capability(Capability),
 }
 

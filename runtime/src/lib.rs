@@ -13,6 +13,8 @@
 //! the node hands it `Arc<dyn …>` services through [`RuntimeBuilder`], and remote delivery,
 //! replication, storage and models live in `host/*`.
 
+#![warn(missing_docs)]
+
 pub mod actor;
 pub mod cache;
 pub mod capability;

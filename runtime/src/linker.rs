@@ -18,21 +18,28 @@ use crate::state::ActorState;
 /// What `r1 inspect` prints about a component.
 #[derive(Debug, Clone, Serialize)]
 pub struct ComponentReport {
+    /// BLAKE3 of the component bytes, hex.
     pub hash: String,
+    /// Every import, with what provides it.
     pub imports: Vec<ImportReport>,
+    /// Names of the component's exports.
     pub exports: Vec<String>,
     /// Grants the component needs to run (`cstore:<namespace>`, ...).
     pub needs_grants: Vec<String>,
+    /// Whether it exports an `r1:actor/handler@0.1.x` interface.
     pub is_actor: bool,
 }
 
+/// One import of a component and what would provide it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
+    /// The imported interface or function name.
     pub name: String,
     /// `base` (always provided), a grant like `cstore:<namespace>`, or why it is unavailable.
     pub provided_by: String,
 }
 
+/// Prefix of the export that marks a component as an actor (`r1:actor/handler`, any 0.1.x).
 pub const HANDLER_EXPORT_PREFIX: &str = "r1:actor/handler@0.1.";
 
 fn item_names<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<String> {
@@ -48,6 +55,7 @@ pub fn interfaces(engine: &Engine, component: &Component) -> (Vec<String>, Vec<S
     )
 }
 
+/// Imports, exports and needed grants of `component`, whose content hash is `hash`.
 pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentReport {
     let (imports, exports) = interfaces(engine, component);
     let mut needs = Vec::new();

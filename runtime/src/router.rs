@@ -25,12 +25,16 @@ use crate::error::DeliveryError;
 #[derive(actix::Message, Debug)]
 #[rtype(result = "Result<Option<Vec<u8>>, DeliveryError>")]
 pub struct Deliver {
+    /// Name of the sending actor, or [`HOST_SENDER`](crate::HOST_SENDER) for the host.
     pub sender: String,
+    /// The topic it was published on; `None` for a direct send or request.
     pub topic: Option<String>,
+    /// The message bytes, opaque to the runtime.
     pub payload: Vec<u8>,
 }
 
 impl Deliver {
+    /// A message from `sender`, published on `topic` if any.
     pub fn new(sender: &str, topic: Option<String>, payload: Vec<u8>) -> Self {
         Self {
             sender: sender.to_owned(),
@@ -40,6 +44,7 @@ impl Deliver {
     }
 }
 
+/// The node's routing table: local mailboxes, topic subscriptions and the remote transport.
 #[derive(Default)]
 pub struct Router {
     actors: RwLock<HashMap<String, Recipient<Deliver>>>,
@@ -153,6 +158,7 @@ impl Router {
         delivered
     }
 
+    /// Subscribes `name` to `topic`; subscribing twice is a no-op.
     pub fn subscribe(&self, name: &str, topic: &str) {
         write(&self.topics)
             .entry(topic.to_owned())
@@ -160,6 +166,7 @@ impl Router {
             .insert(name.to_owned());
     }
 
+    /// Unsubscribes `name` from `topic`; a topic left with no subscribers is dropped.
     pub fn unsubscribe(&self, name: &str, topic: &str) {
         let mut topics = write(&self.topics);
         if let Some(s) = topics.get_mut(topic) {

@@ -22,6 +22,7 @@ use crate::router::Router;
 #[derive(Debug, thiserror::Error)]
 #[error("deadline of {limit_ms} ms exceeded")]
 pub struct DeadlineExceeded {
+    /// The deadline that was overrun, in milliseconds.
     pub limit_ms: u128,
 }
 
@@ -29,13 +30,16 @@ pub struct DeadlineExceeded {
 #[derive(Debug, thiserror::Error)]
 #[error("memory limit of {limit} bytes exceeded (tried to grow to {desired})")]
 pub struct MemoryLimitExceeded {
+    /// The instance's memory limit, in bytes.
     pub limit: usize,
+    /// The size the guest asked to grow a memory to, in bytes.
     pub desired: usize,
 }
 
 /// Memory/table/instance limits for one store. Growth beyond the memory limit traps with
 /// [`MemoryLimitExceeded`] so the supervisor can tell it from other crashes.
 pub struct ActorLimiter {
+    /// Largest size any one linear memory may grow to, in bytes.
     pub max_memory_bytes: usize,
 }
 

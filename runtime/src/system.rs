@@ -38,10 +38,13 @@ pub const HOST_SENDER: &str = "host";
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct ActorSpec {
+    /// The actor's name on this node: 1-64 characters from `[A-Za-z0-9._-]`, not `host`.
     pub name: String,
     /// The component's `.wasm` bytes.
     pub wasm: Vec<u8>,
+    /// What the actor may touch; its imports are checked against these before it starts.
     pub grants: Grants,
+    /// Key/value pairs passed to the actor's `init`.
     pub config: Vec<(String, String)>,
     /// `None`: the runtime's defaults.
     pub limits: Option<ActorLimits>,
@@ -58,6 +61,8 @@ struct ActorEntry {
 
 type ActorTable = BTreeMap<String, ActorEntry>;
 
+/// The wasm actor runtime of one node: engine, component cache, router and running actors.
+/// Cloning is cheap and shares the same runtime.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<Inner>,
@@ -172,14 +177,17 @@ impl Runtime {
         }
     }
 
+    /// The instance allocator the engine ended up with.
     pub fn allocator(&self) -> AllocatorKind {
         self.inner.engine.allocator
     }
 
+    /// The wasmtime engine components are compiled and run with.
     pub fn engine(&self) -> &wasmtime::Engine {
         &self.inner.engine.engine
     }
 
+    /// The configuration the runtime was built with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
     }

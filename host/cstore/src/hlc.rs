@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const LOGICAL_BITS: u32 = 16;
 
+/// A hybrid logical clock; safe to share across threads.
 #[derive(Debug, Default)]
 pub struct Hlc {
     last: AtomicU64,

@@ -20,6 +20,8 @@
 //! - **Tombstones** are collected after a bounded horizon ([`Cstore::collect_tombstones`]); a
 //!   replica partitioned for longer than the horizon may bring a deleted value back.
 
+#![warn(missing_docs)]
+
 pub mod hlc;
 pub mod key_value;
 pub mod op;
@@ -47,23 +49,47 @@ pub const MAX_PAGE: usize = 1000;
 /// Anti-entropy buckets.
 pub const BUCKETS: usize = 256;
 
+/// An anti-entropy bucket digest: the XOR of a 16-byte blake3 leaf per cell in the bucket,
+/// over the cell key and its op's `(hlc, writer)`.
 pub type Digest = [u8; 16];
 
 /// What can go wrong in a CSTORE call.
 #[derive(Debug, thiserror::Error)]
 pub enum CstoreError {
+    /// A value is over [`MAX_VALUE_BYTES`].
     #[error("value of {size} bytes exceeds the {limit}-byte limit")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The value's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An input is refused (a name over [`MAX_KEY_BYTES`] or containing NUL), or a resource
+    /// the store needs (randomness, its committer thread) is unavailable.
     #[error("invalid {what}: {reason}")]
-    Invalid { what: &'static str, reason: String },
+    Invalid {
+        /// What was refused: `namespace`, `key`, `field`, …
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// fjall failed to read or write.
     #[error("storage failure: {0}")]
     Storage(#[from] fjall::Error),
+    /// A stored record does not decode (or its key is not UTF-8).
     #[error("corrupt record for key {key:?}: {reason}")]
-    Corrupt { key: String, reason: String },
+    Corrupt {
+        /// The stored cell key, lossily as text.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The journal sync failed or the committer has stopped: the write may not survive a crash.
     #[error("the write is not durable: {0}")]
     Durability(String),
 }
 
+/// Result of a CSTORE call.
 pub type Result<T, E = CstoreError> = std::result::Result<T, E>;
 
 /// A value and its version, a compare-and-swap's outcome, a page of keys: the key/value
@@ -245,10 +271,12 @@ impl Cstore {
     fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
         self.shared.lock_digests()
     }
+    /// The value of `key`, if it is set.
     pub fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.get_versioned(ns, key)?.map(|v| v.value))
     }
 
+    /// The value of `key` with its version, if it is set.
     pub fn get_versioned(&self, ns: &str, key: &str) -> Result<Option<Versioned>> {
         let cell = kv_cell(ns, key)?;
         Ok(self.read_cell(&cell)?.and_then(|body| {
@@ -257,6 +285,7 @@ impl Cstore {
         }))
     }
 
+    /// Whether `key` holds a value (not absent, not deleted).
     pub fn exists(&self, ns: &str, key: &str) -> Result<bool> {
         Ok(self.get_versioned(ns, key)?.is_some())
     }
@@ -388,6 +417,7 @@ impl Cstore {
         })
     }
 
+    /// The value of `field` of hash `key`, if it is set.
     pub fn hget(&self, ns: &str, key: &str, field: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .read_cell(&hash_cell(ns, key, field)?)?
@@ -428,6 +458,7 @@ impl Cstore {
         Ok(out)
     }
 
+    /// The fields of hash `key`, in field order.
     pub fn hkeys(&self, ns: &str, key: &str) -> Result<Vec<String>> {
         Ok(self.hgetall(ns, key)?.into_iter().map(|(f, _)| f).collect())
     }

@@ -15,30 +15,43 @@ const FORMAT: u8 = 1;
 const DOMAIN: &[u8] = b"r1-cstore-op-v1\0";
 const SIG_LEN: usize = 64;
 
+/// The kind of cell an op writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// A key's value.
     Key,
+    /// One field of a hash.
     HashField,
 }
 
 /// What an op says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpBody {
+    /// Whether it writes a key or a hash field.
     pub kind: Kind,
+    /// The write's hybrid logical clock timestamp.
     pub hlc: u64,
+    /// The writing node's ed25519 public key.
     pub writer: [u8; 32],
+    /// The cell's version after this write (1 + its version before, 0 when absent or deleted).
     pub version: u64,
+    /// The namespace.
     pub ns: String,
+    /// The key.
     pub key: String,
+    /// The hash field; empty for a [`Kind::Key`] op.
     pub field: String,
     /// `None`: a tombstone.
     pub value: Option<Vec<u8>>,
 }
 
+/// Why an op was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpError {
+    /// The bytes do not decode as an op (the part that is wrong).
     #[error("malformed op: {0}")]
     Malformed(&'static str),
+    /// The signature does not verify against the writer's key.
     #[error("op signature does not verify")]
     BadSignature,
 }

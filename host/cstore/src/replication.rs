@@ -29,21 +29,34 @@ const SERVICE_PUSH: &str = "cstore.push";
 /// Most op bytes one anti-entropy answer carries; the rest follows in later rounds.
 const MAX_SYNC_BYTES: usize = 8 * 1024 * 1024;
 
+/// Why an acknowledged write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicationError {
+    /// The local write failed.
     #[error(transparent)]
     Store(#[from] CstoreError),
+    /// The write is durable here, but fewer peers than required applied it.
     #[error("only {acked} of the {wanted} required peers acknowledged the write")]
-    NotEnoughAcks { acked: usize, wanted: usize },
+    NotEnoughAcks {
+        /// Peers that applied the write.
+        acked: usize,
+        /// Peers required (`min_acks`).
+        wanted: usize,
+    },
 }
 
 /// Counters for node status.
 #[derive(Debug, Default, Serialize)]
 pub struct ReplicationStats {
+    /// Remote ops that won and changed the store.
     pub applied: AtomicU64,
+    /// Remote ops the store already held, or held a later write for.
     pub stale: AtomicU64,
+    /// Remote ops dropped as malformed or with a signature that does not verify.
     pub rejected_signature: AtomicU64,
+    /// Remote ops dropped because their writer is not admitted.
     pub rejected_writer: AtomicU64,
+    /// Anti-entropy rounds started (rounds with no peer are not counted).
     pub anti_entropy_rounds: AtomicU64,
 }
 
@@ -103,11 +116,13 @@ fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), Strin
     Ok((rest[..n].to_vec(), decode_ops(&rest[n..])?))
 }
 
+/// Replicates one [`Cstore`] over the mesh: gossip, pushes and anti-entropy.
 pub struct Replicator {
     store: Cstore,
     mesh: Mesh,
     /// Whose ops are accepted: the same admission the mesh uses, keyed by writer node key.
     admission: Arc<dyn Admission>,
+    /// What happened to the remote ops received so far.
     pub stats: ReplicationStats,
 }
 
@@ -171,6 +186,7 @@ impl Replicator {
         this
     }
 
+    /// The store it replicates.
     pub fn store(&self) -> &Cstore {
         &self.store
     }

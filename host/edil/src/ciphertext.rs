@@ -42,40 +42,67 @@ impl std::fmt::Debug for Ciphertext {
     }
 }
 
+/// Why a vector cannot be encrypted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncryptError {
+    /// A value cannot be encoded: not finite, or outside the job's range.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// The vector holds no values.
     #[error("nothing to encrypt: the vector is empty")]
     Empty,
 }
 
+/// Why ciphertexts cannot be summed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AggregateError {
+    /// No ciphertext was given.
     #[error("nothing to aggregate")]
     Empty,
+    /// A ciphertext was made under another public key than the sum's.
     #[error("ciphertext {index} is under another key ({found}, expected {expected})")]
     OtherKey {
+        /// Position of the ciphertext among those being summed.
         index: usize,
+        /// Its key id's first 8 bytes, in hex.
         found: String,
+        /// The sum's key id's first 8 bytes, in hex.
         expected: String,
     },
+    /// A ciphertext was made under other parameters than the sum's (`Aggregator::add` also
+    /// reports an update that is already a sum this way).
     #[error("ciphertext {index} was made under other parameters")]
-    OtherParams { index: usize },
+    OtherParams {
+        /// Position of the ciphertext among those being summed.
+        index: usize,
+    },
+    /// A ciphertext holds another number of values than the sum.
     #[error("ciphertext {index} holds {found} values, expected {expected}")]
     Length {
+        /// Position of the ciphertext among those being summed.
         index: usize,
+        /// How many values it holds.
         found: usize,
+        /// How many values the sum holds.
         expected: usize,
     },
+    /// The sum would count more updates than the parameters' `max_clients`; holds that count.
     #[error("the sum would hold {0} updates, more than the parameters' max_clients allow")]
     TooMany(u32),
 }
 
+/// Why a secret key refuses to decrypt a ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecryptError {
+    /// The ciphertext was made under another public key than this secret key's.
     #[error("this ciphertext is under another key ({found}); this secret key decrypts {expected}")]
-    OtherKey { found: String, expected: String },
+    OtherKey {
+        /// The ciphertext's key id's first 8 bytes, in hex.
+        found: String,
+        /// This key's public key id's first 8 bytes, in hex.
+        expected: String,
+    },
+    /// The ciphertext was made under other parameters than the key's.
     #[error("this ciphertext was made under other parameters than the key's")]
     OtherParams,
 }
@@ -85,26 +112,33 @@ fn mask_count(params: &Params, count: usize) -> usize {
 }
 
 impl Ciphertext {
+    /// The parameters it was encrypted under.
     pub fn params(&self) -> &Params {
         &self.params
     }
 
+    /// The id of the public key it was encrypted under.
     pub fn key_id(&self) -> KeyId {
         self.key_id
     }
 
+    /// How many values it holds.
     pub fn len(&self) -> usize {
         self.count
     }
 
+    /// Whether it holds no values (never, for one made by encryption or read from bytes).
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// How many encrypted vectors it sums (1 for a fresh encryption).
     pub fn summands(&self) -> u32 {
         self.summands
     }
 
+    /// Serialized as an `R1EDILCT` object: parameters, key id, value count, summands, then the
+    /// compact list (about 16 bytes per value).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::with_capacity(MAGIC, self.data.len() * 8 + 96);
         self.params.write(&mut w);
@@ -115,6 +149,8 @@ impl Ciphertext {
         w.finish()
     }
 
+    /// Reads a ciphertext written by [`Ciphertext::to_bytes`]; refuses one whose word count
+    /// does not match its value count, or with no values or no summands.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes, MAGIC, "ciphertext")?;
         let params = Params::read(&mut r)?;

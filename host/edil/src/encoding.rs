@@ -3,16 +3,27 @@
 
 use crate::params::Params;
 
+/// Why a vector cannot be encoded as fixed point.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
+    /// A value is NaN or infinite.
     #[error("value {index} is not a finite number ({value})")]
-    NotFinite { index: usize, value: f32 },
+    NotFinite {
+        /// Position of the value in the vector.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A value's magnitude is at least 2^int_bits.
     #[error(
         "value {index} = {value} is outside the job's range (-{limit}, {limit}); scale it or raise int_bits"
     )]
     OutOfRange {
+        /// Position of the value in the vector.
         index: usize,
+        /// The value.
         value: f32,
+        /// The range's bound, 2^int_bits.
         limit: f64,
     },
 }

@@ -3,14 +3,23 @@
 
 pub const VERSION: u8 = 1;
 
+/// Why bytes cannot be read as an EDIL object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
+    /// The bytes do not start with the magic of the expected kind of object.
     #[error("not an EDIL {expected} (wrong magic)")]
-    Magic { expected: &'static str },
+    Magic {
+        /// The kind of object expected, e.g. `ciphertext`.
+        expected: &'static str,
+    },
+    /// The object's format version is not the one this build reads; holds the version found.
     #[error("EDIL format version {0} is not supported (this build reads version {VERSION})")]
     Version(u8),
+    /// The bytes end before the named field does (or its length prefix is too large).
     #[error("truncated: {0}")]
     Truncated(&'static str),
+    /// The fields read but are inconsistent (sizes, parameters, trailing bytes, a non-UTF-8
+    /// job name); the message says how.
     #[error("{0}")]
     Invalid(String),
 }

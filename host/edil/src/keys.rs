@@ -6,17 +6,20 @@ use tfhe::core_crypto::prelude::*;
 use crate::format::{FormatError, Reader, Writer};
 use crate::params::{Params, ParamsError};
 
+/// A key's id: the BLAKE3 hash (32 bytes) of the serialized public key.
 pub type KeyId = [u8; 32];
 
 const PUBLIC_MAGIC: &[u8; 8] = b"R1EDILPK";
 const SECRET_MAGIC: &[u8; 8] = b"R1EDILSK";
 
+/// A job's LWE compact public key: clients encrypt under it; it cannot decrypt.
 pub struct PublicKey {
     pub(crate) params: Params,
     pub(crate) key: LweCompactPublicKeyOwned<u64>,
     id: KeyId,
 }
 
+/// A job's binary LWE secret key: the owner's only, it decrypts what its public key encrypts.
 pub struct SecretKey {
     pub(crate) params: Params,
     pub(crate) key: LweSecretKeyOwned<u64>,
@@ -70,6 +73,7 @@ impl SecretKey {
         ))
     }
 
+    /// The parameters the key pair was made for.
     pub fn params(&self) -> &Params {
         &self.params
     }
@@ -88,6 +92,8 @@ impl SecretKey {
         w.finish()
     }
 
+    /// Reads a key written by [`SecretKey::to_bytes`]; refuses one that is not a binary vector
+    /// of the LWE dimension.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes, SECRET_MAGIC, "secret key")?;
         let params = Params::read(&mut r)?;
@@ -116,14 +122,17 @@ impl PublicKey {
         PublicKey { params, key, id }
     }
 
+    /// The parameters the key pair was made for.
     pub fn params(&self) -> &Params {
         &self.params
     }
 
+    /// The key's id: the BLAKE3 of [`PublicKey::to_bytes`].
     pub fn id(&self) -> KeyId {
         self.id
     }
 
+    /// Serialized as an `R1EDILPK` object: parameters, then the key's 2 · lwe_dimension words.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new(PUBLIC_MAGIC);
         self.params.write(&mut w);
@@ -131,6 +140,8 @@ impl PublicKey {
         w.finish()
     }
 
+    /// Reads a key written by [`PublicKey::to_bytes`]; refuses one whose size does not match
+    /// its parameters. The id is recomputed from the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes, PUBLIC_MAGIC, "public key")?;
         let params = Params::read(&mut r)?;

@@ -16,6 +16,8 @@
 //! - Every serialized object carries a format version, the parameters (or their id) and the key
 //!   id, so mismatches are detected before any arithmetic.
 
+#![warn(missing_docs)]
+
 mod ciphertext;
 mod encoding;
 mod format;

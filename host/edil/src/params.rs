@@ -8,6 +8,7 @@
 
 use crate::format::{FormatError, Reader, Writer};
 
+/// A job's encryption and fixed-point encoding parameters; keys and ciphertexts carry them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
     /// LWE dimension n (a power of two); also the number of values per mask polynomial.
@@ -22,22 +23,31 @@ pub struct Params {
     pub max_clients: u32,
 }
 
+/// Why [`Params::validate`] refuses parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
+    /// The LWE dimension is not a power of two in 256..=8192; holds it.
     #[error("LWE dimension {0} must be a power of two between 256 and 8192")]
     Dimension(usize),
+    /// `noise_bound_log2` is outside 1..=40; holds it.
     #[error("noise bound 2^{0} is outside 2^1..2^40")]
     Noise(u32),
+    /// `max_clients` is outside 1..=65536; holds it.
     #[error("max_clients must be 1..=65536, got {0}")]
     Clients(u32),
+    /// The bits below the message field are too few for the noise of a `max_clients` sum.
     #[error(
         "{message_bits} message bits leave {left} bits for noise; the noise of {clients} summed \
          ciphertexts needs {needed}: lower int_bits, frac_bits or max_clients"
     )]
     NoRoom {
+        /// Width of the message field, in bits.
         message_bits: u32,
+        /// Bits left below it for noise (64 − `message_bits`).
         left: u32,
+        /// Bits the noise of the sum needs: its log2 bound plus one spare bit.
         needed: u32,
+        /// The `max_clients` the noise was computed for.
         clients: u32,
     },
 }
@@ -56,6 +66,7 @@ impl Default for Params {
 }
 
 impl Params {
+    /// Bits reserved for the growth of a sum: ceil(log2(max_clients)).
     pub fn headroom_bits(&self) -> u32 {
         self.max_clients.max(1).next_power_of_two().trailing_zeros()
     }
@@ -88,6 +99,8 @@ impl Params {
         clients as f64 * 2f64.powi(-(self.frac_bits as i32) - 1)
     }
 
+    /// Checks the parameters: dimension, noise bound and `max_clients` in range, and room below
+    /// the message field for the noise of a `max_clients` sum plus one spare bit.
     pub fn validate(&self) -> Result<(), ParamsError> {
         let n = self.lwe_dimension;
         if !n.is_power_of_two() || !(256..=8192).contains(&n) {

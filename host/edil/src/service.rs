@@ -27,14 +27,20 @@ const NAMESPACE: &str = "edil";
 /// A job as recorded in CSTORE.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct JobInfo {
+    /// The job's name.
     pub job: String,
+    /// R1FS id of the job's public key.
     pub public_key: String,
+    /// Hex ed25519 node keys allowed to contribute updates.
     pub participants: Vec<String>,
+    /// Hex ed25519 node key of the node that created the job (and holds its secret key).
     pub owner: String,
     /// Whether this node holds the secret key (can decrypt).
     pub key_here: bool,
 }
 
+/// EDIL on this node: jobs in CSTORE, keys, updates and aggregates in R1FS, this node's
+/// updates signed with its node key. Implements [`EdilService`].
 pub struct EdilNode {
     cstore: r1_cstore::Cstore,
     files: Arc<dyn BlobService>,
@@ -60,6 +66,8 @@ fn parse_hex_key(text: &str) -> Option<ClientId> {
 }
 
 impl EdilNode {
+    /// A service over `cstore` and `files` that signs with `node_key` and keeps the secret keys
+    /// of the jobs it owns in `<data_dir>/edil`.
     pub fn new(
         cstore: r1_cstore::Cstore,
         files: Arc<dyn BlobService>,

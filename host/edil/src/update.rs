@@ -21,24 +21,47 @@ pub type ClientId = [u8; 32];
 const UPDATE_MAGIC: &[u8; 8] = b"R1EDILUP";
 const AGGREGATE_MAGIC: &[u8; 8] = b"R1EDILAG";
 
+/// Why an update is refused, or an aggregation cannot finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpdateError {
+    /// The update's bytes cannot be read.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// The update carries no signature (all zeros).
     #[error("the update is not signed")]
     Unsigned,
+    /// The signature does not verify under the client's key; holds the key's first 8 bytes
+    /// in hex.
     #[error("the update's signature does not verify for client {0}")]
     BadSignature(String),
+    /// The client is not a participant of the job; holds its key's first 8 bytes in hex.
     #[error("client {0} is not a participant of this job")]
     UnknownClient(String),
+    /// The client already has an update in this round's sum; holds its key's first 8 bytes in
+    /// hex.
     #[error("client {0} already contributed to this round (replay or duplicate)")]
     Duplicate(String),
+    /// The update is for another job.
     #[error("the update is for job {found:?}, this aggregator sums job {expected:?}")]
-    WrongJob { found: String, expected: String },
+    WrongJob {
+        /// The update's job.
+        found: String,
+        /// The aggregator's job.
+        expected: String,
+    },
+    /// The update is for another round (e.g. replayed from an earlier one).
     #[error("the update is for round {found}, this aggregator sums round {expected} (replayed?)")]
-    WrongRound { found: u64, expected: u64 },
+    WrongRound {
+        /// The update's round.
+        found: u64,
+        /// The aggregator's round.
+        expected: u64,
+    },
+    /// The ciphertext is under another key or parameters than the job's, is already a sum, or
+    /// cannot be added to the sum.
     #[error(transparent)]
     Mismatch(#[from] AggregateError),
+    /// [`Aggregator::finish`] was called before any update was admitted.
     #[error("no update was admitted")]
     Empty,
 }
@@ -46,8 +69,11 @@ pub enum UpdateError {
 /// One client's encrypted contribution to one round of one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedUpdate {
+    /// The job it contributes to.
     pub job: String,
+    /// The round it contributes to.
     pub round: u64,
+    /// The signing client's ed25519 public key.
     pub client: ClientId,
     ciphertext: Ciphertext,
     /// BLAKE3 of the ciphertext's bytes, taken once (the signature covers it).
@@ -74,6 +100,8 @@ fn hash(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl SignedUpdate {
+    /// `ciphertext` as this client's update to `round` of `job`, signed with its node `key`
+    /// (whose public key becomes the client id).
     pub fn sign(job: &str, round: u64, ciphertext: Ciphertext, key: &SigningKey) -> Self {
         let client = key.verifying_key().to_bytes();
         let ciphertext_hash = hash(&ciphertext.to_bytes());
@@ -100,10 +128,12 @@ impl SignedUpdate {
         }
     }
 
+    /// The encrypted update.
     pub fn ciphertext(&self) -> &Ciphertext {
         &self.ciphertext
     }
 
+    /// Serialized as an `R1EDILUP` object: job, round, client key, signature, ciphertext.
     pub fn to_bytes(&self) -> Vec<u8> {
         let ciphertext = self.ciphertext.to_bytes();
         let mut w = Writer::with_capacity(UPDATE_MAGIC, ciphertext.len() + 160);
@@ -115,6 +145,8 @@ impl SignedUpdate {
         w.finish()
     }
 
+    /// Reads an update written by [`SignedUpdate::to_bytes`]; does not check the signature
+    /// (see [`SignedUpdate::verify`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes, UPDATE_MAGIC, "update")?;
         let job = String::from_utf8(r.blob("job")?.to_vec())
@@ -151,13 +183,18 @@ impl SignedUpdate {
 /// The sum of one round's updates and who is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregate {
+    /// The job summed.
     pub job: String,
+    /// The round summed.
     pub round: u64,
+    /// The clients whose updates it sums, in the order they were admitted.
     pub clients: Vec<ClientId>,
+    /// The homomorphic sum of their ciphertexts.
     pub ciphertext: Ciphertext,
 }
 
 impl Aggregate {
+    /// Serialized as an `R1EDILAG` object: job, round, client keys, ciphertext.
     pub fn to_bytes(&self) -> Vec<u8> {
         let ciphertext = self.ciphertext.to_bytes();
         let mut w = Writer::with_capacity(
@@ -174,6 +211,8 @@ impl Aggregate {
         w.finish()
     }
 
+    /// Reads an aggregate written by [`Aggregate::to_bytes`]; refuses one whose client count
+    /// differs from the number of updates its ciphertext sums.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut r = Reader::new(bytes, AGGREGATE_MAGIC, "aggregate")?;
         let job = String::from_utf8(r.blob("job")?.to_vec())
@@ -281,6 +320,7 @@ impl Aggregator {
         &self.clients
     }
 
+    /// The aggregate of the admitted updates; [`UpdateError::Empty`] if none was admitted.
     pub fn finish(self) -> Result<Aggregate, UpdateError> {
         Ok(Aggregate {
             ciphertext: self.sum.ok_or(UpdateError::Empty)?,

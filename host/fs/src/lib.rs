@@ -18,6 +18,8 @@
 //! - **Service** ([`service`]): provider records in CSTORE, verified peer-to-peer fetch over
 //!   r1-mesh, replica targets and the repair loop.
 
+#![warn(missing_docs)]
+
 pub mod manifest;
 pub mod service;
 pub mod store;
@@ -28,31 +30,57 @@ pub use store::{AddOptions, BlockStore, FileKey, GcReport, Stat};
 /// Chunk size of new files.
 pub const CHUNK_SIZE: usize = 1 << 20;
 
+/// Errors from the block store and manifests.
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
+    /// A file or directory of the store could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory involved.
         path: std::path::PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// Reading the data being added failed; also when no key can be drawn, sealing a chunk
+    /// fails or a worker thread panics.
     #[error("reading the input failed: {0}")]
     Input(std::io::Error),
+    /// Writing a file's bytes to the caller's output failed.
     #[error("writing the output failed: {0}")]
     Output(std::io::Error),
+    /// A string is not an R1FS content id: the text, and why.
     #[error("invalid content id {0:?}: {1}")]
     BadId(String, String),
+    /// A block, file or pin is not stored here; names what was missing.
     #[error("{0} is not stored on this node")]
     NotFound(String),
+    /// A block's bytes no longer hash to its name.
     #[error("block {hash} is corrupted on disk (its content no longer matches its hash)")]
-    Corrupt { hash: String },
+    Corrupt {
+        /// The block's expected BLAKE3, in hex.
+        hash: String,
+    },
+    /// A manifest does not decode, or its chunks disagree with it; also a name or media type
+    /// longer than [`manifest::MAX_LABEL`] bytes.
     #[error("malformed manifest: {0}")]
     BadManifest(String),
+    /// A ranged read reaches past the end of the file.
     #[error("range {offset}+{len} is outside the file ({size} bytes)")]
-    BadRange { offset: u64, len: u64, size: u64 },
+    BadRange {
+        /// First byte asked for.
+        offset: u64,
+        /// Bytes asked for.
+        len: u64,
+        /// The file's size in bytes.
+        size: u64,
+    },
+    /// An encrypted file was read without its key.
     #[error("{0} is encrypted: reading it needs its key")]
     Encrypted(String),
+    /// The key does not decrypt (authenticate) the chunk with this index.
     #[error("the key does not decrypt chunk {0} (wrong key)")]
     WrongKey(usize),
 }
 
+/// Result with [`FsError`] as the default error.
 pub type Result<T, E = FsError> = std::result::Result<T, E>;

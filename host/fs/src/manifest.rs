@@ -35,6 +35,7 @@ pub struct ContentId {
 }
 
 impl ContentId {
+    /// The id of a file whose manifest encodes to `bytes`.
     pub fn of_manifest(bytes: &[u8]) -> Self {
         Self {
             digest: *blake3::hash(bytes).as_bytes(),
@@ -81,16 +82,22 @@ impl FromStr for ContentId {
 /// What a file is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
+    /// File size in bytes (of the plaintext when encrypted).
     pub size: u64,
+    /// Bytes per chunk (not 0); every chunk but the last is full.
     pub chunk_size: u32,
+    /// BLAKE3 of each chunk's block, in file order; `size.div_ceil(chunk_size)` of them.
     pub chunks: Vec<[u8; 32]>,
+    /// File name, if any (an empty label decodes as `None`).
     pub name: Option<String>,
+    /// Media type, if any (an empty label decodes as `None`).
     pub media_type: Option<String>,
     /// Chunks are ChaCha20-Poly1305 ciphertexts under a per-file key kept elsewhere.
     pub encrypted: bool,
 }
 
 impl Manifest {
+    /// The manifest's binary layout (see the module docs); its id is taken over these bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + self.chunks.len() * 32);
         if self.encrypted {
@@ -113,6 +120,7 @@ impl Manifest {
         out
     }
 
+    /// Parses a manifest, checking its magic, flags, chunk count against size, and labels.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let bad = |why: &str| FsError::BadManifest(why.to_owned());
         let (encrypted, rest) = if let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) {

@@ -25,6 +25,8 @@ use r1_core::contract::blobs::{BlobKey, BlobService, BlobStat};
 use r1_cstore::Cstore;
 use r1_mesh::{Mesh, NodePeerId as PeerId, Protocol, Protocols, Reply};
 
+/// Mesh request service serving blocks: the body is a block's 32-byte BLAKE3, the reply its
+/// bytes.
 pub const SERVICE_BLOCK: &str = "fs.block";
 const PROVIDERS_NS: &str = "r1fs";
 /// Chunks in flight at once during a fetch (a sliding window, not waves). Each request is a new
@@ -33,20 +35,33 @@ const PROVIDERS_NS: &str = "r1fs";
 /// loopback fetch; 32 MiB in flight at most).
 const PARALLEL: usize = 32;
 
+/// Errors from provider records and peer-to-peer fetch.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The local block store failed.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// No other node is recorded as providing the file (its id).
     #[error("no node provides {0}")]
     NoProviders(String),
+    /// Every provider tried failed to send the block or sent a corrupt one.
     #[error("no provider could deliver block {block} intact (tried {tried} peers)")]
-    Unavailable { block: String, tried: usize },
+    Unavailable {
+        /// The block's BLAKE3, in hex.
+        block: String,
+        /// Providers asked for it.
+        tried: usize,
+    },
+    /// Reading or writing provider or replica records in CSTORE failed (also a blocking
+    /// task that did not complete).
     #[error("provider records: {0}")]
     Records(String),
 }
 
+/// R1FS on a node: the block store plus provider records in CSTORE and fetch over the mesh.
 #[derive(Clone)]
 pub struct FsService {
+    /// The local block store.
     pub store: Arc<BlockStore>,
     mesh: Mesh,
     cstore: Cstore,
@@ -57,6 +72,7 @@ fn hex(hash: &[u8; 32]) -> String {
 }
 
 impl FsService {
+    /// A service over `store`, fetching through `mesh` and keeping records in `cstore`.
     pub fn new(store: BlockStore, mesh: Mesh, cstore: Cstore) -> Arc<Self> {
         Arc::new(Self {
             store: Arc::new(store),

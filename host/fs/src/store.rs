@@ -99,9 +99,12 @@ const SHARD_DIGITS: usize = 1;
 /// A file's encryption key.
 pub type FileKey = [u8; 32];
 
+/// How [`BlockStore::add`] stores a file.
 #[derive(Debug, Clone, Default)]
 pub struct AddOptions {
+    /// File name for the manifest (at most [`MAX_LABEL`] bytes).
     pub name: Option<String>,
+    /// Media type for the manifest (at most [`MAX_LABEL`] bytes).
     pub media_type: Option<String>,
     /// Pin the file (the default for files added by a user).
     pub pin: bool,
@@ -115,25 +118,37 @@ fn nonce(index: usize) -> Nonce {
     Nonce::from(n)
 }
 
+/// What the store knows of a file, from its manifest and pins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
+    /// The file's id.
     pub id: ContentId,
+    /// File size in bytes (plaintext).
     pub size: u64,
+    /// Chunks in the file.
     pub chunks: usize,
     /// Chunks present on this node.
     pub local_chunks: usize,
+    /// File name from the manifest.
     pub name: Option<String>,
+    /// Media type from the manifest.
     pub media_type: Option<String>,
+    /// Pin count on this node (0: unpinned, removed at the next `gc`).
     pub pins: u32,
+    /// Whether the chunks are encrypted.
     pub encrypted: bool,
 }
 
+/// What one [`BlockStore::gc`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcReport {
+    /// Block files deleted.
     pub removed_blocks: usize,
+    /// Bytes those blocks took.
     pub freed_bytes: u64,
 }
 
+/// Blocks and pins in a directory on disk (see the module docs for the layout).
 pub struct BlockStore {
     blocks: PathBuf,
     pins: PathBuf,
@@ -172,6 +187,8 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
 }
 
 impl BlockStore {
+    /// Opens the store in `dir`, creating `blocks/` and `pins/` as needed and moving blocks
+    /// left in the older two-digit shard layout.
     pub fn open(dir: &Path) -> Result<Self> {
         let blocks = dir.join("blocks");
         let pins = dir.join("pins");
@@ -320,6 +337,7 @@ impl BlockStore {
             .map_err(|_| FsError::WrongKey(index))
     }
 
+    /// Whether the block is on disk (not verified).
     pub fn has_block(&self, hash: &[u8; 32]) -> bool {
         self.block_path(hash).exists()
     }
@@ -448,6 +466,7 @@ impl BlockStore {
         Ok(id)
     }
 
+    /// The file's manifest, verified and decoded; `NotFound` names the file if absent.
     pub fn manifest(&self, id: &ContentId) -> Result<Manifest> {
         match self.get_block(&id.digest) {
             Ok(bytes) => Manifest::decode(&bytes),
@@ -529,6 +548,7 @@ impl BlockStore {
         Ok(out)
     }
 
+    /// The file's size, labels, pin count and how many of its chunks are held here.
     pub fn stat(&self, id: &ContentId) -> Result<Stat> {
         let manifest = self.manifest(id)?;
         Ok(Stat {
@@ -547,6 +567,7 @@ impl BlockStore {
         self.pins.join(id.to_string())
     }
 
+    /// The file's pin count here (0 if unpinned).
     pub fn pin_count(&self, id: &ContentId) -> Result<u32> {
         let path = self.pin_path(id);
         match std::fs::read_to_string(&path) {

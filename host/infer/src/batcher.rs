@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use r1_core::ServiceError;
 
+/// How a model's worker gathers requests into forward passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
     /// How long to wait for more requests once callers are known to be concurrent.
@@ -36,8 +37,11 @@ impl Default for BatchConfig {
 /// What the worker did: passes run, rows computed, the most requests served by one pass.
 #[derive(Debug, Default)]
 pub struct BatchStats {
+    /// Forward passes run.
     pub passes: AtomicU64,
+    /// Rows computed, over all passes.
     pub rows: AtomicU64,
+    /// Most requests one pass served.
     pub max_requests_per_pass: AtomicU64,
 }
 
@@ -80,6 +84,7 @@ impl<R: Send + 'static> Batcher<R> {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// The worker's counters.
     pub fn stats(&self) -> &BatchStats {
         &self.stats
     }

@@ -8,33 +8,42 @@ use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
+/// The activation applied between layers (`"relu"`, `"tanh"` or `"sigmoid"` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
+    /// max(0, x); the default.
     #[default]
     Relu,
+    /// Hyperbolic tangent.
     Tanh,
+    /// Logistic sigmoid, 1 / (1 + e^-x).
     Sigmoid,
 }
 
+/// A dense network's `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DenseConfig {
     /// Width of every layer boundary: inputs first, outputs last (at least two entries).
     pub sizes: Vec<usize>,
+    /// Activation between layers (default: relu).
     #[serde(default)]
     pub activation: Activation,
 }
 
 impl DenseConfig {
+    /// Input width (first entry of `sizes`; 0 if empty).
     pub fn inputs(&self) -> usize {
         self.sizes.first().copied().unwrap_or(0)
     }
 
+    /// Output width (last entry of `sizes`; 0 if empty).
     pub fn outputs(&self) -> usize {
         self.sizes.last().copied().unwrap_or(0)
     }
 
+    /// Checks that `sizes` has at least two entries, none of them 0.
     pub fn validate(&self) -> Result<(), String> {
         if self.sizes.len() < 2 || self.sizes.contains(&0) {
             return Err(format!(
@@ -53,6 +62,7 @@ pub struct Mlp {
 }
 
 impl Mlp {
+    /// Builds the layers from `vb` (`layers.<i>.weight` and `.bias`), validating `config`.
     pub fn new(vb: VarBuilder, config: &DenseConfig) -> candle_core::Result<Self> {
         config.validate().map_err(candle_core::Error::msg)?;
         let layers = config

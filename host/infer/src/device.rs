@@ -5,23 +5,34 @@ use std::str::FromStr;
 
 use candle_core::{DType, Device, DeviceLocation, Tensor};
 
+/// The device a node's config asks for (`cpu`, `cuda`, `cuda:N` or `auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
+    /// The CPU; the default.
     #[default]
     Cpu,
+    /// The CUDA device with this ordinal (`cuda` and `gpu` mean 0).
     Cuda(usize),
     /// The first CUDA device if one works, else the CPU.
     Auto,
 }
 
+/// Why a device choice could not be parsed or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
+    /// The text is not a device choice.
     #[error("unknown device {0:?} (expected cpu, cuda, cuda:N or auto)")]
     Unknown(String),
+    /// The CUDA device could not be opened or failed its probe (or CUDA is not built in).
     #[error(
         "cuda:{ordinal} is not usable: {reason} (this build has CUDA support only with the `cuda` feature)"
     )]
-    Cuda { ordinal: usize, reason: String },
+    Cuda {
+        /// The device's ordinal.
+        ordinal: usize,
+        /// candle's error.
+        reason: String,
+    },
 }
 
 impl FromStr for DeviceChoice {

@@ -22,6 +22,8 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
+    /// An encoder for model `model` refusing texts over `max_tokens` tokens; turns off the
+    /// tokenizer's own padding and truncation.
     pub fn new(model: &str, mut tokenizer: Tokenizer, max_tokens: usize) -> Result<Self, String> {
         // Padding is done per batch by the embedder; truncation would silently cut texts.
         tokenizer.with_padding(None);
@@ -35,6 +37,7 @@ impl TextEncoder {
         })
     }
 
+    /// Longest text accepted, in tokens (special tokens included).
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
     }
@@ -84,6 +87,7 @@ pub struct SentenceEmbedder {
 }
 
 impl SentenceEmbedder {
+    /// Loads BERT weights (safetensors bytes, as f32) onto `device`; `pad_id` pads short rows.
     pub fn load(
         weights: Vec<u8>,
         config: &Config,
@@ -102,6 +106,7 @@ impl SentenceEmbedder {
         })
     }
 
+    /// Length of each embedding (the encoder's hidden size).
     pub fn dimension(&self) -> usize {
         self.dimension
     }

@@ -11,6 +11,8 @@
 //! - Forward passes run on one worker thread per loaded model, never on an async runtime
 //!   thread or an actor's worker.
 
+#![warn(missing_docs)]
+
 pub mod batcher;
 pub mod dense;
 pub mod device;
@@ -36,29 +38,51 @@ pub fn default_models_dir() -> Option<std::path::PathBuf> {
 /// Why a model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The spec names no usable file or asks for something unsupported, or a loading task or
+    /// the model's worker thread could not run.
     #[error("model {model}: {what}")]
-    Spec { model: String, what: String },
+    Spec {
+        /// The model's registered name.
+        model: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// A local model file could not be read.
     #[error("model {model}: cannot read {file}: {source}")]
     Read {
+        /// The model's registered name.
         model: String,
+        /// The file, as the spec gives it.
         file: String,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A model file given by content id could not be fetched (or the node runs no R1FS).
     #[error("model {model}: cannot fetch {cid} from R1FS: {reason}")]
     Fetch {
+        /// The model's registered name.
         model: String,
+        /// The file's R1FS content id.
         cid: String,
+        /// Why the fetch failed.
         reason: String,
     },
+    /// A config or tokenizer file does not parse or is invalid.
     #[error("model {model}: bad {file}: {reason}")]
     Parse {
+        /// The model's registered name.
         model: String,
+        /// The file, as the spec gives it.
         file: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// candle failed to build the model from its weights (missing or mis-shaped tensors).
     #[error("model {model}: {source}")]
     Candle {
+        /// The model's registered name.
         model: String,
+        /// candle's error.
         source: candle_core::Error,
     },
 }

@@ -54,10 +54,12 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
+    /// Name, kind, dimensions and device of the model.
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
 
+    /// Counters of the model's batching worker.
     pub fn batch_stats(&self) -> &BatchStats {
         match &self.engine {
             Engine::Text { batcher, .. } => batcher.stats(),
@@ -114,9 +116,13 @@ impl Model {
 /// A model the node can serve, and whether it is in memory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ModelListing {
+    /// The registered name.
     pub name: String,
+    /// What kind of model the spec describes.
     pub kind: SpecKind,
+    /// Where its files come from (see [`ModelSpec::source`]).
     pub source: String,
+    /// Whether a copy is in memory.
     pub loaded: bool,
     /// Holders of the loaded copy besides the registry (actor handles, requests in flight).
     pub users: usize,
@@ -127,6 +133,7 @@ struct Loaded {
     last_used: Instant,
 }
 
+/// The node's servable models and their loaded copies, on one device.
 pub struct Registry {
     specs: RwLock<BTreeMap<String, ModelSpec>>,
     loaded: Mutex<HashMap<String, Loaded>>,
@@ -147,6 +154,7 @@ impl Registry {
         Ok(Self::on_device(crate::device::open(device)?, batch))
     }
 
+    /// A registry on an already opened device (not probed).
     pub fn on_device(device: Device, batch: BatchConfig) -> Self {
         Self {
             specs: RwLock::default(),
@@ -159,6 +167,7 @@ impl Registry {
         }
     }
 
+    /// The registry's device: "cpu" or "cuda:N".
     pub fn device_name(&self) -> String {
         crate::device::describe(&self.device)
     }
@@ -179,6 +188,7 @@ impl Registry {
         let _ = self.files.set(files);
     }
 
+    /// Every registered model, by name, and whether it is loaded.
     pub fn models(&self) -> Vec<ModelListing> {
         let loaded = lock(&self.loaded);
         self.specs

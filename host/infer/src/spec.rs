@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::LoadError;
 
+/// What kind of model a spec describes (`sentence-embedding` or `dense` in config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpecKind {
@@ -20,6 +21,7 @@ pub enum SpecKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// What the files hold, and so how they are loaded and served.
     pub kind: SpecKind,
     /// A local directory holding `config.json`, `model.safetensors` and, for text models,
     /// `tokenizer.json` (plus sentence-transformers' `sentence_bert_config.json` and
@@ -47,7 +49,9 @@ pub struct ModelSpec {
 /// Where one file of a model comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileRef {
+    /// A local file.
     Path(PathBuf),
+    /// An R1FS content id (without the `r1fs:` prefix).
     Cid(String),
 }
 

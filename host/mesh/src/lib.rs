@@ -18,6 +18,8 @@
 //!   channels, so callers on any runtime can use it.
 //! - Blocked peers ([`Mesh::block`]) are disconnected and refused until unblocked.
 
+#![warn(missing_docs)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,22 +52,43 @@ pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
 pub const MAX_RPC_BYTES: usize = 16 * 1024 * 1024;
 const RPC_PROTOCOL: &str = "/r1/rpc/1";
 
+/// Why a mesh operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
+    /// The swarm could not be built or could not listen (or an ed25519 key is bad).
     #[error("cannot start the mesh: {0}")]
     Start(String),
+    /// An address is neither a multiaddr nor `HOST:PORT` (the text, the parser's reason).
     #[error("invalid address {0:?}: {1}")]
     BadAddress(String, String),
+    /// The swarm's thread has ended, so commands go nowhere.
     #[error("the mesh has stopped")]
     Stopped,
+    /// A gossip payload is over [`MAX_GOSSIP_BYTES`].
     #[error("gossip of {size} bytes exceeds the {MAX_GOSSIP_BYTES}-byte limit")]
-    TooLarge { size: usize },
+    TooLarge {
+        /// The payload's size in bytes.
+        size: usize,
+    },
+    /// Gossipsub refused to publish (having no subscribed peers is not an error).
     #[error("publish failed: {0}")]
     Publish(String),
+    /// A request got no answer: dial failure, timeout (30 s), closed connection.
     #[error("request to {peer} failed: {reason}")]
-    Request { peer: PeerId, reason: String },
+    Request {
+        /// The peer asked.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The peer answered with an error (unknown service, handler error, not admitted).
     #[error("peer {peer} refused the request: {reason}")]
-    Refused { peer: PeerId, reason: String },
+    Refused {
+        /// The peer asked.
+        peer: PeerId,
+        /// The peer's error message.
+        reason: String,
+    },
 }
 
 /// The genesis allowlist: these node keys are admitted; an empty list admits everyone (dev).
@@ -127,31 +150,46 @@ pub fn peer_id_of(ed25519_public: &[u8; 32]) -> Result<PeerId, MeshError> {
     Ok(identity::PublicKey::from(key).to_peer_id())
 }
 
+/// How to start the mesh.
 #[derive(Clone)]
 pub struct MeshConfig {
     /// The node's ed25519 secret seed (its libp2p identity).
     pub secret: [u8; 32],
+    /// Addresses to listen on.
     pub listen: Vec<Multiaddr>,
+    /// Peers to join; each is redialled every 2 s while it is not connected.
     pub bootstrap: Vec<Multiaddr>,
+    /// Whether to discover (and dial admitted) peers on the local network with mDNS.
     pub mdns: bool,
+    /// Decides which peers' gossip and requests reach the node.
     pub admission: Arc<dyn Admission>,
 }
 
 /// Counters shown in node status.
 #[derive(Debug, Default)]
 pub struct MeshStats {
+    /// Gossip messages dropped because the sender or author is not admitted.
     pub dropped_gossip: AtomicU64,
+    /// Requests refused because the peer is not admitted.
     pub dropped_requests: AtomicU64,
 }
 
+/// A snapshot of the swarm, shown in node status.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeshStatus {
+    /// This node's peer id.
     pub peer_id: String,
+    /// The addresses the swarm listens on.
     pub listen: Vec<String>,
+    /// Peers with an open connection, admitted or not.
     pub connected: Vec<String>,
+    /// Peers blocked with [`Mesh::block`].
     pub blocked: Vec<String>,
+    /// Gossip messages dropped because the sender or author is not admitted.
     pub dropped_gossip: u64,
+    /// Requests refused because the peer is not admitted.
     pub dropped_requests: u64,
+    /// Whether the admission admits everyone (dev).
     pub open_admission: bool,
 }
 
@@ -160,17 +198,25 @@ pub struct MeshStatus {
 pub enum MeshEvent {
     /// A gossip message from an admitted peer.
     Gossip {
+        /// The gossipsub topic.
         topic: String,
+        /// The message's author (else the peer that forwarded it).
         from: PeerId,
+        /// The payload.
         data: Vec<u8>,
     },
     /// A request from an admitted peer; answer through `reply` (dropping it answers an error).
     Request {
+        /// The requesting peer.
         from: PeerId,
+        /// The service the request is for.
         service: String,
+        /// The request body.
         body: Vec<u8>,
+        /// Takes the response body, or an error message sent back to the peer.
         reply: oneshot::Sender<Result<Vec<u8>, String>>,
     },
+    /// A connection to this peer was established (admitted or not).
     PeerConnected(PeerId),
 }
 
@@ -267,10 +313,12 @@ impl Mesh {
         ))
     }
 
+    /// This node's libp2p peer id.
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
     }
 
+    /// The mesh's drop counters.
     pub fn stats(&self) -> &MeshStats {
         &self.stats
     }
@@ -279,6 +327,7 @@ impl Mesh {
         self.commands.send(cmd).map_err(|_| MeshError::Stopped)
     }
 
+    /// Subscribes the swarm to gossip `topic` (a failure is only logged).
     pub fn subscribe(&self, topic: &str) -> Result<(), MeshError> {
         self.send(Command::Subscribe(topic.to_owned()))
     }
@@ -323,12 +372,14 @@ impl Mesh {
         rx.await.unwrap_or_default()
     }
 
+    /// A snapshot of the swarm's state and counters.
     pub async fn status(&self) -> Result<MeshStatus, MeshError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Status(tx))?;
         rx.await.map_err(|_| MeshError::Stopped)
     }
 
+    /// Dials `addr` once (a failure is only logged).
     pub fn dial(&self, addr: Multiaddr) -> Result<(), MeshError> {
         self.send(Command::Dial(addr))
     }

@@ -9,11 +9,14 @@ use anyhow::{Context, Result};
 use r1_runtime::RuntimeConfig;
 use serde::{Deserialize, Serialize};
 
+/// Where the HTTP API listens unless configured otherwise.
 pub const DEFAULT_API: &str = "127.0.0.1:7411";
 
+/// A node's configuration (the TOML file's top level); missing keys take their defaults.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
+    /// Where the node keeps its state: identity, CSTORE, R1FS blocks, deployments, token.
     pub data_dir: PathBuf,
     /// Where the HTTP API listens. Beyond loopback only with `api_tls` (the token is always
     /// required).
@@ -33,8 +36,11 @@ pub struct NodeConfig {
     pub dev: bool,
     /// Publisher keys this node trusts, one per line.
     pub trust_file: Option<PathBuf>,
+    /// The mesh, replication and RESP listener (`[mesh]`).
     pub mesh: MeshSettings,
+    /// The actor runtime: workers, default limits (`[runtime]`).
     pub runtime: RuntimeConfig,
+    /// Inference: device, batching, models (`[infer]`).
     pub infer: InferSettings,
 }
 
@@ -42,7 +48,9 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiTls {
+    /// The PEM certificate chain.
     pub cert: PathBuf,
+    /// The PEM private key.
     pub key: PathBuf,
 }
 
@@ -80,6 +88,7 @@ impl Default for InferSettings {
 }
 
 impl InferSettings {
+    /// `models_dir` if set, else `$R1_MODELS_DIR`, else `~/.cache/r1/models`.
     pub fn models_dir(&self) -> Option<PathBuf> {
         self.models_dir
             .clone()
@@ -146,6 +155,7 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
+    /// Reads the TOML file at `path` (unknown keys are errors); `None`: the defaults.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else {
             return Ok(Self::default());

@@ -10,21 +10,27 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+/// What was deployed under one actor name: enough to start it again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deployment {
+    /// The actor's name.
     pub name: String,
     /// BLAKE3 of the component bytes; the file is `components/<component>.wasm`.
     pub component: String,
+    /// The actor's grants, as text.
     pub grants: Vec<String>,
+    /// The actor's configuration, as key/value pairs.
     pub config: Vec<(String, String)>,
 }
 
+/// The deployment records and component files under a data dir.
 pub struct Deployments {
     components: PathBuf,
     records: PathBuf,
 }
 
 impl Deployments {
+    /// Opens the deployment records under `data_dir`, creating their directories.
     pub fn open(data_dir: &Path) -> Result<Self> {
         let components = data_dir.join("components");
         let records = data_dir.join("deployments");
@@ -38,6 +44,7 @@ impl Deployments {
         })
     }
 
+    /// Records `deployment` durably, storing `wasm` first unless its file already exists.
     pub fn save(&self, deployment: &Deployment, wasm: &[u8]) -> Result<()> {
         let component = self
             .components
@@ -49,6 +56,7 @@ impl Deployments {
         write_atomically(&self.record_path(&deployment.name), &record)
     }
 
+    /// Forgets the deployment `name` (absent already: fine); its component file is kept.
     pub fn remove(&self, name: &str) -> Result<()> {
         match std::fs::remove_file(self.record_path(name)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -3,6 +3,8 @@
 //! [`server::serve`] puts the HTTP API ([`api`], guarded by [`access`] and [`token`]) in
 //! front of it. The `r1` binary (`cli/`) and the typed client are built on this crate.
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod api;
 pub mod config;

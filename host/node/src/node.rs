@@ -321,6 +321,7 @@ impl Node {
         Ok(info)
     }
 
+    /// Stops an actor and forgets its deployment, so it stays stopped after a restart.
     pub async fn undeploy(&self, name: &str) -> Result<(), DeployError> {
         self.runtime.stop(name).await?;
         self.deployments
@@ -389,12 +390,16 @@ impl ActorControl for Node {
     }
 }
 
+/// Why a deploy or undeploy failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The runtime refused to start the actor (signature, grants, loading, name taken).
     #[error(transparent)]
     Spawn(#[from] SpawnError),
+    /// The actor could not be stopped (no such actor, or it did not answer).
     #[error(transparent)]
     Delivery(#[from] r1_runtime::DeliveryError),
+    /// The deployment could not be saved or removed on disk; a failed save stops the actor.
     #[error("cannot record the deployment: {0}")]
     Persist(String),
 }

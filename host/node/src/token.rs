@@ -49,12 +49,15 @@ impl Stamp {
 /// Why a request's token was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
+    /// The request carries no token.
     #[error(
         "this route needs the node's API token: send `Authorization: Bearer TOKEN` (the r1 CLI reads it from R1_API_TOKEN, R1_API_TOKEN_FILE or DATA_DIR/api.token)"
     )]
     Missing,
+    /// The token is not the one in the token file now.
     #[error("the API token is not this node's (rotated? read it again from the token file)")]
     Wrong,
+    /// The token file cannot be read, holds no token, or is open to every user.
     #[error("the node cannot read its own token file: {0}")]
     Unreadable(TokenError),
 }

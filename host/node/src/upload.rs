@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 /// Body chunks buffered between the handler and the reader.
 const DEPTH: usize = 16;
 
+/// One body chunk, or the error that ended the upload.
 pub type Chunk = Result<Bytes, std::io::Error>;
 
 /// The handler's end: send each chunk with `send(..).await`, drop it when the body ends.

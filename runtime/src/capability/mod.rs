@@ -122,6 +122,7 @@ impl Grants {
         Ok(out)
     }
 
+    /// Parses one grant string and adds it; a malformed or unknown grant is an error.
     pub fn add(&mut self, grant: &str) -> Result<(), GrantError> {
         let malformed = |reason: &str| GrantError::Malformed {
             grant: grant.to_owned(),

@@ -6,6 +6,8 @@ use crate::error::DeliveryError;
 use crate::router::Deliver;
 use crate::state::ActorState;
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/actor",

@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{PublicKey, public_key};
 
+/// Name of the custom section that holds the signatures.
 pub const SECTION_NAME: &str = "r1-signature";
 const MAGIC: &[u8; 6] = b"R1SIG\x01";
 const DOMAIN: &[u8] = b"r1-component-signature-v1\0";
+/// Most signatures (publisher plus countersignatures) one section may hold.
 pub const MAX_SIGNATURES: usize = 16;
 const MAX_CLAIMS_BYTES: usize = 64 * 1024;
 
@@ -30,7 +32,9 @@ const MAX_CLAIMS_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
+    /// Component name; must not be empty.
     pub name: String,
+    /// Component version; must not be empty.
     pub version: String,
     /// Hex ed25519 public key of the publisher.
     pub publisher: String,
@@ -44,40 +48,87 @@ pub struct Claims {
     pub expires_at: Option<u64>,
 }
 
+/// Why a component's signature could not be read, made, verified, or accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The bytes are not a well-formed wasm module or component.
     #[error("malformed wasm: {0}")]
     MalformedWasm(String),
+    /// The `r1-signature` section does not follow the format.
     #[error("malformed signature section: {0}")]
     MalformedSection(String),
+    /// The component holds more than one `r1-signature` section.
     #[error("more than one r1-signature section")]
     DuplicateSection,
+    /// The component has no `r1-signature` section.
     #[error("the component is not signed")]
     Unsigned,
+    /// A signature does not hold over the content hash and claims.
     #[error("signature {index} by {key} does not verify: the component or its claims were altered")]
-    BadSignature { index: usize, key: String },
+    BadSignature {
+        /// Position of the signature in the section (0 is the publisher).
+        index: usize,
+        /// Fingerprint of the signing key.
+        key: String,
+    },
+    /// The first signature is not by the publisher named in the claims.
     #[error("claims name publisher {claimed} but the first signature is by {signer}")]
-    PublisherMismatch { claimed: String, signer: String },
+    PublisherMismatch {
+        /// The publisher key named in the claims, as given.
+        claimed: String,
+        /// Hex public key of the first signer.
+        signer: String,
+    },
+    /// The publisher is not in this node's trust list.
     #[error("publisher {fingerprint} ({key}) is not trusted by this node")]
-    UntrustedPublisher { key: String, fingerprint: String },
+    UntrustedPublisher {
+        /// Hex public key of the publisher.
+        key: String,
+        /// Fingerprint of the publisher's key.
+        fingerprint: String,
+    },
+    /// The claims' `expires_at` has passed.
     #[error("claims expired at {expires_at} (now {now})")]
-    Expired { expires_at: u64, now: u64 },
+    Expired {
+        /// When the claims expired, in Unix seconds.
+        expires_at: u64,
+        /// The time checked against, in Unix seconds.
+        now: u64,
+    },
+    /// The claims' `issued_at` is further in the future than the tolerated clock skew.
     #[error("claims issued at {issued_at}, in the future (now {now})")]
-    NotYetValid { issued_at: u64, now: u64 },
+    NotYetValid {
+        /// When the claims say they were issued, in Unix seconds.
+        issued_at: u64,
+        /// The time checked against, in Unix seconds.
+        now: u64,
+    },
+    /// The claims request a capability the deployment does not grant.
     #[error(
         "actor {actor:?} requests capability `{capability}`, which the deployment does not grant"
     )]
-    CapabilityNotGranted { actor: String, capability: String },
+    CapabilityNotGranted {
+        /// The actor being deployed.
+        actor: String,
+        /// The requested capability, as written in the claims.
+        capability: String,
+    },
+    /// The component imports an interface whose capability its claims do not request.
     #[error(
         "actor {actor:?} imports `{interface}` but its signed claims do not request `{capability}`"
     )]
     UndeclaredCapability {
+        /// The actor being deployed.
         actor: String,
+        /// The imported interface that needs the capability.
         interface: String,
+        /// The grant form of the missing capability, e.g. `cstore:<namespace>`.
         capability: String,
     },
+    /// The claims are invalid (empty name or version, too large, unknown capability).
     #[error("invalid claims: {0}")]
     BadClaims(String),
+    /// The countersigning key already signed the component.
     #[error("this key already signed the component")]
     AlreadySigned,
 }
@@ -85,8 +136,11 @@ pub enum SignatureError {
 /// The parsed signature section.
 #[derive(Debug, Clone)]
 pub struct SignatureSection {
+    /// The claims JSON exactly as stored; this is what is signed.
     pub claims_bytes: Vec<u8>,
+    /// The claims parsed from `claims_bytes`.
     pub claims: Claims,
+    /// Each signer's key and ed25519 signature, publisher first.
     pub signatures: Vec<(PublicKey, [u8; 64])>,
 }
 
@@ -97,15 +151,20 @@ pub struct Inspected {
     pub content_hash: [u8; 32],
     /// The bytes without the signature section.
     pub stripped: Vec<u8>,
+    /// The signature section, if the component has one.
     pub section: Option<SignatureSection>,
 }
 
 /// A component whose every signature holds (trust is the policy's business).
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// BLAKE3 of the component without its signature section.
     pub content_hash: [u8; 32],
+    /// The signed claims.
     pub claims: Claims,
+    /// The first signer, named in the claims.
     pub publisher: PublicKey,
+    /// The later signers, in order.
     pub countersigners: Vec<PublicKey>,
 }
 

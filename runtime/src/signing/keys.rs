@@ -15,24 +15,46 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 const SECRET_TAG: &str = "r1-ed25519-secret-v1";
 const PUBLIC_TAG: &str = "r1-ed25519-public-v1";
 
+/// Why a key or trust file could not be read, written, or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file being read or written.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A secret key file is readable by group or others.
     #[error(
         "{path} has mode {mode:03o}: a secret key must not be readable by group or others \
          (chmod 600 {path})"
     )]
-    InsecurePermissions { path: PathBuf, mode: u32 },
+    InsecurePermissions {
+        /// The secret key file.
+        path: PathBuf,
+        /// The file's permission bits (`mode & 0o777`).
+        mode: u32,
+    },
+    /// The key file already exists and overwriting was not asked for.
     #[error("{path} already exists; refusing to overwrite a key (pass --force to replace it)")]
-    Exists { path: PathBuf },
+    Exists {
+        /// The existing key file.
+        path: PathBuf,
+    },
+    /// A key or trust file is not in the expected format.
     #[error("{path}: not an r1 key file ({reason})")]
-    Malformed { path: PathBuf, reason: String },
+    Malformed {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Text that is not a valid hex ed25519 public key.
     #[error("invalid public key {0:?}")]
     BadPublicKey(String),
+    /// The operating system could not supply randomness for a new key.
     #[error("no randomness available: {0}")]
     Random(String),
 }
@@ -42,6 +64,8 @@ pub enum KeyError {
 pub struct PublicKey(pub [u8; 32]);
 
 impl PublicKey {
+    /// Parses 64 hex chars, optionally after the public key file tag; the key must be a
+    /// valid ed25519 point.
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
         let text = text.strip_prefix(PUBLIC_TAG).unwrap_or(text).trim();
@@ -51,6 +75,7 @@ impl PublicKey {
         Ok(Self(bytes))
     }
 
+    /// The key as 64 lowercase hex chars.
     pub fn to_hex(self) -> String {
         hex::encode(self.0)
     }
@@ -65,6 +90,7 @@ impl PublicKey {
             .join(":")
     }
 
+    /// The ed25519 verifying key, or `None` if the bytes are not a valid point.
     pub fn verifying_key(self) -> Option<VerifyingKey> {
         VerifyingKey::from_bytes(&self.0).ok()
     }
@@ -87,6 +113,7 @@ impl fmt::Display for PublicKey {
     }
 }
 
+/// The public key of a secret (signing) key.
 pub fn public_key(key: &SigningKey) -> PublicKey {
     PublicKey(key.verifying_key().to_bytes())
 }
@@ -188,6 +215,8 @@ pub fn read_trust_file(path: &Path) -> Result<Vec<PublicKey>, KeyError> {
     })
 }
 
+/// Parses a trust list: one public key per line, `#` comments and blank lines skipped;
+/// errors name the 1-based line.
 pub fn parse_trust_list(text: &str) -> Result<Vec<PublicKey>, String> {
     text.lines()
         .enumerate()

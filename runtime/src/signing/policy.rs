@@ -15,6 +15,7 @@ use crate::grants::{Capability, Grants};
 /// Clock skew tolerated on `issued_at`.
 const MAX_SKEW_SECS: u64 = 300;
 
+/// Which publishers this node trusts, and whether unsigned components may run.
 #[derive(Debug, Clone, Default)]
 pub struct TrustPolicy {
     /// Dev mode: unsigned components run (with a warning).
@@ -27,10 +28,12 @@ pub struct TrustPolicy {
 pub enum Provenance {
     /// Allowed only by dev mode.
     Unsigned,
+    /// Signed by a trusted publisher, with the verified signatures and claims.
     Signed(Box<Verified>),
 }
 
 impl Provenance {
+    /// The publisher's key, or `None` for an unsigned component.
     pub fn publisher(&self) -> Option<PublicKey> {
         match self {
             Provenance::Unsigned => None,
@@ -39,6 +42,7 @@ impl Provenance {
     }
 }
 
+/// The current time in Unix seconds (0 if the clock is before the epoch).
 pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -59,15 +63,18 @@ impl TrustPolicy {
         Self::default()
     }
 
+    /// Adds `key` to the trusted publishers.
     pub fn trust(&mut self, key: PublicKey) -> &mut Self {
         self.trusted.insert(key);
         self
     }
 
+    /// Whether `key` is a trusted publisher.
     pub fn trusts(&self, key: &PublicKey) -> bool {
         self.trusted.contains(key)
     }
 
+    /// The trusted publishers, in key order.
     pub fn trusted(&self) -> impl Iterator<Item = &PublicKey> {
         self.trusted.iter()
     }

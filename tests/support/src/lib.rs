@@ -6,6 +6,8 @@
 //! The node API needs its bearer token: [`NodeProcess::http`] sends it, and [`r1`] hands the
 //! CLI the token file of the node whose API it is given (`R1_API_TOKEN_FILE`).
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -148,6 +150,7 @@ pub fn r1_ok(args: &[&str], api: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// A loopback TCP port that was free a moment ago (nothing holds it for the caller).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -158,14 +161,20 @@ pub fn free_port() -> u16 {
 /// How to (re)start one node: its data dir, its ports and extra flags.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
+    /// The node's data dir (`--data-dir`).
     pub data_dir: PathBuf,
+    /// The HTTP API's loopback port (`--api`).
     pub api_port: u16,
+    /// The mesh's loopback port (`--mesh-listen`).
     pub mesh_port: u16,
+    /// The RESP listener's loopback port (`--resp`).
     pub resp_port: u16,
+    /// More arguments for `r1 node`, after those above.
     pub args: Vec<String>,
 }
 
 impl NodeSpec {
+    /// A node under `data_dir` on three free loopback ports, with no extra arguments.
     pub fn new(data_dir: &Path) -> Self {
         Self {
             data_dir: data_dir.to_owned(),
@@ -183,11 +192,13 @@ impl NodeSpec {
         self
     }
 
+    /// Adds one argument to `r1 node`'s command line.
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.into());
         self
     }
 
+    /// The mesh's `127.0.0.1:PORT`, for other nodes to join.
     pub fn mesh_addr(&self) -> String {
         format!("127.0.0.1:{}", self.mesh_port)
     }
@@ -202,6 +213,7 @@ impl NodeSpec {
             .unwrap_or_else(|| self.data_dir.join("api.token"))
     }
 
+    /// Starts `r1 node` with this spec and waits until its API is up (at most 60 s).
     pub fn start(&self) -> NodeProcess {
         NodeProcess::launch(self.clone())
     }
@@ -209,16 +221,20 @@ impl NodeSpec {
 
 /// A `r1 node` child process on loopback ports with its own data dir.
 pub struct NodeProcess {
+    /// The API address, `127.0.0.1:PORT`.
     pub api: String,
+    /// The node's data dir.
     pub data_dir: PathBuf,
     /// The API token (read from the node's token file once it is up).
     pub token: String,
+    /// How it was started; start it again with [`NodeSpec::start`].
     pub spec: NodeSpec,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl NodeProcess {
+    /// Starts a node under `data_dir` on fresh ports ([`NodeSpec::new`], then start).
     pub fn start(data_dir: &Path) -> Self {
         NodeSpec::new(data_dir).start()
     }
@@ -309,6 +325,7 @@ impl NodeProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The node's log so far (its stderr); empty if it cannot be read.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

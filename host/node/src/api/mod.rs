@@ -60,22 +60,31 @@ const MAX_COMPONENT_BYTES: usize = 64 << 20;
 /// Largest message payload accepted.
 const MAX_PAYLOAD_BYTES: usize = 4 << 20;
 
+/// An API call's failure; each variant maps to an HTTP status, sent as `{"error": …}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// Starting or stopping an actor failed; the status depends on the cause.
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// A message to an actor was not delivered or answered; the status depends on the cause.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// The request is malformed or refused as invalid (400).
     #[error("{0}")]
     BadRequest(String),
+    /// The thing named does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// A message payload is over the limit; holds its size in bytes (413).
     #[error("payload of {0} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte message limit")]
     TooLarge(usize),
+    /// The node failed to serve the request (500).
     #[error("{0}")]
     Internal(String),
+    /// A service cannot answer now; trying later may work (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),
 }

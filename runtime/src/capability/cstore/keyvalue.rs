@@ -21,6 +21,8 @@ pub struct KvCas {
     value: Option<Vec<u8>>,
 }
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/keyvalue",

@@ -9,6 +9,8 @@ use r1_core::contract::kv::{CasOutcome as StoreCas, KeyValue};
 
 use crate::state::ActorState;
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/cstore",

@@ -7,6 +7,8 @@ use r1_core::contract::edil::EdilService;
 
 use crate::state::ActorState;
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/edil",

@@ -17,6 +17,8 @@ pub struct InferModel {
     handle: Arc<dyn ModelHandle>,
 }
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/infer",

@@ -31,6 +31,8 @@ fn key_name(cid: &str) -> String {
     format!("r1fs-keys/{cid}")
 }
 
+/// Bindings generated from the WIT package.
+#[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/fs",
