@@ -6,10 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub use r1_core::token_file::{
-    TOKEN_ENV, TOKEN_FILE, TOKEN_FILE_ENV, TokenError, check_mode, default_path, ensure, read,
-    rotate,
-};
+pub use r1_core::token_file::{TokenError, check_mode, default_path, ensure, read, rotate};
 
 /// The node's side: checks a presented token against the file, following rotations.
 pub struct TokenCheck {
