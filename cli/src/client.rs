@@ -66,6 +66,20 @@ pub fn actor(cmd: ActorCommand) -> Result<()> {
             Ok(())
         }
         ActorCommand::Status { name, api } => print_json(&Client::connect(&api.api)?.actor(&name)?),
+        ActorCommand::Where { name, api } => {
+            let found = Client::connect(&api.api)?.locate(&name)?;
+            let nodes: Vec<&str> = found["nodes"]
+                .as_array()
+                .map(|n| n.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if nodes.is_empty() {
+                anyhow::bail!("no node of the mesh runs an actor called {name:?}");
+            }
+            for node in nodes {
+                println!("{node}");
+            }
+            Ok(())
+        }
     }
 }
 

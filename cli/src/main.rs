@@ -86,7 +86,8 @@ enum Command {
     /// Manage actors on a running node.
     #[command(subcommand)]
     Actor(ActorCommand),
-    /// Send a message to an actor on a running node and print its reply.
+    /// Send a message to an actor and print its reply: NAME (on whichever node runs it, this
+    /// one first) or NODE/NAME (the actor on that node; `r1 actor where NAME` finds nodes).
     Send {
         actor: String,
         message: String,
@@ -386,6 +387,13 @@ enum ActorCommand {
     },
     /// Show one actor's status, restarts and last crash.
     Status {
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Say which nodes of the mesh run an actor called NAME (this node first, then the
+    /// others, one node id per line; exit status 1 when none does).
+    Where {
         name: String,
         #[command(flatten)]
         api: ApiArgs,

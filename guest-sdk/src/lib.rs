@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "../wit/mesh", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -59,7 +59,9 @@ pub trait Actor: Sized + 'static {
 /// A message delivered to an actor.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// The sending actor's name, or `host` for the node's API and CLI.
+    /// The sending actor: its name when it runs on this node, `NODE/NAME` when it runs on
+    /// another (`NODE` is the authenticated peer it came from; sending to this address
+    /// answers it), or `host` for the node's API and CLI.
     pub sender: String,
     /// The topic it was published on; `None` for a direct send or request.
     pub topic: Option<String>,
@@ -143,6 +145,50 @@ pub fn unsubscribe(topic: &str) {
 /// This actor's own name on the node.
 pub fn self_address() -> String {
     wit_mailbox::self_address()
+}
+
+/// Actors on other nodes (`--grant mesh`). With the grant, [`send`], [`request`] and
+/// [`publish`] also reach other nodes: `NODE/NAME` addresses, names that run only elsewhere,
+/// subscribers on every node. This module adds typed errors (which node, which failure) and
+/// where names run.
+///
+/// Delivery is at most once and in send order between two actors; the receiver sees the
+/// sender as `NODE/NAME`.
+pub mod mesh {
+    use std::time::Duration;
+
+    pub use crate::__bindings::r1::mesh::actors::Error;
+    use crate::__bindings::r1::mesh::actors as wit;
+
+    /// Queues `payload` for `to` (`NODE/NAME`, or a name on any node, this one first).
+    pub fn send(to: &str, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        wit::send(to, payload.as_ref())
+    }
+
+    /// Sends `payload` to `to` and waits up to `timeout` for its reply.
+    pub fn request(
+        to: &str,
+        payload: impl AsRef<[u8]>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, Error> {
+        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        wit::request(to, payload.as_ref(), ms)
+    }
+
+    /// The nodes an actor called `name` runs on (this node first when it runs here).
+    pub fn locate(name: &str) -> Vec<String> {
+        wit::locate(name)
+    }
+
+    /// This node's id: the `NODE` of its actors' addresses.
+    pub fn self_node() -> String {
+        wit::self_node()
+    }
+
+    /// The other nodes this node can deliver to now.
+    pub fn nodes() -> Vec<String> {
+        wit::nodes()
+    }
 }
 
 /// Logging into the node log, attributed to this actor.

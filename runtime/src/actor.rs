@@ -300,12 +300,22 @@ impl Actor for WasmActor {
 impl Handler<Deliver> for WasmActor {
     type Result = AtomicResponse<Self, Result<Option<Vec<u8>>, DeliveryError>>;
 
-    fn handle(&mut self, msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
         let name = self.template.name.to_string();
+        // A request from another node is answered through its reply function as well.
+        let reply_to = msg.reply.take();
+        // Its mailbox sender is gone (it was queued with `try_send`), so the answer moves there.
+        let answer = move |result: Result<Option<Vec<u8>>, DeliveryError>| match reply_to {
+            Some(reply) => {
+                reply(result.map_err(|e| e.to_remote()));
+                Ok(None)
+            }
+            None => result,
+        };
         let Some(mut instance) = self.instance.take() else {
             // Only reachable after a failed restart, while the actor is stopping.
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(DeliveryError::Stopped(
-                name,
+            return AtomicResponse::new(Box::pin(actix::fut::ready(answer(Err(
+                DeliveryError::Stopped(name),
             )))));
         };
         let template = self.template.clone();
@@ -317,27 +327,29 @@ impl Handler<Deliver> for WasmActor {
             }
             .instrument(span)
             .into_actor(self)
-            .map(move |(instance, result), act, ctx| match result {
-                Ok(Ok(reply)) => {
-                    act.instance = Some(instance);
-                    Ok(reply)
-                }
-                Ok(Err(message)) => {
-                    act.instance = Some(instance);
-                    Err(DeliveryError::Handler {
-                        actor: name,
-                        message,
-                    })
-                }
-                Err(crash) => {
-                    drop(instance);
-                    let reason = crash.to_string();
-                    act.crashed(crash, ctx);
-                    Err(DeliveryError::Crashed {
-                        actor: name,
-                        reason,
-                    })
-                }
+            .map(move |(instance, result), act, ctx| {
+                answer(match result {
+                    Ok(Ok(reply)) => {
+                        act.instance = Some(instance);
+                        Ok(reply)
+                    }
+                    Ok(Err(message)) => {
+                        act.instance = Some(instance);
+                        Err(DeliveryError::Handler {
+                            actor: name,
+                            message,
+                        })
+                    }
+                    Err(crash) => {
+                        drop(instance);
+                        let reason = crash.to_string();
+                        act.crashed(crash, ctx);
+                        Err(DeliveryError::Crashed {
+                            actor: name,
+                            reason,
+                        })
+                    }
+                })
             }),
         ))
     }

@@ -149,7 +149,7 @@ pub enum SpawnError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     /// No local actor is registered under this name.
-    #[error("no actor named {0:?} on this node")]
+    #[error("no actor named {0:?}")]
     UnknownActor(String),
     /// The actor's bounded mailbox is full; the message was not queued.
     #[error("mailbox of {0:?} is full")]
@@ -195,4 +195,56 @@ pub enum DeliveryError {
         /// Why the transport failed.
         reason: String,
     },
+    /// A `NODE/NAME` address names a node this node does not know.
+    #[error("unknown node in {0:?}")]
+    UnknownNode(String),
+    /// The actor on another node answered with an error (its handler failed, it crashed or
+    /// it is stopped).
+    #[error("{to:?} failed: {reason}")]
+    RemoteFailed {
+        /// The `NODE/NAME` address.
+        to: String,
+        /// What the other node said.
+        reason: String,
+    },
+}
+
+impl DeliveryError {
+    /// The runtime's reading of a transport error for actor `name` on `node`.
+    pub fn from_remote(
+        node: &str,
+        name: &str,
+        err: r1_core::contract::remote::RemoteError,
+    ) -> Self {
+        use r1_core::contract::remote::RemoteError as R;
+        let to = format!("{node}/{name}");
+        match err {
+            R::UnknownNode(_) => DeliveryError::UnknownNode(to),
+            R::Unreachable { reason, .. } => DeliveryError::Unreachable { to, reason },
+            R::UnknownActor(_) => DeliveryError::UnknownActor(to),
+            R::MailboxFull(_) => DeliveryError::MailboxFull(to),
+            R::Timeout(_) => DeliveryError::Timeout(to),
+            R::Denied(why) => DeliveryError::Denied(why),
+            R::Failed(reason) => DeliveryError::RemoteFailed { to, reason },
+        }
+    }
+
+    /// What another node is told when a message it sent fails here.
+    pub fn to_remote(&self) -> r1_core::contract::remote::RemoteError {
+        use r1_core::contract::remote::RemoteError as R;
+        match self {
+            DeliveryError::UnknownActor(name) => R::UnknownActor(name.clone()),
+            DeliveryError::MailboxFull(name) => R::MailboxFull(name.clone()),
+            DeliveryError::Timeout(name) => R::Timeout(name.clone()),
+            DeliveryError::Denied(why) => R::Denied(why.clone()),
+            DeliveryError::UnknownNode(to) => R::UnknownNode(to.clone()),
+            DeliveryError::Unreachable { to, reason } => R::Unreachable {
+                node: to.clone(),
+                reason: reason.clone(),
+            },
+            DeliveryError::Handler { message, .. } => R::Failed(message.clone()),
+            DeliveryError::RemoteFailed { reason, .. } => R::Failed(reason.clone()),
+            other => R::Failed(other.to_string()),
+        }
+    }
 }

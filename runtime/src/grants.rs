@@ -12,6 +12,7 @@
 //!   (repeatable).
 //! - `edil:JOB`: take part in federated job JOB (`r1:edil` encrypt, aggregate);
 //!   `edil-owner:JOB`: also decrypt its aggregates (repeatable).
+//! - `mesh`: reach actors on other nodes (`r1:mesh`, and `r1:actor/mailbox` beyond this node).
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -47,6 +48,9 @@ pub struct Grants {
     /// EDIL jobs, and whether the actor may decrypt each (owner).
     #[serde(default)]
     pub edil: std::collections::BTreeMap<String, bool>,
+    /// Whether the actor may reach actors on other nodes (`mesh`).
+    #[serde(default)]
+    pub mesh: bool,
 }
 
 /// Which models an `infer` grant opens.
@@ -79,6 +83,8 @@ pub enum Capability {
     Infer,
     /// Federated jobs: `r1:edil`.
     Edil,
+    /// Other nodes' actors: `r1:mesh`, and the mailbox beyond this node.
+    Mesh,
 }
 
 /// What one import needs.

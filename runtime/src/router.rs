@@ -1,36 +1,63 @@
-//! Message routing: actor names to mailboxes, topics to subscribers, and `NODE/NAME`
-//! addresses to the node's [`RemoteDelivery`] when it has one.
+//! Message routing: actor names to mailboxes, topics to subscribers, and other nodes'
+//! actors to the node's [`RemoteDelivery`] when it has one.
 //!
 //! Delivery to one recipient keeps send order (one bounded actix mailbox per actor). A full
 //! mailbox is reported to the sender (`MailboxFull`) instead of growing without bound; a
 //! request waits for room and a reply up to its timeout. Publish is at-most-once per
 //! subscriber: a subscriber whose mailbox is full misses the message, and that is logged.
 //!
-//! Addresses: a name never contains `/` ([`r1_core::name`]), so `NODE/NAME` is unambiguous:
-//! it goes to `RemoteDelivery` untouched; a node without one refuses it (`Unreachable`).
+//! Addresses: a name never contains `/` ([`r1_core::name`]), so `NODE/NAME` is unambiguous.
+//! `NODE/NAME` with this node's own id is local; with another node's it goes to
+//! `RemoteDelivery`. A plain name that runs here is local; one that runs only elsewhere is
+//! resolved through the directory the transport keeps ([`RemoteDelivery::locate`], first node
+//! in its stable order). Reaching another node — by address, by resolution or by a publish
+//! that crosses the mesh — needs [`Reach::Mesh`] (the `mesh` grant for an actor; the node's
+//! own API always has it); without it an address elsewhere is `Denied` and a publish stays on
+//! this node. The router tells the transport whenever its actors or subscriptions change
+//! ([`RemoteDelivery::advertise`]), so other nodes route to them.
+//!
+//! Messages from other nodes come in through [`LocalDelivery`], which the router implements:
+//! queued in arrival order (waiting a bounded time for room), with the sender shown as
+//! `NODE/ACTOR`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::RwLock;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use actix::Recipient;
 use actix::dev::SendError;
-use r1_core::contract::remote::{Envelope, RemoteDelivery};
+use r1_core::contract::BoxFuture;
+use r1_core::contract::remote::{
+    Directory, Envelope, LocalDelivery, RemoteDelivery, RemoteError, ReplyFn,
+};
 
 use crate::error::DeliveryError;
 
 /// The message an actor's mailbox carries.
-#[derive(actix::Message, Debug)]
+#[derive(actix::Message)]
 #[rtype(result = "Result<Option<Vec<u8>>, DeliveryError>")]
 pub struct Deliver {
-    /// Name of the sending actor, or [`HOST_SENDER`](crate::HOST_SENDER) for the host.
+    /// Name of the sending actor (`NODE/NAME` when it runs on another node), or
+    /// [`HOST_SENDER`](crate::HOST_SENDER) for the host.
     pub sender: String,
     /// The topic it was published on; `None` for a direct send or request.
     pub topic: Option<String>,
     /// The message bytes, opaque to the runtime.
     pub payload: Vec<u8>,
+    /// For a request from another node: where the handler's answer goes.
+    pub reply: Option<ReplyFn>,
+}
+
+impl std::fmt::Debug for Deliver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliver")
+            .field("sender", &self.sender)
+            .field("topic", &self.topic)
+            .field("payload_len", &self.payload.len())
+            .field("reply", &self.reply.is_some())
+            .finish()
+    }
 }
 
 impl Deliver {
@@ -40,8 +67,18 @@ impl Deliver {
             sender: sender.to_owned(),
             topic,
             payload,
+            reply: None,
         }
     }
+}
+
+/// How far a sender may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// This node's actors only.
+    Local,
+    /// Actors on every admitted node (the `mesh` grant, or the node's own API).
+    Mesh,
 }
 
 /// The node's routing table: local mailboxes, topic subscriptions and the remote transport.
@@ -52,13 +89,17 @@ pub struct Router {
     remote: Option<Arc<dyn RemoteDelivery>>,
 }
 
-/// `NODE/NAME` → `(NODE, NAME)`; a plain name is local.
-fn remote_address(to: &str) -> Option<(&str, &str)> {
-    to.split_once('/')
+/// Where an address leads.
+enum Route {
+    Local(String, Recipient<Deliver>),
+    Remote(String, String),
 }
 
+/// What reaching another node without the grant is told.
+const NEEDS_MESH: &str = "reaching actors on other nodes needs the `mesh` grant";
+
 impl Router {
-    /// A router that hands `NODE/NAME` addresses to `remote`.
+    /// A router that hands other nodes' addresses to `remote`.
     pub fn with_remote(remote: Option<Arc<dyn RemoteDelivery>>) -> Self {
         Self {
             remote,
@@ -68,50 +109,117 @@ impl Router {
 
     pub(crate) fn register(&self, name: &str, mailbox: Recipient<Deliver>) {
         write(&self.actors).insert(name.to_owned(), mailbox);
+        self.advertise();
     }
 
     /// Forgets `name` and all its subscriptions.
     pub(crate) fn unregister(&self, name: &str) {
-        write(&self.actors).remove(name);
-        let mut topics = write(&self.topics);
-        for subscribers in topics.values_mut() {
-            subscribers.remove(name);
+        let known = write(&self.actors).remove(name).is_some();
+        {
+            let mut topics = write(&self.topics);
+            for subscribers in topics.values_mut() {
+                subscribers.remove(name);
+            }
+            topics.retain(|_, s| !s.is_empty());
         }
-        topics.retain(|_, s| !s.is_empty());
+        if known {
+            self.advertise();
+        }
     }
 
-    fn lookup(&self, name: &str) -> Result<Recipient<Deliver>, DeliveryError> {
-        read(&self.actors)
-            .get(name)
-            .cloned()
-            .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))
+    /// Tells the transport what runs here now.
+    fn advertise(&self) {
+        let Some(remote) = &self.remote else { return };
+        let mut actors: Vec<String> = read(&self.actors).keys().cloned().collect();
+        actors.sort();
+        let topics = read(&self.topics)
+            .iter()
+            .map(|(t, s)| (t.clone(), s.len() as u32))
+            .collect();
+        remote.advertise(Directory { actors, topics });
     }
 
-    /// The remote transport for `to`, or why there is none.
-    fn remote(&self, to: &str) -> Result<&Arc<dyn RemoteDelivery>, DeliveryError> {
-        self.remote
-            .as_ref()
-            .ok_or_else(|| DeliveryError::Unreachable {
-                to: to.to_owned(),
-                reason: "this node delivers to no other node".into(),
-            })
+    /// Whether an actor called `name` runs on this node.
+    pub fn is_local(&self, name: &str) -> bool {
+        read(&self.actors).contains_key(name)
+    }
+
+    /// This node's id on the mesh, when it has a transport.
+    pub fn node_id(&self) -> Option<String> {
+        self.remote.as_ref().map(|r| r.node_id())
+    }
+
+    /// The nodes an actor called `name` runs on: this one first (when it runs here), then
+    /// the others the directory knows of.
+    pub fn locate(&self, name: &str) -> Vec<String> {
+        let mut nodes = Vec::new();
+        if self.is_local(name) {
+            nodes.push(self.node_id().unwrap_or_else(|| "local".into()));
+        }
+        if let Some(remote) = &self.remote {
+            nodes.extend(remote.locate(name));
+        }
+        nodes
+    }
+
+    /// The other nodes this one can deliver to now.
+    pub fn nodes(&self) -> Vec<String> {
+        self.remote.as_ref().map(|r| r.nodes()).unwrap_or_default()
+    }
+
+    /// Resolves `to` for a sender that may reach as far as `reach`.
+    fn route(&self, to: &str, reach: Reach) -> Result<Route, DeliveryError> {
+        let (node, name) = match to.split_once('/') {
+            Some((node, name)) => (Some(node), name),
+            None => (None, to),
+        };
+        let own = self.node_id();
+        if node.is_none() || node == own.as_deref() {
+            if let Some(mailbox) = read(&self.actors).get(name) {
+                return Ok(Route::Local(name.to_owned(), mailbox.clone()));
+            }
+            if node.is_some() {
+                return Err(DeliveryError::UnknownActor(to.to_owned()));
+            }
+        }
+        let Some(remote) = &self.remote else {
+            return match node {
+                None => Err(DeliveryError::UnknownActor(to.to_owned())),
+                Some(_) => Err(DeliveryError::Unreachable {
+                    to: to.to_owned(),
+                    reason: "this node delivers to no other node".into(),
+                }),
+            };
+        };
+        let node = match node {
+            Some(node) => node.to_owned(),
+            None => match remote.locate(name).into_iter().next() {
+                Some(node) => node,
+                None => return Err(DeliveryError::UnknownActor(to.to_owned())),
+            },
+        };
+        if reach != Reach::Mesh {
+            return Err(DeliveryError::Denied(format!(
+                "{to} runs on another node: {NEEDS_MESH}"
+            )));
+        }
+        Ok(Route::Remote(node, name.to_owned()))
     }
 
     /// Queues `msg` for `to` without waiting.
-    pub fn try_deliver(&self, to: &str, msg: Deliver) -> Result<(), DeliveryError> {
-        if let Some((node, name)) = remote_address(to) {
-            return self
-                .remote(to)?
-                .send(node, envelope(name, msg))
-                .map_err(|e| DeliveryError::Unreachable {
-                    to: to.to_owned(),
-                    reason: e.to_string(),
-                });
+    pub fn try_deliver(&self, to: &str, msg: Deliver, reach: Reach) -> Result<(), DeliveryError> {
+        match self.route(to, reach)? {
+            Route::Local(name, mailbox) => mailbox.try_send(msg).map_err(|e| match e {
+                SendError::Full(_) => DeliveryError::MailboxFull(name),
+                SendError::Closed(_) => DeliveryError::Stopped(name),
+            }),
+            Route::Remote(node, name) => {
+                let remote = self.remote.as_ref().ok_or_else(no_transport)?;
+                remote
+                    .send(&node, envelope(&name, msg))
+                    .map_err(|e| DeliveryError::from_remote(&node, &name, e))
+            }
         }
-        self.lookup(to)?.try_send(msg).map_err(|e| match e {
-            SendError::Full(_) => DeliveryError::MailboxFull(to.to_owned()),
-            SendError::Closed(_) => DeliveryError::Stopped(to.to_owned()),
-        })
     }
 
     /// Delivers `msg` to `to` and waits up to `timeout` for the handler's reply.
@@ -120,39 +228,70 @@ impl Router {
         to: &str,
         msg: Deliver,
         timeout: Duration,
+        reach: Reach,
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
-        if let Some((node, name)) = remote_address(to) {
-            return self
-                .remote(to)?
-                .request(node, envelope(name, msg), timeout)
-                .await
-                .map_err(|e| DeliveryError::Unreachable {
-                    to: to.to_owned(),
-                    reason: e.to_string(),
-                });
-        }
-        let addr = self.lookup(to)?;
-        match tokio::time::timeout(timeout, addr.send(msg)).await {
-            Err(_) | Ok(Err(actix::MailboxError::Timeout)) => {
-                Err(DeliveryError::Timeout(to.to_owned()))
+        match self.route(to, reach)? {
+            Route::Local(name, mailbox) => {
+                match tokio::time::timeout(timeout, mailbox.send(msg)).await {
+                    Err(_) | Ok(Err(actix::MailboxError::Timeout)) => {
+                        Err(DeliveryError::Timeout(name))
+                    }
+                    Ok(Err(actix::MailboxError::Closed)) => Err(DeliveryError::Stopped(name)),
+                    Ok(Ok(result)) => result,
+                }
             }
-            Ok(Err(actix::MailboxError::Closed)) => Err(DeliveryError::Stopped(to.to_owned())),
-            Ok(Ok(result)) => result,
+            Route::Remote(node, name) => {
+                let remote = self.remote.as_ref().ok_or_else(no_transport)?;
+                remote
+                    .request(&node, envelope(&name, msg), timeout)
+                    .await
+                    .map_err(|e| DeliveryError::from_remote(&node, &name, e))
+            }
         }
     }
 
-    /// Delivers `payload` to every subscriber of `topic`; returns how many got it.
-    pub fn publish(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
-        let subscribers: Vec<String> = match read(&self.topics).get(topic) {
-            Some(s) => s.iter().cloned().collect(),
-            None => return 0,
+    /// Delivers `payload` to every subscriber of `topic` here and, with [`Reach::Mesh`], queues
+    /// it for every other node with subscribers; returns how many subscribers it reached.
+    pub fn publish(&self, sender: &str, topic: &str, payload: Vec<u8>, reach: Reach) -> u32 {
+        let remote = match (&self.remote, reach) {
+            (Some(remote), Reach::Mesh) => remote.publish(sender, topic, &payload),
+            _ => 0,
+        };
+        remote + self.publish_here(sender, topic, payload)
+    }
+
+    /// Delivers to this node's subscribers only.
+    fn publish_here(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
+        let subscribers: Vec<(String, Recipient<Deliver>)> = {
+            let actors = read(&self.actors);
+            match read(&self.topics).get(topic) {
+                Some(s) => s
+                    .iter()
+                    .filter_map(|n| actors.get(n).map(|m| (n.clone(), m.clone())))
+                    .collect(),
+                None => return 0,
+            }
         };
         let mut delivered = 0;
-        for name in subscribers {
-            let msg = Deliver::new(sender, Some(topic.to_owned()), payload.clone());
-            match self.try_deliver(&name, msg) {
+        let last = subscribers.len().saturating_sub(1);
+        let mut payload = Some(payload);
+        for (i, (name, mailbox)) in subscribers.into_iter().enumerate() {
+            // The last subscriber takes the payload itself: one copy fewer per publish.
+            let bytes = if i == last {
+                payload.take().unwrap_or_default()
+            } else {
+                payload.clone().unwrap_or_default()
+            };
+            let msg = Deliver::new(sender, Some(topic.to_owned()), bytes);
+            match mailbox.try_send(msg) {
                 Ok(()) => delivered += 1,
-                Err(err) => tracing::warn!(topic, subscriber = %name, %err, "publish dropped"),
+                Err(err) => {
+                    let why = match err {
+                        SendError::Full(_) => "mailbox full",
+                        SendError::Closed(_) => "stopped",
+                    };
+                    tracing::warn!(topic, subscriber = %name, why, "publish dropped");
+                }
             }
         }
         delivered
@@ -160,20 +299,32 @@ impl Router {
 
     /// Subscribes `name` to `topic`; subscribing twice is a no-op.
     pub fn subscribe(&self, name: &str, topic: &str) {
-        write(&self.topics)
+        let added = write(&self.topics)
             .entry(topic.to_owned())
             .or_default()
             .insert(name.to_owned());
+        if added {
+            self.advertise();
+        }
     }
 
     /// Unsubscribes `name` from `topic`; a topic left with no subscribers is dropped.
     pub fn unsubscribe(&self, name: &str, topic: &str) {
-        let mut topics = write(&self.topics);
-        if let Some(s) = topics.get_mut(topic) {
-            s.remove(name);
-            if s.is_empty() {
-                topics.remove(topic);
+        let removed = {
+            let mut topics = write(&self.topics);
+            match topics.get_mut(topic) {
+                Some(s) => {
+                    let removed = s.remove(name);
+                    if s.is_empty() {
+                        topics.remove(topic);
+                    }
+                    removed
+                }
+                None => false,
             }
+        };
+        if removed {
+            self.advertise();
         }
     }
 
@@ -185,6 +336,58 @@ impl Router {
             .map(|(t, _)| t.clone())
             .collect()
     }
+}
+
+/// How long a message from another node waits between tries for room in a full mailbox.
+const FULL_MAILBOX_POLL: Duration = Duration::from_millis(2);
+
+impl LocalDelivery for Router {
+    fn deliver<'a>(
+        &'a self,
+        sender: String,
+        envelope: Envelope,
+        reply: Option<ReplyFn>,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<(), RemoteError>> {
+        Box::pin(async move {
+            let to = envelope.to;
+            let Some(mailbox) = read(&self.actors).get(&to).cloned() else {
+                return Err(RemoteError::UnknownActor(to));
+            };
+            let mut msg = Deliver {
+                sender,
+                topic: envelope.topic,
+                payload: envelope.payload,
+                reply,
+            };
+            // Waits for room in order: the caller queues the next message only after this
+            // one, so arrival order is mailbox order.
+            let until = Instant::now() + wait;
+            loop {
+                match mailbox.try_send(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(SendError::Closed(_)) => {
+                        return Err(RemoteError::Failed(format!("actor {to:?} is stopped")));
+                    }
+                    Err(SendError::Full(back)) => {
+                        if Instant::now() >= until {
+                            return Err(RemoteError::MailboxFull(to));
+                        }
+                        msg = back;
+                        tokio::time::sleep(FULL_MAILBOX_POLL).await;
+                    }
+                }
+            }
+        })
+    }
+
+    fn publish(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
+        self.publish_here(sender, topic, payload)
+    }
+}
+
+fn no_transport() -> DeliveryError {
+    DeliveryError::Denied("this node delivers to no other node".into())
 }
 
 fn envelope(name: &str, msg: Deliver) -> Envelope {
@@ -210,13 +413,21 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Records what it is given, as a transport would carry it.
+    /// Records what it is given, as a transport would carry it; `elsewhere` runs on n2.
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<(String, Envelope)>>);
+    struct Recorder {
+        sent: Mutex<Vec<(String, Envelope)>>,
+        published: Mutex<Vec<(String, String)>>,
+        adverts: Mutex<Vec<Directory>>,
+    }
 
     impl RemoteDelivery for Recorder {
-        fn send(&self, node: &str, envelope: Envelope) -> Result<(), r1_core::ServiceError> {
-            self.0.lock().unwrap().push((node.to_owned(), envelope));
+        fn node_id(&self) -> String {
+            "n0".into()
+        }
+
+        fn send(&self, node: &str, envelope: Envelope) -> Result<(), RemoteError> {
+            self.sent.lock().unwrap().push((node.to_owned(), envelope));
             Ok(())
         }
 
@@ -225,25 +436,61 @@ mod tests {
             node: &'a str,
             envelope: Envelope,
             _timeout: Duration,
-        ) -> r1_core::BoxFuture<'a, Result<Option<Vec<u8>>, r1_core::ServiceError>> {
+        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, RemoteError>> {
             Box::pin(async move {
                 if node == "down" {
-                    return Err(r1_core::ServiceError::Unavailable("node down".into()));
+                    return Err(RemoteError::Unreachable {
+                        node: node.into(),
+                        reason: "link broke".into(),
+                    });
                 }
                 Ok(Some(envelope.payload))
             })
         }
+
+        fn publish(&self, from: &str, topic: &str, _payload: &[u8]) -> u32 {
+            self.published
+                .lock()
+                .unwrap()
+                .push((from.to_owned(), topic.to_owned()));
+            2
+        }
+
+        fn locate(&self, name: &str) -> Vec<String> {
+            if name == "elsewhere" {
+                vec!["n2".into()]
+            } else {
+                vec![]
+            }
+        }
+
+        fn nodes(&self) -> Vec<String> {
+            vec!["n2".into()]
+        }
+
+        fn advertise(&self, directory: Directory) {
+            self.adverts.lock().unwrap().push(directory);
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
-    fn node_addresses_go_to_the_transport_untouched() {
+    fn node_addresses_go_to_the_transport_untouched_with_the_mesh_reach() {
         let recorder = Arc::new(Recorder::default());
         let router = Router::with_remote(Some(recorder.clone()));
         let msg = Deliver::new("source", Some("t".into()), b"hi".to_vec());
-        router.try_deliver("12D3Koo/sink", msg).unwrap();
-        let sent = recorder.0.lock().unwrap().clone();
+        router
+            .try_deliver("12D3Koo/sink", msg, Reach::Mesh)
+            .unwrap();
         assert_eq!(
-            sent,
+            recorder.sent.lock().unwrap().clone(),
             vec![(
                 "12D3Koo".to_owned(),
                 Envelope {
@@ -254,38 +501,97 @@ mod tests {
                 }
             )]
         );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let reply = rt.block_on(router.request(
+        let reply = block_on(router.request(
             "n1/echo",
             Deliver::new("a", None, b"ping".to_vec()),
             Duration::from_secs(1),
+            Reach::Mesh,
         ));
         assert_eq!(reply.unwrap(), Some(b"ping".to_vec()));
-        let down = rt.block_on(router.request(
+        let down = block_on(router.request(
             "down/echo",
             Deliver::new("a", None, vec![]),
             Duration::from_secs(1),
+            Reach::Mesh,
         ));
         assert!(
-            matches!(&down, Err(DeliveryError::Unreachable { to, reason }) if to == "down/echo" && reason.contains("node down")),
+            matches!(&down, Err(DeliveryError::Unreachable { to, reason }) if to == "down/echo" && reason.contains("link broke")),
             "{down:?}"
         );
+    }
+
+    #[test]
+    fn without_the_mesh_reach_other_nodes_are_denied_and_publishes_stay_here() {
+        let recorder = Arc::new(Recorder::default());
+        let router = Router::with_remote(Some(recorder.clone()));
+        for to in ["n1/sink", "elsewhere"] {
+            let err = router
+                .try_deliver(to, Deliver::new("a", None, vec![]), Reach::Local)
+                .unwrap_err();
+            assert!(
+                matches!(&err, DeliveryError::Denied(why) if why.contains("`mesh` grant")),
+                "{err:?}"
+            );
+        }
+        assert!(recorder.sent.lock().unwrap().is_empty());
+        assert_eq!(router.publish("a", "t", b"x".to_vec(), Reach::Local), 0);
+        assert!(recorder.published.lock().unwrap().is_empty());
+        assert_eq!(router.publish("a", "t", b"x".to_vec(), Reach::Mesh), 2);
+        assert_eq!(
+            recorder.published.lock().unwrap().clone(),
+            vec![("a".to_owned(), "t".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_name_that_runs_only_elsewhere_resolves_through_the_directory() {
+        let recorder = Arc::new(Recorder::default());
+        let router = Router::with_remote(Some(recorder.clone()));
+        router
+            .try_deliver("elsewhere", Deliver::new("a", None, vec![1]), Reach::Mesh)
+            .unwrap();
+        assert_eq!(recorder.sent.lock().unwrap()[0].0, "n2");
+        assert_eq!(router.locate("elsewhere"), vec!["n2".to_owned()]);
+        let err = router
+            .try_deliver("nowhere", Deliver::new("a", None, vec![]), Reach::Mesh)
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::UnknownActor(n) if n == "nowhere"));
+        // This node's own id is local: no such actor here, and nothing sent.
+        let err = router
+            .try_deliver("n0/nowhere", Deliver::new("a", None, vec![]), Reach::Mesh)
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::UnknownActor(n) if n == "n0/nowhere"));
+        assert_eq!(recorder.sent.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn subscriptions_are_advertised_to_the_transport() {
+        let recorder = Arc::new(Recorder::default());
+        let router = Router::with_remote(Some(recorder.clone()));
+        router.subscribe("sink", "lines");
+        router.subscribe("sink", "lines");
+        router.subscribe("audit", "lines");
+        let adverts = recorder.adverts.lock().unwrap().clone();
+        assert_eq!(adverts.len(), 2, "a repeated subscribe is not news");
+        assert_eq!(adverts[1].topics, vec![("lines".to_owned(), 2)]);
+        router.unsubscribe("sink", "lines");
+        router.unsubscribe("audit", "lines");
+        let last = recorder.adverts.lock().unwrap().last().cloned().unwrap();
+        assert!(last.topics.is_empty());
     }
 
     #[test]
     fn without_a_transport_node_addresses_are_refused_and_names_stay_local() {
         let router = Router::default();
         let err = router
-            .try_deliver("n1/sink", Deliver::new("a", None, vec![]))
+            .try_deliver("n1/sink", Deliver::new("a", None, vec![]), Reach::Mesh)
             .unwrap_err();
         assert!(
             err.to_string().contains("delivers to no other node"),
             "{err}"
         );
         let err = router
-            .try_deliver("sink", Deliver::new("a", None, vec![]))
+            .try_deliver("sink", Deliver::new("a", None, vec![]), Reach::Mesh)
             .unwrap_err();
         assert!(matches!(err, DeliveryError::UnknownActor(name) if name == "sink"));
     }

@@ -16,7 +16,7 @@ use r1_core::contract::kv::KeyValue;
 
 use crate::grants::{Grants, ModelScope};
 use crate::log_stream::LogStream;
-use crate::router::Router;
+use crate::router::{Reach, Router};
 
 /// A guest call ran past its wall-clock deadline.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,8 @@ pub struct ActorState {
     pub(crate) deadline: Instant,
     pub(crate) deadline_ms: u128,
     pub(crate) router: Arc<Router>,
+    /// How far this actor's messages may go (`mesh` grant: every admitted node).
+    pub(crate) reach: Reach,
     /// The key/value store (CSTORE) and namespace, present only when granted.
     pub(crate) cstore: Option<(Arc<dyn KeyValue>, String)>,
     /// R1FS and whether the grant is read-only, present only when granted.
@@ -140,6 +142,7 @@ impl ActorState {
             deadline: Instant::now(),
             deadline_ms: 0,
             router,
+            reach: Reach::Local,
             cstore: None,
             blobs: None,
             infer: None,

@@ -22,7 +22,7 @@ use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
 use crate::grants::{Capability, Grants, valid_name};
 use crate::host::actor::bindings::ActorPre;
 use crate::linker::{self, ComponentReport};
-use crate::router::{Deliver, Router};
+use crate::router::{Deliver, Reach, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
 use crate::state::ActorState;
@@ -361,7 +361,10 @@ impl Runtime {
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
         self.known(name)?;
         let msg = Deliver::new(HOST_SENDER, None, payload);
-        self.inner.router.request(name, msg, timeout).await
+        self.inner
+            .router
+            .request(name, msg, timeout, Reach::Mesh)
+            .await
     }
 
     /// Queues `payload` for `name` without waiting.
@@ -369,18 +372,38 @@ impl Runtime {
         self.known(name)?;
         self.inner
             .router
-            .try_deliver(name, Deliver::new(HOST_SENDER, None, payload))
+            .try_deliver(name, Deliver::new(HOST_SENDER, None, payload), Reach::Mesh)
     }
 
-    /// Publishes on `topic` as the host; returns how many subscribers got it.
+    /// Publishes on `topic` as the host, to subscribers on every node; returns how many
+    /// subscribers it reached (or was queued for, on other nodes).
     pub fn publish(&self, topic: &str, payload: Vec<u8>) -> u32 {
-        self.inner.router.publish(HOST_SENDER, topic, payload)
+        self.inner
+            .router
+            .publish(HOST_SENDER, topic, payload, Reach::Mesh)
     }
 
-    /// Distinguishes "failed/stopped" from "never existed" for a clearer error.
+    /// The nodes an actor called `name` runs on: this one first when it runs here, then the
+    /// other nodes the mesh directory knows of.
+    pub fn locate(&self, name: &str) -> Vec<String> {
+        self.inner.router.locate(name)
+    }
+
+    /// The other nodes this one can deliver to now.
+    pub fn nodes(&self) -> Vec<String> {
+        self.inner.router.nodes()
+    }
+
+    /// What hands messages from other nodes to this node's actors (the transport needs it).
+    pub fn local_delivery(&self) -> Arc<dyn r1_core::contract::remote::LocalDelivery> {
+        self.inner.router.clone()
+    }
+
+    /// Distinguishes "failed/stopped" from "never existed" for a clearer error; a name that
+    /// does not run here is left to the router (it may run on another node).
     fn known(&self, name: &str) -> Result<(), DeliveryError> {
         match self.info(name) {
-            None => Err(DeliveryError::UnknownActor(name.to_owned())),
+            None => Ok(()),
             Some(ActorInfo {
                 status: ActorStatus::Failed { reason },
                 ..

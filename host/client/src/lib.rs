@@ -296,20 +296,35 @@ impl Client {
         self.json(self.get(&format!("/v1/actors/{name}")))
     }
 
-    /// Asks `actor` and waits up to `timeout` for its reply.
+    /// Asks `actor` (`NAME`, or `NODE/NAME` for the actor on another node) and waits up to
+    /// `timeout` for its reply.
     pub fn request(&self, actor: &str, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
+        let (name, node) = split_address(actor);
+        let mut query = vec![("timeout_ms", timeout.as_millis().to_string())];
+        query.extend(node.map(|n| ("node", n.to_owned())));
         self.bytes(
-            self.post(&format!("/v1/actors/{actor}/request"))
+            self.post(&format!("/v1/actors/{name}/request"))
                 .timeout(timeout + Duration::from_secs(5))
-                .query(&[("timeout_ms", timeout.as_millis() as u64)])
+                .query(&query)
                 .body(payload),
         )
     }
 
-    /// Queues `payload` for `actor` without waiting.
+    /// Queues `payload` for `actor` (`NAME` or `NODE/NAME`) without waiting.
     pub fn send(&self, actor: &str, payload: Vec<u8>) -> Result<()> {
-        self.call(self.post(&format!("/v1/actors/{actor}/send")).body(payload))
-            .map(|_| ())
+        let (name, node) = split_address(actor);
+        let query: Vec<(&str, &str)> = node.map(|n| ("node", n)).into_iter().collect();
+        self.call(
+            self.post(&format!("/v1/actors/{name}/send"))
+                .query(&query)
+                .body(payload),
+        )
+        .map(|_| ())
+    }
+
+    /// Where an actor called `name` runs: `{"name", "nodes": [node ids], "here": bool}`.
+    pub fn locate(&self, name: &str) -> Result<Value> {
+        self.json(self.get(&format!("/v1/actors/{name}/where")))
     }
 
     /// Publishes on `topic`; the node's answer (`{"delivered": n}`).
@@ -545,6 +560,14 @@ impl Client {
                 .await
                 .map_err(|e| ClientError::Decode(e.to_string()))
         })
+    }
+}
+
+/// `NODE/NAME` → (`NAME`, `Some(NODE)`); a plain name → (`NAME`, `None`).
+fn split_address(actor: &str) -> (&str, Option<&str>) {
+    match actor.split_once('/') {
+        Some((node, name)) => (name, Some(node)),
+        None => (actor, None),
     }
 }
 

@@ -11,9 +11,10 @@
 //!   asks the admission (an async contract of `r1-core`, keyed by the peer's ed25519 node
 //!   key) on every connection, message and request; [`Allowlist`] is the genesis allowlist
 //!   (empty: everyone, dev), the on-chain licence check plugs in the same way.
-//! - **Protocols**: services do not read the mesh's events; they register the gossip topics
-//!   and request services they own with [`Protocols`], which dispatches each event to its
-//!   one handler (a request for a service nobody registered is answered with an error).
+//! - **Protocols**: services do not read the mesh's events; they register the gossip topics,
+//!   request services and stream protocols they own with [`Protocols`], which dispatches
+//!   each event to its one handler (a request for a service nobody registered is answered
+//!   with an error). Inbound streams from peers that are not admitted are closed unread.
 //! - The swarm runs on its own thread; [`Mesh`] is a cheap handle that talks to it over
 //!   channels, so callers on any runtime can use it.
 //! - Blocked peers ([`Mesh::block`]) are disconnected and refused until unblocked.
@@ -180,6 +181,8 @@ pub struct MeshStats {
     pub dropped_gossip: AtomicU64,
     /// Requests refused because the peer is not admitted.
     pub dropped_requests: AtomicU64,
+    /// Inbound streams closed because the peer is not admitted.
+    pub dropped_streams: AtomicU64,
 }
 
 /// A snapshot of the swarm, shown in node status.
@@ -197,6 +200,8 @@ pub struct MeshStatus {
     pub dropped_gossip: u64,
     /// Requests refused because the peer is not admitted.
     pub dropped_requests: u64,
+    /// Inbound streams closed because the peer is not admitted.
+    pub dropped_streams: u64,
     /// Whether the admission admits everyone (dev).
     pub open_admission: bool,
 }
@@ -226,6 +231,8 @@ pub enum MeshEvent {
     },
     /// A connection to this peer was established (admitted or not).
     PeerConnected(PeerId),
+    /// The last connection to this peer closed.
+    PeerDisconnected(PeerId),
 }
 
 #[derive(NetworkBehaviour)]
@@ -236,6 +243,7 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     rpc: request_response::Behaviour<BinaryCodec>,
+    streams: libp2p_stream::Behaviour,
     mdns: libp2p::swarm::behaviour::toggle::Toggle<mdns::tokio::Behaviour>,
 }
 
@@ -268,7 +276,12 @@ pub struct Mesh {
     commands: mpsc::UnboundedSender<Command>,
     peer_id: PeerId,
     stats: Arc<MeshStats>,
+    streams: libp2p_stream::Control,
+    admission: Arc<dyn Admission>,
 }
+
+/// An ordered, flow-controlled byte stream to one peer (a yamux stream).
+pub use libp2p::Stream as PeerStream;
 
 impl Mesh {
     /// Starts the swarm on its own thread; returns once it listens.
@@ -282,6 +295,7 @@ impl Mesh {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stats = Arc::new(MeshStats::default());
         let thread_stats = stats.clone();
+        let admission = config.admission.clone();
         std::thread::Builder::new()
             .name("r1-mesh".into())
             .spawn(move || {
@@ -296,19 +310,20 @@ impl Mesh {
                     }
                 };
                 runtime.block_on(async move {
-                    let swarm = match build_swarm(keypair, &config).await {
+                    let mut swarm = match build_swarm(keypair, &config).await {
                         Ok(swarm) => swarm,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
                             return;
                         }
                     };
-                    let _ = ready_tx.send(Ok(()));
+                    let control = swarm.behaviour_mut().streams.new_control();
+                    let _ = ready_tx.send(Ok(control));
                     run(swarm, config, cmd_rx, loopback, event_tx, thread_stats).await;
                 });
             })
             .map_err(|e| MeshError::Start(e.to_string()))?;
-        ready_rx
+        let streams = ready_rx
             .recv()
             .map_err(|_| MeshError::Start("mesh thread died".into()))??;
         Ok((
@@ -316,6 +331,8 @@ impl Mesh {
                 commands: cmd_tx,
                 peer_id,
                 stats,
+                streams,
+                admission,
             },
             event_rx,
         ))
@@ -352,6 +369,39 @@ impl Mesh {
             done,
         })?;
         rx.await.map_err(|_| MeshError::Stopped)?
+    }
+
+    /// Opens a stream of `protocol` to `peer` (dialling it when not connected). The peer
+    /// closes it unread unless it admits this node and registered `protocol`.
+    pub async fn open_stream(
+        &self,
+        peer: PeerId,
+        protocol: &'static str,
+    ) -> Result<PeerStream, MeshError> {
+        self.streams
+            .clone()
+            .open_stream(peer, StreamProtocol::new(protocol))
+            .await
+            .map_err(|e| MeshError::Request {
+                peer,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Whether `peer` is admitted by this node.
+    pub async fn admits(&self, peer: &PeerId) -> bool {
+        admitted(&*self.admission, peer).await
+    }
+
+    /// Inbound streams of `protocol`, from admitted peers only (used by [`Protocols`]).
+    pub(crate) fn accept_streams(
+        &self,
+        protocol: &'static str,
+    ) -> Result<libp2p_stream::IncomingStreams, MeshError> {
+        self.streams
+            .clone()
+            .accept(StreamProtocol::new(protocol))
+            .map_err(|e| MeshError::Start(format!("stream protocol {protocol}: {e}")))
     }
 
     /// Sends a request to `peer`'s `service` and waits for the answer.
@@ -451,6 +501,7 @@ async fn build_swarm(
                     [(StreamProtocol::new(RPC_PROTOCOL), ProtocolSupport::Full)],
                     rpc_config,
                 ),
+                streams: libp2p_stream::Behaviour::new(),
                 mdns: mdns.into(),
             })
         })
@@ -530,6 +581,7 @@ async fn run(
                             blocked: blocked.iter().map(|p| p.to_string()).collect(),
                             dropped_gossip: stats.dropped_gossip.load(Ordering::Relaxed),
                             dropped_requests: stats.dropped_requests.load(Ordering::Relaxed),
+                            dropped_streams: stats.dropped_streams.load(Ordering::Relaxed),
                             open_admission: admission.is_open(),
                         });
                     }
@@ -616,6 +668,13 @@ async fn handle_event(
                 .kad
                 .add_address(&peer_id, endpoint.get_remote_address().clone());
             let _ = events.send(MeshEvent::PeerConnected(peer_id)).await;
+        }
+        SwarmEvent::ConnectionClosed {
+            peer_id,
+            num_established: 0,
+            ..
+        } => {
+            let _ = events.send(MeshEvent::PeerDisconnected(peer_id)).await;
         }
         SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
             peer_id,

@@ -1,13 +1,14 @@
 //! The mesh's protocol registry, in the spirit of iroh's router: each service registers the
-//! gossip topics and request services it owns, and [`Protocols::serve`] hands every event
-//! from the mesh to its one handler.
+//! gossip topics, request services and stream protocols it owns, and [`Protocols::serve`]
+//! hands every event from the mesh to its one handler.
 //!
-//! Invariants: a topic or service has exactly one handler (registering a second is a
+//! Invariants: a topic, service or stream protocol has exactly one handler (registering a second is a
 //! programming error and panics at assembly, before the node serves anything); events reach
 //! handlers in the order the mesh delivered them, on the dispatch task, so a handler must
 //! not block it (spawn the work; answer a request through its `reply` whenever ready). A
 //! request for a service nobody registered is answered with an error naming it; gossip on an
-//! unregistered topic is dropped.
+//! unregistered topic is dropped. An inbound stream reaches its handler only from a peer the
+//! node admits (others are closed unread and counted in `MeshStats::dropped_streams`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use std::sync::Arc;
 use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::MeshEvent;
+use futures::StreamExt;
+
+use crate::{Mesh, MeshEvent, PeerStream};
 
 /// Where a request's answer goes: bytes, or an error message for the asking peer.
 pub type Reply = oneshot::Sender<Result<Vec<u8>, String>>;
@@ -39,6 +42,17 @@ pub trait Protocol: Send + Sync + 'static {
     fn peer_connected(self: Arc<Self>, peer: PeerId) {
         let _ = peer;
     }
+
+    /// The last connection to a peer closed (for handlers registered with
+    /// [`Protocols::on_connect`]).
+    fn peer_disconnected(self: Arc<Self>, peer: PeerId) {
+        let _ = peer;
+    }
+
+    /// An admitted peer opened a stream of a protocol this handler registered.
+    fn stream(self: Arc<Self>, peer: PeerId, stream: PeerStream) {
+        let _ = (peer, stream);
+    }
 }
 
 /// Which handler owns which topic and service.
@@ -46,6 +60,7 @@ pub trait Protocol: Send + Sync + 'static {
 pub struct Protocols {
     topics: HashMap<String, Arc<dyn Protocol>>,
     services: HashMap<String, Arc<dyn Protocol>>,
+    streams: HashMap<&'static str, Arc<dyn Protocol>>,
     on_connect: Vec<Arc<dyn Protocol>>,
 }
 
@@ -75,7 +90,17 @@ impl Protocols {
         self
     }
 
-    /// `handler` hears of every peer that connects.
+    /// `handler` takes the inbound streams of `protocol` (e.g. `/r1/actors/1`).
+    pub fn streams(mut self, protocol: &'static str, handler: Arc<dyn Protocol>) -> Self {
+        let previous = self.streams.insert(protocol, handler);
+        assert!(
+            previous.is_none(),
+            "two handlers for stream protocol {protocol:?}"
+        );
+        self
+    }
+
+    /// `handler` hears of every peer that connects or disconnects.
     pub fn on_connect(mut self, handler: Arc<dyn Protocol>) -> Self {
         self.on_connect.push(handler);
         self
@@ -104,17 +129,42 @@ impl Protocols {
                     handler.clone().peer_connected(peer);
                 }
             }
+            MeshEvent::PeerDisconnected(peer) => {
+                for handler in &self.on_connect {
+                    handler.clone().peer_disconnected(peer);
+                }
+            }
         }
     }
 
-    /// Dispatches every event the mesh delivers, on the current tokio runtime, until the
-    /// mesh stops.
-    pub fn serve(self, mut events: mpsc::Receiver<MeshEvent>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
+    /// Dispatches every event the mesh delivers, and every inbound stream of a registered
+    /// protocol from an admitted peer, on the current tokio runtime, until the mesh stops.
+    pub fn serve(
+        self,
+        mesh: &Mesh,
+        mut events: mpsc::Receiver<MeshEvent>,
+    ) -> Result<tokio::task::JoinHandle<()>, crate::MeshError> {
+        for (protocol, handler) in &self.streams {
+            let mut incoming = mesh.accept_streams(protocol)?;
+            let (mesh, handler) = (mesh.clone(), handler.clone());
+            tokio::spawn(async move {
+                while let Some((peer, stream)) = incoming.next().await {
+                    if mesh.admits(&peer).await {
+                        handler.clone().stream(peer, stream);
+                    } else {
+                        mesh.stats()
+                            .dropped_streams
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(%peer, "closed a stream from a peer that is not admitted");
+                    }
+                }
+            });
+        }
+        Ok(tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 self.dispatch(event);
             }
-        })
+        }))
     }
 }
 

@@ -117,6 +117,22 @@ pub struct MeshSettings {
     pub resp: Option<SocketAddr>,
     /// The CSTORE namespace RESP clients read and write.
     pub resp_namespace: String,
+    /// Actor messages queued per peer before sends to it fail with mailbox-full (and
+    /// publishes to it are dropped).
+    pub actor_link_queue: usize,
+    /// How long a message from another node waits for room in a full local mailbox, in
+    /// milliseconds, before it is dropped.
+    pub actor_deliver_wait_ms: u64,
+}
+
+impl MeshSettings {
+    /// The actor-messaging settings, in `r1-remote`'s terms.
+    pub fn actors(&self) -> r1_remote::RemoteConfig {
+        r1_remote::RemoteConfig {
+            link_queue: self.actor_link_queue.max(1),
+            deliver_wait: std::time::Duration::from_millis(self.actor_deliver_wait_ms),
+        }
+    }
 }
 
 impl Default for MeshSettings {
@@ -130,6 +146,9 @@ impl Default for MeshSettings {
             tombstone_horizon_s: 86_400,
             resp: Some(([127, 0, 0, 1], 6380).into()),
             resp_namespace: "resp".into(),
+            actor_link_queue: r1_remote::RemoteConfig::default().link_queue,
+            actor_deliver_wait_ms: r1_remote::RemoteConfig::default().deliver_wait.as_millis()
+                as u64,
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct Node {
     infer: Arc<r1_infer::Registry>,
     /// EDIL jobs: encryption, aggregation, and decryption where this node owns the key.
     edil: Arc<r1_edil::service::EdilNode>,
+    /// Actor messages to and from other nodes.
+    remote: Arc<r1_remote::RemoteActors>,
     /// Where the RESP listener is bound, if on.
     resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -119,6 +121,11 @@ impl Node {
     /// EDIL jobs.
     pub fn edil(&self) -> &Arc<r1_edil::service::EdilNode> {
         &self.edil
+    }
+
+    /// Actor messaging across the mesh (its counters).
+    pub fn remote(&self) -> &Arc<r1_remote::RemoteActors> {
+        &self.remote
     }
 
     /// Where the RESP listener is bound, if on.
@@ -216,9 +223,8 @@ impl Node {
             mesh.clone(),
             cstore.clone(),
         );
-        // Each service registers the gossip topics and request services it owns.
-        let protocols = replicator.register(Protocols::new());
-        fs.register(protocols).serve(events);
+        let remote = r1_remote::RemoteActors::new(mesh.clone(), config.mesh.actors())
+            .context("cannot start actor messaging")?;
         fs.start_repair_loop(std::time::Duration::from_millis(
             config.mesh.anti_entropy_ms.max(200),
         ));
@@ -249,7 +255,13 @@ impl Node {
             .blobs(fs.clone())
             .inference(infer.clone())
             .edil(edil.clone())
+            .remote(remote.clone())
             .build()?;
+        remote.attach(runtime.local_delivery());
+        // Each service registers the gossip topics, request services and streams it owns;
+        // the mesh's events are served once every one of them is in place.
+        let protocols = remote.register(fs.register(replicator.register(Protocols::new())));
+        protocols.serve(&mesh, events)?;
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,
@@ -262,6 +274,7 @@ impl Node {
             fs,
             infer,
             edil,
+            remote,
             resp,
             deployments,
         });

@@ -14,6 +14,7 @@
 pub mod cstore;
 pub mod edil;
 pub mod infer;
+pub mod mesh;
 pub mod r1fs;
 
 use wasmtime::component::Linker;
@@ -65,7 +66,13 @@ pub struct Unit {
 }
 
 /// Every capability the runtime can grant, in linking order.
-pub static UNITS: [&Unit; 4] = [&cstore::UNIT, &r1fs::UNIT, &infer::UNIT, &edil::UNIT];
+pub static UNITS: [&Unit; 5] = [
+    &cstore::UNIT,
+    &r1fs::UNIT,
+    &infer::UNIT,
+    &edil::UNIT,
+    &mesh::UNIT,
+];
 
 /// The unit of `cap`.
 pub fn unit(cap: Capability) -> &'static Unit {

@@ -36,7 +36,9 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 impl From<DeliveryError> for MailboxError {
     fn from(err: DeliveryError) -> Self {
         match err {
-            DeliveryError::UnknownActor(name) => MailboxError::UnknownRecipient(name),
+            DeliveryError::UnknownActor(name) | DeliveryError::UnknownNode(name) => {
+                MailboxError::UnknownRecipient(name)
+            }
             DeliveryError::MailboxFull(_) => MailboxError::MailboxFull,
             DeliveryError::Timeout(_) => MailboxError::Timeout,
             DeliveryError::Denied(why) => MailboxError::Denied(why),
@@ -51,7 +53,7 @@ impl types::Host for ActorState {}
 impl mailbox::Host for ActorState {
     fn send(&mut self, to: String, payload: Vec<u8>) -> Result<(), MailboxError> {
         let msg = Deliver::new(&self.name, None, payload);
-        Ok(self.router.try_deliver(&to, msg)?)
+        Ok(self.router.try_deliver(&to, msg, self.reach)?)
     }
 
     async fn request(
@@ -67,7 +69,7 @@ impl mailbox::Host for ActorState {
         }
         let msg = Deliver::new(&self.name, None, payload);
         let timeout = Duration::from_millis(u64::from(timeout_ms));
-        match self.router.request(&to, msg, timeout).await? {
+        match self.router.request(&to, msg, timeout, self.reach).await? {
             Some(reply) => Ok(reply),
             None => Ok(Vec::new()),
         }
@@ -75,7 +77,7 @@ impl mailbox::Host for ActorState {
 
     fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<u32, MailboxError> {
         check_topic(&topic)?;
-        Ok(self.router.publish(&self.name, &topic, payload))
+        Ok(self.router.publish(&self.name, &topic, payload, self.reach))
     }
 
     fn subscribe(&mut self, topic: String) -> Result<(), MailboxError> {

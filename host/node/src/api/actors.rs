@@ -78,6 +78,7 @@ pub(super) async fn request_actor(
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Actor, &name)?;
     let mut timeout = Duration::from_secs(30);
+    let mut to = name.to_string();
     for (key, value) in query_pairs(&req)? {
         match key.as_str() {
             "timeout_ms" => {
@@ -86,13 +87,11 @@ pub(super) async fn request_actor(
                     .map_err(|_| ApiError::BadRequest(format!("bad timeout_ms {value:?}")))?;
                 timeout = Duration::from_millis(ms);
             }
+            "node" => to = address(&value, &name)?,
             other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
         }
     }
-    let reply = node
-        .runtime()
-        .request(&name, payload(body)?, timeout)
-        .await?;
+    let reply = node.runtime().request(&to, payload(body)?, timeout).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .body(reply.unwrap_or_default()))
@@ -101,11 +100,41 @@ pub(super) async fn request_actor(
 pub(super) async fn send_actor(
     node: NodeData,
     name: web::Path<String>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     checked(NameKind::Actor, &name)?;
-    node.runtime().send(&name, payload(body)?)?;
+    let mut to = name.to_string();
+    for (key, value) in query_pairs(&req)? {
+        match key.as_str() {
+            "node" => to = address(&value, &name)?,
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    node.runtime().send(&to, payload(body)?)?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// `NODE/NAME` for `?node=NODE`: the actor on that node (a node id has no `/`).
+fn address(node: &str, name: &str) -> Result<String, ApiError> {
+    if node.is_empty() || node.contains('/') {
+        return Err(ApiError::BadRequest(format!("bad node id {node:?}")));
+    }
+    Ok(format!("{node}/{name}"))
+}
+
+pub(super) async fn where_actor(
+    node: NodeData,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
+    let nodes = node.runtime().locate(&name);
+    let here = node.runtime().info(&name).is_some();
+    Ok(HttpResponse::Ok().json(json!({
+        "name": name.as_str(),
+        "nodes": nodes,
+        "here": here,
+    })))
 }
 
 pub(super) async fn publish(

@@ -11,6 +11,10 @@ pub(super) async fn mesh_status(node: NodeData) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(json!({
         "mesh": status,
         "replication": &node.replicator().stats,
+        "actors": {
+            "nodes": node.runtime().nodes(),
+            "counters": &node.remote().stats,
+        },
     })))
 }
 

@@ -8,9 +8,10 @@
 //! | GET | /v1/actors/{name} | | one actor (JSON) |
 //! | PUT | /v1/actors/{name}?grant=G&config=K=V | component bytes | started actor (JSON, 201) |
 //! | DELETE | /v1/actors/{name} | | 204 |
-//! | POST | /v1/actors/{name}/request?timeout_ms=N | payload | the reply bytes |
-//! | POST | /v1/actors/{name}/send | payload | 202 |
-//! | POST | /v1/topics/{topic} | payload | `{"delivered": n}` |
+//! | POST | /v1/actors/{name}/request?timeout_ms=N&node=NODE | payload | the reply bytes (`node`: the actor on that node) |
+//! | POST | /v1/actors/{name}/send?node=NODE | payload | 202 |
+//! | GET | /v1/actors/{name}/where | | `{"name", "nodes": [node ids], "here": bool}` |
+//! | POST | /v1/topics/{topic} | payload | `{"delivered": n}`, subscribers on every node |
 //! | GET | /v1/cstore/{namespace}/{key} | | the value bytes, 404 if absent |
 //! | PUT | /v1/cstore/{namespace}/{key}?min_acks=N | value | `{"version": v}` once durable (and on N peers) |
 //! | DELETE | /v1/cstore/{namespace}/{key} | | `{"existed": bool}` |
@@ -28,7 +29,7 @@
 //! | PUT | /v1/edil/jobs/{job} | `{"participants": [hex node keys], "int_bits", "frac_bits", "max_clients"}` | the job (this node owns its key) |
 //! | GET | /v1/edil/jobs/{job} | | public key id, participants, owner, whether the key is here |
 //! | POST | /v1/edil/jobs/{job}/decrypt?aggregate=CID | | `{"values": [...]}`; 403 where the job's key is not |
-//! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication counters |
+//! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication and actor-messaging counters |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -134,7 +135,10 @@ pub(super) fn delivery_status(e: &DeliveryError) -> StatusCode {
         DeliveryError::Stopped(_) | DeliveryError::Denied(_) => StatusCode::CONFLICT,
         DeliveryError::Handler { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         DeliveryError::Crashed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        DeliveryError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+        DeliveryError::Unreachable { .. } | DeliveryError::RemoteFailed { .. } => {
+            StatusCode::BAD_GATEWAY
+        }
+        DeliveryError::UnknownNode(_) => StatusCode::NOT_FOUND,
     }
 }
 
@@ -208,6 +212,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(actors::request_actor),
         )
         .route("/v1/actors/{name}/send", web::post().to(actors::send_actor))
+        .route(
+            "/v1/actors/{name}/where",
+            web::get().to(actors::where_actor),
+        )
         .route("/v1/topics/{topic}", web::post().to(actors::publish))
         .route("/v1/cstore/{namespace}", web::get().to(cstore::cstore_keys))
         .route(

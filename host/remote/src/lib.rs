@@ -1,0 +1,631 @@
+//! `r1-remote`: actor messages between nodes, over the mesh.
+//!
+//! Implements the runtime's [`RemoteDelivery`] (what leaves this node) and hands what arrives
+//! to its [`LocalDelivery`] (the runtime's router), as a mesh [`Protocol`] on
+//! [`PROTOCOL`]. Between two nodes there is one long-lived stream each way; each carries
+//! [`wire`] frames written by one task from one bounded queue (the *link*).
+//!
+//! Invariants:
+//! - **Order**: one writer per link and one reader per inbound stream, so every message from
+//!   this node to another (sends, requests, publishes, directory updates) arrives in the
+//!   order it was queued, and is handed to local mailboxes in that order.
+//! - **Identity**: a message's sender is shown as `PEER/ACTOR`, where `PEER` is the
+//!   authenticated peer whose stream it came in on; only streams from peers this node
+//!   admits are read (the mesh closes the others unread).
+//! - **Bounded memory**: a link queues at most [`RemoteConfig::link_queue`] frames: a send or
+//!   request to a full link fails with `MailboxFull`, a publish is dropped and counted. The
+//!   reader hands one message at a time to the local mailbox, waiting up to
+//!   [`RemoteConfig::deliver_wait`] for room and then dropping it (counted); while it waits
+//!   it reads nothing more, so the stream's flow-control window stops the sender, whose link
+//!   fills: backpressure reaches the sending actor as `MailboxFull`.
+//! - **At most once**: nothing is retried. A link that breaks (the peer died, a partition)
+//!   loses the frames it had queued, fails the requests waiting on that peer with
+//!   `Unreachable`, and forgets the peer's directory; sends to it fail until it is back.
+//!   When the connection heals, both sides open fresh links and exchange directories first,
+//!   so a subscriber sees a gap, never a reordering or a duplicate.
+//! - **Directory**: each node tells every peer, first on a new link and then on each change,
+//!   which actors run on it and which topics have subscribers there. Sends to an actor a
+//!   peer does not advertise fail at once (`UnknownActor`), publishes go only to peers with
+//!   subscribers, and plain names resolve through it ([`RemoteDelivery::locate`]). A peer
+//!   from which no directory came (not connected, or it does not admit this node) is
+//!   `Unreachable`.
+
+#![warn(missing_docs)]
+
+pub mod wire;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use futures::{AsyncWriteExt, FutureExt};
+use r1_core::contract::BoxFuture;
+use r1_core::contract::remote::{
+    Directory, Envelope, LocalDelivery, RemoteDelivery, RemoteError, ReplyFn,
+};
+use r1_mesh::{Mesh, NodePeerId as PeerId, PeerStream, Protocol, Protocols};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use wire::Frame;
+
+/// The stream protocol actor messages travel on.
+pub const PROTOCOL: &str = "/r1/actors/1";
+
+/// How much a link buffers and how long arrivals wait for room.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// Frames queued per peer before sends fail with `MailboxFull` and publishes drop.
+    pub link_queue: usize,
+    /// How long a message from another node waits for room in a full local mailbox before
+    /// it is dropped (a request is answered `MailboxFull`).
+    pub deliver_wait: Duration,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        Self {
+            link_queue: 1024,
+            deliver_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Counters shown in the node's mesh status.
+#[derive(Debug, Default, Serialize)]
+pub struct RemoteStats {
+    /// Messages (sends, requests, publishes, replies) queued to other nodes.
+    pub sent: AtomicU64,
+    /// Messages that arrived from other nodes.
+    pub received: AtomicU64,
+    /// Sends and requests refused because the link to their node was full.
+    pub link_full: AtomicU64,
+    /// Publishes not queued for a node because its link was full.
+    pub publishes_dropped: AtomicU64,
+    /// Arrived messages that could not be handed to a local actor (none of that name, its
+    /// mailbox stayed full, it stopped).
+    pub deliveries_dropped: AtomicU64,
+    /// Links that broke (peer died, disconnected, or the stream failed).
+    pub links_broken: AtomicU64,
+}
+
+/// A request waiting for its reply.
+struct Pending {
+    peer: PeerId,
+    done: oneshot::Sender<Result<Option<Vec<u8>>, RemoteError>>,
+}
+
+/// The outbound side of one peer.
+struct Link {
+    tx: mpsc::Sender<Frame>,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    links: HashMap<PeerId, Link>,
+    /// What each peer advertised on its current inbound stream (stream generation, directory).
+    directories: HashMap<PeerId, (u64, Directory)>,
+    /// Peers seen on the mesh since this node started.
+    known: HashSet<PeerId>,
+    /// This node's directory, sent first on every new link.
+    own: Directory,
+    pending: HashMap<u64, Pending>,
+}
+
+/// Actor messaging across the mesh for one node.
+pub struct RemoteActors {
+    this: Weak<RemoteActors>,
+    mesh: Mesh,
+    me: String,
+    config: RemoteConfig,
+    local: OnceLock<Arc<dyn LocalDelivery>>,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    generation: AtomicU64,
+    /// Link and stream I/O runs here, never on an actor's thread (taken on drop).
+    io: Option<tokio::runtime::Runtime>,
+    /// Counters.
+    pub stats: RemoteStats,
+}
+
+impl RemoteActors {
+    /// Actor messaging over `mesh`. Nothing arrives until [`RemoteActors::attach`] names the
+    /// local side and [`RemoteActors::register`] is served.
+    pub fn new(mesh: Mesh, config: RemoteConfig) -> std::io::Result<Arc<Self>> {
+        let io = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("r1-remote")
+            .enable_all()
+            .build()?;
+        let me = mesh.peer_id().to_string();
+        Ok(Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            mesh,
+            me,
+            config,
+            local: OnceLock::new(),
+            state: Mutex::new(State::default()),
+            next_id: AtomicU64::new(1),
+            generation: AtomicU64::new(1),
+            io: Some(io),
+            stats: RemoteStats::default(),
+        }))
+    }
+
+    /// Names where arriving messages go (the runtime's router). Set once; later calls are
+    /// ignored.
+    pub fn attach(&self, local: Arc<dyn LocalDelivery>) {
+        let _ = self.local.set(local);
+    }
+
+    /// Registers the actor stream protocol and the connect/disconnect hooks.
+    pub fn register(self: &Arc<Self>, protocols: Protocols) -> Protocols {
+        protocols
+            .streams(PROTOCOL, self.clone())
+            .on_connect(self.clone())
+    }
+
+    /// Runs `task` on the I/O threads.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(io) = &self.io {
+            io.spawn(task);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The queue to `peer`, opening the link when there is none.
+    fn link(&self, state: &mut State, peer: PeerId) -> mpsc::Sender<Frame> {
+        if let Some(link) = state.links.get(&peer)
+            && !link.tx.is_closed()
+        {
+            return link.tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(self.config.link_queue.max(1));
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        state.links.insert(
+            peer,
+            Link {
+                tx: tx.clone(),
+                generation,
+            },
+        );
+        let first = state.own.clone();
+        if let Some(this) = self.this.upgrade() {
+            self.spawn(async move { this.write_link(peer, generation, first, rx).await });
+        }
+        tx
+    }
+
+    /// The writer of one link: opens the stream, sends this node's directory, then every
+    /// queued frame in order, coalescing what is queued into one write.
+    async fn write_link(
+        self: Arc<Self>,
+        peer: PeerId,
+        generation: u64,
+        directory: Directory,
+        mut rx: mpsc::Receiver<Frame>,
+    ) {
+        let mut stream = match self.mesh.open_stream(peer, PROTOCOL).await {
+            Ok(stream) => stream,
+            Err(e) => return self.link_broke(peer, generation, &e.to_string()),
+        };
+        let mut buf = Vec::with_capacity(64 * 1024);
+        Frame::Directory(directory).encode(&mut buf);
+        loop {
+            while buf.len() < 256 * 1024 {
+                match rx.try_recv() {
+                    Ok(frame) => frame.encode(&mut buf),
+                    Err(_) => break,
+                }
+            }
+            if !buf.is_empty() {
+                let written = async {
+                    stream.write_all(&buf).await?;
+                    stream.flush().await
+                };
+                if let Err(e) = written.await {
+                    return self.link_broke(peer, generation, &e.to_string());
+                }
+                buf.clear();
+            }
+            match rx.recv().await {
+                Some(frame) => frame.encode(&mut buf),
+                None => {
+                    let _ = stream.close().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Forgets a broken link and fails the requests waiting on its peer.
+    fn link_broke(&self, peer: PeerId, generation: u64, reason: &str) {
+        let failed = {
+            let mut state = self.lock();
+            if state
+                .links
+                .get(&peer)
+                .is_some_and(|l| l.generation == generation)
+            {
+                state.links.remove(&peer);
+            }
+            take_pending(&mut state, peer)
+        };
+        self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%peer, reason, "actor link broke; what it had queued is lost");
+        fail(failed, &peer, &format!("the link broke: {reason}"));
+    }
+
+    /// Reads one inbound stream until it ends, handing each frame over in order.
+    async fn read_link(self: Arc<Self>, peer: PeerId, stream: PeerStream) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        self.lock().known.insert(peer);
+        let mut reader = futures::io::BufReader::with_capacity(64 * 1024, stream);
+        loop {
+            match Frame::read(&mut reader).await {
+                Ok(Some(frame)) => self.arrived(peer, generation, frame).await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, "actor stream failed: {e}");
+                    break;
+                }
+            }
+        }
+        let mut state = self.lock();
+        if state
+            .directories
+            .get(&peer)
+            .is_some_and(|(g, _)| *g == generation)
+        {
+            state.directories.remove(&peer);
+        }
+    }
+
+    async fn arrived(&self, peer: PeerId, generation: u64, frame: Frame) {
+        let Some(local) = self.local.get() else {
+            tracing::debug!(%peer, "dropped an actor frame: the node is still starting");
+            return;
+        };
+        match frame {
+            Frame::Directory(directory) => {
+                let mut state = self.lock();
+                state.known.insert(peer);
+                state.directories.insert(peer, (generation, directory));
+            }
+            Frame::Send { from, to, payload } => {
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                let envelope = Envelope {
+                    from: from.clone(),
+                    to,
+                    topic: None,
+                    payload,
+                };
+                let sender = format!("{peer}/{from}");
+                if let Err(e) = local
+                    .deliver(sender, envelope, None, self.config.deliver_wait)
+                    .await
+                {
+                    self.stats
+                        .deliveries_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, %from, "dropped a message from another node: {e}");
+                }
+            }
+            Frame::Request {
+                id,
+                timeout_ms,
+                from,
+                to,
+                payload,
+            } => {
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                let this = self.this.clone();
+                let reply: ReplyFn = Box::new(move |result| {
+                    if let Some(this) = this.upgrade() {
+                        this.reply(peer, id, result);
+                    }
+                });
+                let envelope = Envelope {
+                    from: from.clone(),
+                    to,
+                    topic: None,
+                    payload,
+                };
+                let wait = self
+                    .config
+                    .deliver_wait
+                    .min(Duration::from_millis(u64::from(timeout_ms)));
+                if let Err(e) = local
+                    .deliver(format!("{peer}/{from}"), envelope, Some(reply), wait)
+                    .await
+                {
+                    self.reply(peer, id, Err(e));
+                }
+            }
+            Frame::Reply { id, result } => {
+                let pending = self.lock().pending.remove(&id);
+                match pending {
+                    Some(p) if p.peer == peer => {
+                        let _ = p.done.send(result);
+                    }
+                    Some(p) => {
+                        // Not this peer's to answer: put it back.
+                        self.lock().pending.insert(id, p);
+                    }
+                    None => {} // timed out already
+                }
+            }
+            Frame::Publish {
+                from,
+                topic,
+                payload,
+            } => {
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                local.publish(&format!("{peer}/{from}"), &topic, payload);
+            }
+        }
+    }
+
+    /// Sends request `id`'s answer back to `peer` (waiting for room rather than losing it).
+    fn reply(&self, peer: PeerId, id: u64, result: Result<Option<Vec<u8>>, RemoteError>) {
+        let tx = {
+            let mut state = self.lock();
+            self.link(&mut state, peer)
+        };
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(frame)) =
+            tx.try_send(Frame::Reply { id, result })
+        {
+            self.spawn(async move {
+                let _ = tx.send(frame).await;
+            });
+        }
+    }
+
+    /// The queue to `node` for a message to its actor `to`, or why there is none.
+    fn route(&self, node: &str, to: &str) -> Result<(PeerId, mpsc::Sender<Frame>), RemoteError> {
+        let peer: PeerId = node
+            .parse()
+            .map_err(|_| RemoteError::UnknownNode(node.to_owned()))?;
+        let mut state = self.lock();
+        match state.directories.get(&peer) {
+            Some((_, directory)) => {
+                if !directory.actors.iter().any(|a| a == to) {
+                    return Err(RemoteError::UnknownActor(format!("{node}/{to}")));
+                }
+            }
+            None if state.known.contains(&peer) => {
+                return Err(RemoteError::Unreachable {
+                    node: node.to_owned(),
+                    reason: "not connected, or it does not admit this node".into(),
+                });
+            }
+            None => return Err(RemoteError::UnknownNode(node.to_owned())),
+        }
+        Ok((peer, self.link(&mut state, peer)))
+    }
+
+    fn queue(
+        &self,
+        tx: &mpsc::Sender<Frame>,
+        node: &str,
+        to: &str,
+        frame: Frame,
+    ) -> Result<(), RemoteError> {
+        match tx.try_send(frame) {
+            Ok(()) => {
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.link_full.fetch_add(1, Ordering::Relaxed);
+                Err(RemoteError::MailboxFull(format!("{node}/{to}")))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(RemoteError::Unreachable {
+                node: node.to_owned(),
+                reason: "the link just broke".into(),
+            }),
+        }
+    }
+}
+
+fn take_pending(state: &mut State, peer: PeerId) -> Vec<Pending> {
+    let ids: Vec<u64> = state
+        .pending
+        .iter()
+        .filter(|(_, p)| p.peer == peer)
+        .map(|(id, _)| *id)
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| state.pending.remove(&id))
+        .collect()
+}
+
+fn fail(pending: Vec<Pending>, peer: &PeerId, reason: &str) {
+    for p in pending {
+        let _ = p.done.send(Err(RemoteError::Unreachable {
+            node: peer.to_string(),
+            reason: reason.to_owned(),
+        }));
+    }
+}
+
+impl RemoteDelivery for RemoteActors {
+    fn node_id(&self) -> String {
+        self.me.clone()
+    }
+
+    fn send(&self, node: &str, envelope: Envelope) -> Result<(), RemoteError> {
+        let (_, tx) = self.route(node, &envelope.to)?;
+        let to = envelope.to.clone();
+        let frame = Frame::Send {
+            from: envelope.from,
+            to: envelope.to,
+            payload: envelope.payload,
+        };
+        self.queue(&tx, node, &to, frame)
+    }
+
+    fn request<'a>(
+        &'a self,
+        node: &'a str,
+        envelope: Envelope,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, RemoteError>> {
+        async move {
+            let (peer, tx) = self.route(node, &envelope.to)?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let (done, answer) = oneshot::channel();
+            self.lock().pending.insert(id, Pending { peer, done });
+            let to = envelope.to.clone();
+            let frame = Frame::Request {
+                id,
+                timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+                from: envelope.from,
+                to: envelope.to,
+                payload: envelope.payload,
+            };
+            if let Err(e) = self.queue(&tx, node, &to, frame) {
+                self.lock().pending.remove(&id);
+                return Err(e);
+            }
+            match tokio::time::timeout(timeout, answer).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(RemoteError::Unreachable {
+                    node: node.to_owned(),
+                    reason: "the link closed before the reply".into(),
+                }),
+                Err(_) => {
+                    self.lock().pending.remove(&id);
+                    Err(RemoteError::Timeout(format!("{node}/{to}")))
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn publish(&self, from: &str, topic: &str, payload: &[u8]) -> u32 {
+        let targets: Vec<(PeerId, u32, mpsc::Sender<Frame>)> = {
+            let mut state = self.lock();
+            let peers: Vec<(PeerId, u32)> = state
+                .directories
+                .iter()
+                .filter_map(|(peer, (_, d))| {
+                    d.topics
+                        .iter()
+                        .find(|(t, _)| t == topic)
+                        .map(|(_, n)| (*peer, *n))
+                })
+                .collect();
+            peers
+                .into_iter()
+                .map(|(peer, n)| (peer, n, self.link(&mut state, peer)))
+                .collect()
+        };
+        let mut reached = 0;
+        for (peer, subscribers, tx) in targets {
+            let frame = Frame::Publish {
+                from: from.to_owned(),
+                topic: topic.to_owned(),
+                payload: payload.to_vec(),
+            };
+            match tx.try_send(frame) {
+                Ok(()) => {
+                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    reached += subscribers;
+                }
+                Err(_) => {
+                    self.stats.publishes_dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, topic, "publish dropped: the link to the node is full");
+                }
+            }
+        }
+        reached
+    }
+
+    fn locate(&self, name: &str) -> Vec<String> {
+        let mut nodes: Vec<String> = self
+            .lock()
+            .directories
+            .iter()
+            .filter(|(_, (_, d))| d.actors.iter().any(|a| a == name))
+            .map(|(peer, _)| peer.to_string())
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = self
+            .lock()
+            .directories
+            .keys()
+            .map(|p| p.to_string())
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    fn advertise(&self, directory: Directory) {
+        let links: Vec<mpsc::Sender<Frame>> = {
+            let mut state = self.lock();
+            state.own = directory.clone();
+            state.links.values().map(|l| l.tx.clone()).collect()
+        };
+        for tx in links {
+            if let Err(mpsc::error::TrySendError::Full(frame)) =
+                tx.try_send(Frame::Directory(directory.clone()))
+            {
+                // A directory update must not be lost: wait for room off this thread.
+                self.spawn(async move {
+                    let _ = tx.send(frame).await;
+                });
+            }
+        }
+    }
+}
+
+impl Protocol for RemoteActors {
+    fn peer_connected(self: Arc<Self>, peer: PeerId) {
+        let this = self.clone();
+        self.spawn(async move {
+            if this.mesh.admits(&peer).await {
+                let mut state = this.lock();
+                state.known.insert(peer);
+                this.link(&mut state, peer);
+            }
+        });
+    }
+
+    fn peer_disconnected(self: Arc<Self>, peer: PeerId) {
+        let failed = {
+            let mut state = self.lock();
+            state.links.remove(&peer);
+            state.directories.remove(&peer);
+            take_pending(&mut state, peer)
+        };
+        if !failed.is_empty() {
+            self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
+        }
+        fail(failed, &peer, "the node disconnected");
+    }
+
+    fn stream(self: Arc<Self>, peer: PeerId, stream: PeerStream) {
+        let this = self.clone();
+        self.spawn(this.read_link(peer, stream));
+    }
+}
+
+impl Drop for RemoteActors {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one panics; this never blocks.
+        if let Some(io) = self.io.take() {
+            io.shutdown_background();
+        }
+    }
+}
