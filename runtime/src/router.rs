@@ -3,7 +3,9 @@
 //!
 //! Delivery to one recipient keeps send order (one bounded actix mailbox per actor). A full
 //! mailbox is reported to the sender (`MailboxFull`) instead of growing without bound; a
-//! request waits for room and a reply up to its timeout. Publish is at-most-once per
+//! request waits for room and a reply up to its timeout. The bound holds because every
+//! `try_send` goes through the one sender handle the table keeps per actor: actix counts
+//! room per sender handle, so a fresh clone per message would never see the mailbox full. Publish is at-most-once per
 //! subscriber: a subscriber whose mailbox is full misses the message, and that is logged.
 //!
 //! Addresses: a name never contains `/` ([`r1_core::name`]), so `NODE/NAME` is unambiguous.
@@ -139,6 +141,12 @@ impl Router {
         remote.advertise(Directory { actors, topics });
     }
 
+    /// `try_send` through the table's own handle for `name` (`None`: no such actor). Never a
+    /// clone: actix keeps the room count per handle.
+    fn try_send_to(&self, name: &str, msg: Deliver) -> Option<Result<(), SendError<Deliver>>> {
+        read(&self.actors).get(name).map(|m| m.try_send(msg))
+    }
+
     /// Whether an actor called `name` runs on this node.
     pub fn is_local(&self, name: &str) -> bool {
         read(&self.actors).contains_key(name)
@@ -209,10 +217,12 @@ impl Router {
     /// Queues `msg` for `to` without waiting.
     pub fn try_deliver(&self, to: &str, msg: Deliver, reach: Reach) -> Result<(), DeliveryError> {
         match self.route(to, reach)? {
-            Route::Local(name, mailbox) => mailbox.try_send(msg).map_err(|e| match e {
-                SendError::Full(_) => DeliveryError::MailboxFull(name),
-                SendError::Closed(_) => DeliveryError::Stopped(name),
-            }),
+            Route::Local(name, _) => match self.try_send_to(&name, msg) {
+                None => Err(DeliveryError::UnknownActor(name)),
+                Some(Ok(())) => Ok(()),
+                Some(Err(SendError::Full(_))) => Err(DeliveryError::MailboxFull(name)),
+                Some(Err(SendError::Closed(_))) => Err(DeliveryError::Stopped(name)),
+            },
             Route::Remote(node, name) => {
                 let remote = self.remote.as_ref().ok_or_else(no_transport)?;
                 remote
@@ -262,20 +272,14 @@ impl Router {
 
     /// Delivers to this node's subscribers only.
     fn publish_here(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
-        let subscribers: Vec<(String, Recipient<Deliver>)> = {
-            let actors = read(&self.actors);
-            match read(&self.topics).get(topic) {
-                Some(s) => s
-                    .iter()
-                    .filter_map(|n| actors.get(n).map(|m| (n.clone(), m.clone())))
-                    .collect(),
-                None => return 0,
-            }
+        let subscribers: Vec<String> = match read(&self.topics).get(topic) {
+            Some(s) => s.iter().cloned().collect(),
+            None => return 0,
         };
         let mut delivered = 0;
         let last = subscribers.len().saturating_sub(1);
         let mut payload = Some(payload);
-        for (i, (name, mailbox)) in subscribers.into_iter().enumerate() {
+        for (i, name) in subscribers.into_iter().enumerate() {
             // The last subscriber takes the payload itself: one copy fewer per publish.
             let bytes = if i == last {
                 payload.take().unwrap_or_default()
@@ -283,16 +287,16 @@ impl Router {
                 payload.clone().unwrap_or_default()
             };
             let msg = Deliver::new(sender, Some(topic.to_owned()), bytes);
-            match mailbox.try_send(msg) {
-                Ok(()) => delivered += 1,
-                Err(err) => {
-                    let why = match err {
-                        SendError::Full(_) => "mailbox full",
-                        SendError::Closed(_) => "stopped",
-                    };
-                    tracing::warn!(topic, subscriber = %name, why, "publish dropped");
+            let why = match self.try_send_to(&name, msg) {
+                Some(Ok(())) => {
+                    delivered += 1;
+                    continue;
                 }
-            }
+                None => "gone",
+                Some(Err(SendError::Full(_))) => "mailbox full",
+                Some(Err(SendError::Closed(_))) => "stopped",
+            };
+            tracing::warn!(topic, subscriber = %name, why, "publish dropped");
         }
         delivered
     }
@@ -351,9 +355,9 @@ impl LocalDelivery for Router {
     ) -> BoxFuture<'a, Result<(), RemoteError>> {
         Box::pin(async move {
             let to = envelope.to;
-            let Some(mailbox) = read(&self.actors).get(&to).cloned() else {
+            if !self.is_local(&to) {
                 return Err(RemoteError::UnknownActor(to));
-            };
+            }
             let mut msg = Deliver {
                 sender,
                 topic: envelope.topic,
@@ -364,12 +368,13 @@ impl LocalDelivery for Router {
             // one, so arrival order is mailbox order.
             let until = Instant::now() + wait;
             loop {
-                match mailbox.try_send(msg) {
-                    Ok(()) => return Ok(()),
-                    Err(SendError::Closed(_)) => {
+                match self.try_send_to(&to, msg) {
+                    None => return Err(RemoteError::UnknownActor(to)),
+                    Some(Ok(())) => return Ok(()),
+                    Some(Err(SendError::Closed(_))) => {
                         return Err(RemoteError::Failed(format!("actor {to:?} is stopped")));
                     }
-                    Err(SendError::Full(back)) => {
+                    Some(Err(SendError::Full(back))) => {
                         if Instant::now() >= until {
                             return Err(RemoteError::MailboxFull(to));
                         }

@@ -203,6 +203,46 @@ async fn endless_loop_hits_deadline_while_neighbour_keeps_answering() {
 }
 
 #[actix_rt::test]
+async fn a_busy_actors_mailbox_fills_and_sends_are_refused_not_queued() {
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
+    let mut looper = spec("looper", "guest_looper", &[]);
+    looper.limits = Some(ActorLimits {
+        mailbox_capacity: 8,
+        deadline: Duration::from_millis(1500),
+        ..ActorLimits::default()
+    });
+    rt.spawn(looper).await.unwrap();
+    let spinning = {
+        let rt = rt.clone();
+        actix_rt::spawn(async move { ask(&rt, "looper", "spin").await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut queued, mut full) = (0, 0);
+    for _ in 0..200 {
+        match rt.send("looper", b"ping".to_vec()) {
+            Ok(()) => queued += 1,
+            Err(DeliveryError::MailboxFull(name)) => {
+                assert_eq!(name, "looper");
+                full += 1;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    // The bound is the mailbox's capacity (actix lets each sender handle one message past it).
+    assert!(queued <= 10, "queued {queued} into a mailbox of 8");
+    assert_eq!(queued + full, 200);
+    assert!(
+        spinning.await.unwrap().is_err(),
+        "the spin hits its deadline"
+    );
+    wait_for(&rt, "looper", |i| i.status == ActorStatus::Running).await;
+    assert_eq!(ask(&rt, "looper", "ping").await.unwrap(), "alive");
+    rt.shutdown().await;
+}
+
+#[actix_rt::test]
 async fn unbounded_allocation_hits_memory_limit_and_restarts() {
     let rt = Runtime::builder(config(), TrustPolicy::dev())
         .build()

@@ -123,6 +123,9 @@ pub struct MeshSettings {
     /// How long a message from another node waits for room in a full local mailbox, in
     /// milliseconds, before it is dropped.
     pub actor_deliver_wait_ms: u64,
+    /// KiB of actor messages a peer may have in flight to this node that are not yet in a
+    /// mailbox (and this node to each peer): the flow-control window.
+    pub actor_window_kib: u64,
 }
 
 impl MeshSettings {
@@ -131,6 +134,7 @@ impl MeshSettings {
         r1_remote::RemoteConfig {
             link_queue: self.actor_link_queue.max(1),
             deliver_wait: std::time::Duration::from_millis(self.actor_deliver_wait_ms),
+            window: self.actor_window_kib.max(1) * 1024,
         }
     }
 }
@@ -149,6 +153,7 @@ impl Default for MeshSettings {
             actor_link_queue: r1_remote::RemoteConfig::default().link_queue,
             actor_deliver_wait_ms: r1_remote::RemoteConfig::default().deliver_wait.as_millis()
                 as u64,
+            actor_window_kib: r1_remote::RemoteConfig::default().window / 1024,
         }
     }
 }

@@ -13,11 +13,15 @@
 //!   authenticated peer whose stream it came in on; only streams from peers this node
 //!   admits are read (the mesh closes the others unread).
 //! - **Bounded memory**: a link queues at most [`RemoteConfig::link_queue`] frames: a send or
-//!   request to a full link fails with `MailboxFull`, a publish is dropped and counted. The
-//!   reader hands one message at a time to the local mailbox, waiting up to
+//!   request to a full link fails with `MailboxFull`, a publish is dropped and counted. On
+//!   the wire, a link may have at most [`RemoteConfig::window`] bytes of messages that the
+//!   receiver has not yet handed over; the receiver returns credit as it hands them to
+//!   mailboxes (credit frames jump the queue, so two nodes flooding each other cannot
+//!   deadlock). The receiver hands one message at a time to the local mailbox, waiting up to
 //!   [`RemoteConfig::deliver_wait`] for room and then dropping it (counted); while it waits
-//!   it reads nothing more, so the stream's flow-control window stops the sender, whose link
-//!   fills: backpressure reaches the sending actor as `MailboxFull`.
+//!   it returns no credit, the sender's link fills, and backpressure reaches the sending
+//!   actor as `MailboxFull`. So what one peer can make this node hold is its window plus the
+//!   receiving actors' bounded mailboxes, whatever the transport would buffer.
 //! - **At most once**: nothing is retried. A link that breaks (the peer died, a partition)
 //!   loses the frames it had queued, fails the requests waiting on that peer with
 //!   `Unreachable`, and forgets the peer's directory; sends to it fail until it is back.
@@ -61,6 +65,8 @@ pub struct RemoteConfig {
     /// How long a message from another node waits for room in a full local mailbox before
     /// it is dropped (a request is answered `MailboxFull`).
     pub deliver_wait: Duration,
+    /// Bytes of messages a link may have sent that the receiver has not handed over yet.
+    pub window: u64,
 }
 
 impl Default for RemoteConfig {
@@ -68,7 +74,22 @@ impl Default for RemoteConfig {
         Self {
             link_queue: 1024,
             deliver_wait: Duration::from_secs(1),
+            window: 4 << 20,
         }
+    }
+}
+
+/// A link's send credit: bytes it may still put on the wire.
+struct Credit {
+    available: std::sync::atomic::AtomicI64,
+    notify: tokio::sync::Notify,
+}
+
+impl Credit {
+    fn add(&self, bytes: u64) {
+        self.available
+            .fetch_add(i64::try_from(bytes).unwrap_or(i64::MAX), Ordering::AcqRel);
+        self.notify.notify_one();
     }
 }
 
@@ -90,6 +111,32 @@ pub struct RemoteStats {
     pub links_broken: AtomicU64,
 }
 
+/// What a link's writer task owns.
+struct Writer {
+    peer: PeerId,
+    generation: u64,
+    window: u64,
+    credit: Arc<Credit>,
+    rx: mpsc::Receiver<Frame>,
+    control: mpsc::UnboundedReceiver<Frame>,
+}
+
+impl Writer {
+    /// Takes `cost` bytes of credit if there are that many; a message larger than the whole
+    /// window goes alone, once nothing else is in flight.
+    fn take_credit(&self, cost: u64) -> bool {
+        let available = self.credit.available.load(Ordering::Acquire);
+        let cost_i = i64::try_from(cost).unwrap_or(i64::MAX);
+        let idle = available >= i64::try_from(self.window).unwrap_or(i64::MAX);
+        if cost_i <= available || idle {
+            self.credit.available.fetch_sub(cost_i, Ordering::AcqRel);
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A request waiting for its reply.
 struct Pending {
     peer: PeerId,
@@ -99,6 +146,9 @@ struct Pending {
 /// The outbound side of one peer.
 struct Link {
     tx: mpsc::Sender<Frame>,
+    /// Credit frames, written ahead of queued messages (a handful per window of traffic).
+    control: mpsc::UnboundedSender<Frame>,
+    credit: Arc<Credit>,
     generation: u64,
 }
 
@@ -180,48 +230,77 @@ impl RemoteActors {
 
     /// The queue to `peer`, opening the link when there is none.
     fn link(&self, state: &mut State, peer: PeerId) -> mpsc::Sender<Frame> {
-        if let Some(link) = state.links.get(&peer)
-            && !link.tx.is_closed()
-        {
-            return link.tx.clone();
-        }
-        let (tx, rx) = mpsc::channel(self.config.link_queue.max(1));
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        state.links.insert(
-            peer,
-            Link {
-                tx: tx.clone(),
-                generation,
-            },
-        );
-        let first = state.own.clone();
-        if let Some(this) = self.this.upgrade() {
-            self.spawn(async move { this.write_link(peer, generation, first, rx).await });
-        }
-        tx
+        self.link_entry(state, peer).tx.clone()
     }
 
-    /// The writer of one link: opens the stream, sends this node's directory, then every
-    /// queued frame in order, coalescing what is queued into one write.
-    async fn write_link(
-        self: Arc<Self>,
-        peer: PeerId,
-        generation: u64,
-        directory: Directory,
-        mut rx: mpsc::Receiver<Frame>,
-    ) {
+    fn link_entry<'s>(&self, state: &'s mut State, peer: PeerId) -> &'s Link {
+        let open = state.links.get(&peer).is_some_and(|l| !l.tx.is_closed());
+        if !open {
+            let (tx, rx) = mpsc::channel(self.config.link_queue.max(1));
+            let (control, control_rx) = mpsc::unbounded_channel();
+            let window = self.config.window.max(1);
+            let credit = Arc::new(Credit {
+                available: std::sync::atomic::AtomicI64::new(
+                    i64::try_from(window).unwrap_or(i64::MAX),
+                ),
+                notify: tokio::sync::Notify::new(),
+            });
+            let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+            let first = state.own.clone();
+            if let Some(this) = self.this.upgrade() {
+                let writer = Writer {
+                    peer,
+                    generation,
+                    window,
+                    credit: credit.clone(),
+                    rx,
+                    control: control_rx,
+                };
+                self.spawn(async move { this.write_link(writer, first).await });
+            }
+            state.links.insert(
+                peer,
+                Link {
+                    tx,
+                    control,
+                    credit,
+                    generation,
+                },
+            );
+        }
+        &state.links[&peer]
+    }
+
+    /// The writer of one link: opens the stream, sends this node's directory, then credit
+    /// frames as they come and queued messages in order as the window allows, coalescing
+    /// what is ready into one write.
+    async fn write_link(self: Arc<Self>, mut w: Writer, directory: Directory) {
+        let (peer, generation) = (w.peer, w.generation);
         let mut stream = match self.mesh.open_stream(peer, PROTOCOL).await {
             Ok(stream) => stream,
             Err(e) => return self.link_broke(peer, generation, &e.to_string()),
         };
         let mut buf = Vec::with_capacity(64 * 1024);
         Frame::Directory(directory).encode(&mut buf);
+        // A message taken from the queue that waits for credit.
+        let mut held: Option<Frame> = None;
         loop {
+            while let Ok(frame) = w.control.try_recv() {
+                frame.encode(&mut buf);
+            }
             while buf.len() < 256 * 1024 {
-                match rx.try_recv() {
-                    Ok(frame) => frame.encode(&mut buf),
-                    Err(_) => break,
+                let frame = match held.take() {
+                    Some(frame) => frame,
+                    None => match w.rx.try_recv() {
+                        Ok(frame) => frame,
+                        Err(_) => break,
+                    },
+                };
+                if !w.take_credit(frame.cost()) {
+                    held = Some(frame);
+                    break;
                 }
+                frame.encode(&mut buf);
             }
             if !buf.is_empty() {
                 let written = async {
@@ -233,14 +312,20 @@ impl RemoteActors {
                 }
                 buf.clear();
             }
-            match rx.recv().await {
-                Some(frame) => frame.encode(&mut buf),
-                None => {
-                    let _ = stream.close().await;
-                    return;
-                }
+            tokio::select! {
+                biased;
+                frame = w.control.recv() => match frame {
+                    Some(frame) => frame.encode(&mut buf),
+                    None => break,
+                },
+                _ = w.credit.notify.notified(), if held.is_some() => {}
+                frame = w.rx.recv(), if held.is_none() => match frame {
+                    Some(frame) => held = Some(frame),
+                    None => break,
+                },
             }
         }
+        let _ = stream.close().await;
     }
 
     /// Forgets a broken link and fails the requests waiting on its peer.
@@ -253,10 +338,10 @@ impl RemoteActors {
                 .is_some_and(|l| l.generation == generation)
             {
                 state.links.remove(&peer);
+                self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
             }
             take_pending(&mut state, peer)
         };
-        self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%peer, reason, "actor link broke; what it had queued is lost");
         fail(failed, &peer, &format!("the link broke: {reason}"));
     }
@@ -266,9 +351,24 @@ impl RemoteActors {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         self.lock().known.insert(peer);
         let mut reader = futures::io::BufReader::with_capacity(64 * 1024, stream);
+        // Bytes handed over since credit was last returned; returned in quarters of the window.
+        let mut consumed = 0u64;
+        let grant_every = (self.config.window / 4).max(1);
         loop {
             match Frame::read(&mut reader).await {
-                Ok(Some(frame)) => self.arrived(peer, generation, frame).await,
+                Ok(Some(frame)) => {
+                    consumed += frame.cost();
+                    self.arrived(peer, generation, frame).await;
+                    if consumed >= grant_every {
+                        let bytes = u32::try_from(consumed).unwrap_or(u32::MAX);
+                        consumed -= u64::from(bytes);
+                        let mut state = self.lock();
+                        let _ = self
+                            .link_entry(&mut state, peer)
+                            .control
+                            .send(Frame::Credit(bytes));
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(%peer, "actor stream failed: {e}");
@@ -345,6 +445,11 @@ impl RemoteActors {
                     .await
                 {
                     self.reply(peer, id, Err(e));
+                }
+            }
+            Frame::Credit(bytes) => {
+                if let Some(link) = self.lock().links.get(&peer) {
+                    link.credit.add(u64::from(bytes));
                 }
             }
             Frame::Reply { id, result } => {
@@ -605,13 +710,12 @@ impl Protocol for RemoteActors {
     fn peer_disconnected(self: Arc<Self>, peer: PeerId) {
         let failed = {
             let mut state = self.lock();
-            state.links.remove(&peer);
+            if state.links.remove(&peer).is_some() {
+                self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
+            }
             state.directories.remove(&peer);
             take_pending(&mut state, peer)
         };
-        if !failed.is_empty() {
-            self.stats.links_broken.fetch_add(1, Ordering::Relaxed);
-        }
         fail(failed, &peer, "the node disconnected");
     }
 

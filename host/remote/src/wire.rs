@@ -9,6 +9,7 @@
 //! 2 request:   u64be id | u32be timeout ms | string from | string to | bytes payload
 //! 3 reply:     u64be id | u8 status | status 0: u8 has | bytes reply; else string reason
 //! 4 publish:   string from | string topic | bytes payload
+//! 5 credit:    u32be bytes (the receiver has handed over this many more bytes)
 //!
 //! Reply status: 0 ok, then one per [`RemoteError`] case (1 unknown node, 2 unreachable,
 //! 3 unknown actor, 4 mailbox full, 5 timeout, 6 denied, 7 failed).
@@ -55,6 +56,9 @@ pub enum Frame {
         /// The handler's reply or why there is none.
         result: Result<Option<Vec<u8>>, RemoteError>,
     },
+    /// Flow control: the sender of this frame has consumed `bytes` more of what the other
+    /// side sent (see [`Frame::cost`]), which may send that much more.
+    Credit(u32),
     /// A message on a topic, for the receiving node's subscribers.
     Publish {
         /// Publishing actor.
@@ -79,6 +83,22 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 impl Frame {
+    /// What the frame counts against the link's flow-control window: its payload plus a fixed
+    /// overhead for messages; nothing for directory and credit frames, which always pass.
+    pub fn cost(&self) -> u64 {
+        const OVERHEAD: u64 = 64;
+        match self {
+            Frame::Directory(_) | Frame::Credit(_) => 0,
+            Frame::Send { payload, .. }
+            | Frame::Request { payload, .. }
+            | Frame::Publish { payload, .. } => payload.len() as u64 + OVERHEAD,
+            Frame::Reply { result, .. } => match result {
+                Ok(Some(reply)) => reply.len() as u64 + OVERHEAD,
+                _ => OVERHEAD,
+            },
+        }
+    }
+
     /// Appends the frame, length prefix first, to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
@@ -141,6 +161,10 @@ impl Frame {
                         put_str(out, &text);
                     }
                 }
+            }
+            Frame::Credit(bytes) => {
+                out.push(5);
+                out.extend_from_slice(&bytes.to_be_bytes());
             }
             Frame::Publish {
                 from,
@@ -238,6 +262,7 @@ impl Frame {
                 topic: r.string()?,
                 payload: r.bytes()?,
             },
+            5 => Frame::Credit(r.u32()?),
             _ => return Err(bad("unknown frame kind")),
         };
         if !r.0.is_empty() {
@@ -345,6 +370,7 @@ mod tests {
                 topic: "lines".into(),
                 payload: b"x".to_vec(),
             },
+            Frame::Credit(1 << 20),
         ];
         assert_eq!(round_trip(&frames).await, frames);
     }
