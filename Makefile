@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -61,6 +61,12 @@ bench-infer: models
 ## bench-edil: EDIL vs TenSEAL CKKS, 10 clients × 1M values (a venv with tenseal is made)
 bench-edil:
 	bash scripts/bench-edil.sh
+
+## bench-remote: actor messages between nodes (request/reply, fan-out) vs NATS (nats-server from Debian, async-nats)
+bench-remote: guests
+	$(CARGO) build --release -p r1-cli
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/nats-bench $(CARGO) build --release --manifest-path bench/nats/Cargo.toml
+	bash scripts/bench-remote.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/nats-bench/release/nats-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets

@@ -285,6 +285,23 @@ mod tests {
     }
 
     #[test]
+    fn the_mesh_grant_is_a_capability_with_its_package_and_claim() {
+        let g = Grants::parse(&["mesh"]).unwrap();
+        assert!(g.mesh && g.has(Capability::Mesh));
+        assert_eq!(g.to_strings(), vec!["mesh".to_string()]);
+        assert_eq!(
+            requirement("r1:mesh/actors@0.1.0"),
+            Ok(Requirement::Capability(Capability::Mesh))
+        );
+        assert!(requirement("r1:mesh/actors@0.2.0").is_err());
+        let mesh = unit(Capability::Mesh);
+        assert!((mesh.owns_claim)("mesh"));
+        assert!((mesh.satisfies)("mesh", &g));
+        assert!(!(mesh.satisfies)("mesh", &Grants::default()));
+        assert!(Grants::parse(&["mesh:x"]).is_err());
+    }
+
+    #[test]
     fn refuses_bad_grants() {
         for bad in [
             "cstore",
@@ -325,6 +342,7 @@ mod tests {
             Capability::R1fs,
             Capability::Infer,
             Capability::Edil,
+            Capability::Mesh,
         ] {
             assert_eq!(UNITS.iter().filter(|u| u.cap == cap).count(), 1, "{cap:?}");
             assert_eq!(unit(cap).cap, cap);
@@ -334,7 +352,14 @@ mod tests {
         kinds.sort();
         kinds.dedup();
         assert_eq!(kinds.len(), all, "a grant kind read by two units");
-        for package in ["r1:cstore", "wasi:keyvalue", "r1:fs", "r1:infer", "r1:edil"] {
+        for package in [
+            "r1:cstore",
+            "wasi:keyvalue",
+            "r1:fs",
+            "r1:infer",
+            "r1:edil",
+            "r1:mesh",
+        ] {
             let owners = UNITS
                 .iter()
                 .filter(|u| (u.provides)(package, Some("0.1.0")).is_some())

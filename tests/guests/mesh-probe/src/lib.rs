@@ -12,8 +12,11 @@
 //! - `publish TOPIC N` → publishes `seq:0`…: `reached=R errors=E`
 //! - `subscribe TOPIC`, `locate NAME` (nodes, comma-separated), `self`, `nodes`
 //! - `received` → every recorded message, one per line; `count` → how many
+//! - `stats` → `count=N span_ns=T`: messages from actors so far, and the time from the first
+//!   to the last of them (for the remote benchmark); `reset` → `ok`, starting both afresh
 //!
-//! Config: `slow` = milliseconds to spend on each recorded message (fills the mailbox).
+//! Config: `slow` = milliseconds to spend on each recorded message (fills the mailbox);
+//! `record=0` counts messages without keeping them (benchmarks).
 use std::time::{Duration, Instant};
 
 use r1_guest::mesh::{self, Error};
@@ -21,7 +24,11 @@ use r1_guest::{Actor, Config, Message, publish, subscribe};
 
 struct Probe {
     slow: u64,
+    record: bool,
     received: Vec<String>,
+    count: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
 }
 
 fn kind(e: &Error) -> String {
@@ -105,7 +112,21 @@ impl Probe {
             "self" => mesh::self_node(),
             "nodes" => mesh::nodes().join(","),
             "received" => self.received.join("\n"),
-            "count" => self.received.len().to_string(),
+            "count" => self.count.to_string(),
+            "reset" => {
+                self.count = 0;
+                self.first = None;
+                self.last = None;
+                self.received.clear();
+                "ok".into()
+            }
+            "stats" => {
+                let span = match (self.first, self.last) {
+                    (Some(first), Some(last)) => last.duration_since(first).as_nanos(),
+                    _ => 0,
+                };
+                format!("count={} span_ns={span}", self.count)
+            }
             other => return Err(format!("unknown command {other:?}")),
         })
     }
@@ -119,7 +140,11 @@ impl Actor for Probe {
             .map_err(|_| "slow must be milliseconds".to_string())?;
         Ok(Probe {
             slow,
+            record: config.get_or("record", "1") != "0",
             received: Vec::new(),
+            count: 0,
+            first: None,
+            last: None,
         })
     }
 
@@ -128,6 +153,10 @@ impl Actor for Probe {
         if msg.sender == "host" {
             return self.command(&text).map(|r| Some(r.into_bytes()));
         }
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.count += 1;
         busy(self.slow);
         if let Some(rest) = text.strip_prefix("echo:") {
             return Ok(Some(rest.as_bytes().to_vec()));
@@ -135,6 +164,9 @@ impl Actor for Probe {
         if let Some(ms) = text.strip_prefix("sleep:") {
             busy(ms.parse().unwrap_or(0));
             return Ok(Some(b"slept".to_vec()));
+        }
+        if !self.record {
+            return Ok(None);
         }
         // Large flood payloads are recorded by size only.
         let shown = if text.len() > 64 {
