@@ -386,8 +386,39 @@ impl LocalDelivery for Router {
         })
     }
 
-    fn publish(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
-        self.publish_here(sender, topic, payload)
+    fn publish<'a>(
+        &'a self,
+        sender: &'a str,
+        topic: &'a str,
+        payload: Vec<u8>,
+        wait: Duration,
+    ) -> BoxFuture<'a, u32> {
+        Box::pin(async move {
+            let subscribers: Vec<String> = match read(&self.topics).get(topic) {
+                Some(s) => s.iter().cloned().collect(),
+                None => return 0,
+            };
+            let until = Instant::now() + wait;
+            let mut delivered = 0;
+            for name in subscribers {
+                let mut msg = Deliver::new(sender, Some(topic.to_owned()), payload.clone());
+                loop {
+                    match self.try_send_to(&name, msg) {
+                        Some(Ok(())) => delivered += 1,
+                        Some(Err(SendError::Full(back))) if Instant::now() < until => {
+                            msg = back;
+                            tokio::time::sleep(FULL_MAILBOX_POLL).await;
+                            continue;
+                        }
+                        Some(Err(_)) | None => {
+                            tracing::debug!(topic, subscriber = %name, "publish from another node dropped");
+                        }
+                    }
+                    break;
+                }
+            }
+            delivered
+        })
     }
 }
 

@@ -119,7 +119,14 @@ pub trait LocalDelivery: Send + Sync + 'static {
         reply: Option<ReplyFn>,
         wait: Duration,
     ) -> BoxFuture<'a, Result<(), RemoteError>>;
-    /// Delivers a publish from `sender` to this node's subscribers of `topic`; returns how
-    /// many got it.
-    fn publish(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32;
+    /// Delivers a publish from `sender` to this node's subscribers of `topic`, in subscriber
+    /// order, waiting up to `wait` in all for room in full mailboxes (a subscriber still full
+    /// then misses it); returns how many got it.
+    fn publish<'a>(
+        &'a self,
+        sender: &'a str,
+        topic: &'a str,
+        payload: Vec<u8>,
+        wait: Duration,
+    ) -> BoxFuture<'a, u32>;
 }

@@ -278,6 +278,8 @@ pub struct Mesh {
     stats: Arc<MeshStats>,
     streams: libp2p_stream::Control,
     admission: Arc<dyn Admission>,
+    /// The swarm thread's runtime, for protocol I/O that should live beside the connections.
+    io: tokio::runtime::Handle,
 }
 
 /// An ordered, flow-controlled byte stream to one peer (a yamux stream).
@@ -318,12 +320,12 @@ impl Mesh {
                         }
                     };
                     let control = swarm.behaviour_mut().streams.new_control();
-                    let _ = ready_tx.send(Ok(control));
+                    let _ = ready_tx.send(Ok((control, tokio::runtime::Handle::current())));
                     run(swarm, config, cmd_rx, loopback, event_tx, thread_stats).await;
                 });
             })
             .map_err(|e| MeshError::Start(e.to_string()))?;
-        let streams = ready_rx
+        let (streams, io) = ready_rx
             .recv()
             .map_err(|_| MeshError::Start("mesh thread died".into()))??;
         Ok((
@@ -333,6 +335,7 @@ impl Mesh {
                 stats,
                 streams,
                 admission,
+                io,
             },
             event_rx,
         ))
@@ -386,6 +389,12 @@ impl Mesh {
                 peer,
                 reason: e.to_string(),
             })
+    }
+
+    /// Runs `task` on the swarm's own thread, beside the connections it reads and writes
+    /// (no thread hop between a stream and its connection). The task must not block.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.io.spawn(task);
     }
 
     /// Whether `peer` is admitted by this node.

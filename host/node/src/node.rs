@@ -223,8 +223,7 @@ impl Node {
             mesh.clone(),
             cstore.clone(),
         );
-        let remote = r1_remote::RemoteActors::new(mesh.clone(), config.mesh.actors())
-            .context("cannot start actor messaging")?;
+        let remote = r1_remote::RemoteActors::new(mesh.clone(), config.mesh.actors());
         fs.start_repair_loop(std::time::Duration::from_millis(
             config.mesh.anti_entropy_ms.max(200),
         ));

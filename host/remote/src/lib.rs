@@ -9,6 +9,8 @@
 //! - **Order**: one writer per link and one reader per inbound stream, so every message from
 //!   this node to another (sends, requests, publishes, directory updates) arrives in the
 //!   order it was queued, and is handed to local mailboxes in that order.
+//! - **Threads**: link writers and stream readers run on the mesh's own thread
+//!   ([`Mesh::spawn`]), beside the connections they use; actors only queue into a link.
 //! - **Identity**: a message's sender is shown as `PEER/ACTOR`, where `PEER` is the
 //!   authenticated peer whose stream it came in on; only streams from peers this node
 //!   admits are read (the mesh closes the others unread).
@@ -17,8 +19,9 @@
 //!   the wire, a link may have at most [`RemoteConfig::window`] bytes of messages that the
 //!   receiver has not yet handed over; the receiver returns credit as it hands them to
 //!   mailboxes (credit frames jump the queue, so two nodes flooding each other cannot
-//!   deadlock). The receiver hands one message at a time to the local mailbox, waiting up to
-//!   [`RemoteConfig::deliver_wait`] for room and then dropping it (counted); while it waits
+//!   deadlock). The receiver hands one message at a time to the local mailbox (a publish to
+//!   each local subscriber in turn), waiting up to [`RemoteConfig::deliver_wait`] for room and
+//!   then dropping it (counted; a subscriber still full misses the publish); while it waits
 //!   it returns no credit, the sender's link fills, and backpressure reaches the sending
 //!   actor as `MailboxFull`. So what one peer can make this node hold is its window plus the
 //!   receiving actors' bounded mailboxes, whatever the transport would buffer.
@@ -161,6 +164,9 @@ struct State {
     known: HashSet<PeerId>,
     /// This node's directory, sent first on every new link.
     own: Directory,
+    /// Node ids as text → peer ids, for the peers seen (parsing base58 per message is not
+    /// cheap); holds only known peers, so it cannot grow with what callers make up.
+    ids: HashMap<String, PeerId>,
     pending: HashMap<u64, Pending>,
 }
 
@@ -174,8 +180,6 @@ pub struct RemoteActors {
     state: Mutex<State>,
     next_id: AtomicU64,
     generation: AtomicU64,
-    /// Link and stream I/O runs here, never on an actor's thread (taken on drop).
-    io: Option<tokio::runtime::Runtime>,
     /// Counters.
     pub stats: RemoteStats,
 }
@@ -183,14 +187,9 @@ pub struct RemoteActors {
 impl RemoteActors {
     /// Actor messaging over `mesh`. Nothing arrives until [`RemoteActors::attach`] names the
     /// local side and [`RemoteActors::register`] is served.
-    pub fn new(mesh: Mesh, config: RemoteConfig) -> std::io::Result<Arc<Self>> {
-        let io = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("r1-remote")
-            .enable_all()
-            .build()?;
+    pub fn new(mesh: Mesh, config: RemoteConfig) -> Arc<Self> {
         let me = mesh.peer_id().to_string();
-        Ok(Arc::new_cyclic(|this| Self {
+        Arc::new_cyclic(|this| Self {
             this: this.clone(),
             mesh,
             me,
@@ -199,9 +198,8 @@ impl RemoteActors {
             state: Mutex::new(State::default()),
             next_id: AtomicU64::new(1),
             generation: AtomicU64::new(1),
-            io: Some(io),
             stats: RemoteStats::default(),
-        }))
+        })
     }
 
     /// Names where arriving messages go (the runtime's router). Set once; later calls are
@@ -217,11 +215,10 @@ impl RemoteActors {
             .on_connect(self.clone())
     }
 
-    /// Runs `task` on the I/O threads.
+    /// Runs `task` on the mesh's thread, beside the connections (link and stream I/O never
+    /// runs on an actor's thread, and no thread hop separates it from the socket).
     fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
-        if let Some(io) = &self.io {
-            io.spawn(task);
-        }
+        self.mesh.spawn(task);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -351,6 +348,8 @@ impl RemoteActors {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         self.lock().known.insert(peer);
         let mut reader = futures::io::BufReader::with_capacity(64 * 1024, stream);
+        // The `NODE/` of every sender on this stream, encoded once (base58 is not cheap).
+        let origin = format!("{peer}/");
         // Bytes handed over since credit was last returned; returned in quarters of the window.
         let mut consumed = 0u64;
         let grant_every = (self.config.window / 4).max(1);
@@ -358,7 +357,7 @@ impl RemoteActors {
             match Frame::read(&mut reader).await {
                 Ok(Some(frame)) => {
                     consumed += frame.cost();
-                    self.arrived(peer, generation, frame).await;
+                    self.arrived(peer, &origin, generation, frame).await;
                     if consumed >= grant_every {
                         let bytes = u32::try_from(consumed).unwrap_or(u32::MAX);
                         consumed -= u64::from(bytes);
@@ -386,7 +385,8 @@ impl RemoteActors {
         }
     }
 
-    async fn arrived(&self, peer: PeerId, generation: u64, frame: Frame) {
+    /// Hands one frame from `peer` (`origin` = `"PEER/"`) over, in arrival order.
+    async fn arrived(&self, peer: PeerId, origin: &str, generation: u64, frame: Frame) {
         let Some(local) = self.local.get() else {
             tracing::debug!(%peer, "dropped an actor frame: the node is still starting");
             return;
@@ -405,7 +405,7 @@ impl RemoteActors {
                     topic: None,
                     payload,
                 };
-                let sender = format!("{peer}/{from}");
+                let sender = format!("{origin}{from}");
                 if let Err(e) = local
                     .deliver(sender, envelope, None, self.config.deliver_wait)
                     .await
@@ -441,7 +441,7 @@ impl RemoteActors {
                     .deliver_wait
                     .min(Duration::from_millis(u64::from(timeout_ms)));
                 if let Err(e) = local
-                    .deliver(format!("{peer}/{from}"), envelope, Some(reply), wait)
+                    .deliver(format!("{origin}{from}"), envelope, Some(reply), wait)
                     .await
                 {
                     self.reply(peer, id, Err(e));
@@ -471,7 +471,10 @@ impl RemoteActors {
                 payload,
             } => {
                 self.stats.received.fetch_add(1, Ordering::Relaxed);
-                local.publish(&format!("{peer}/{from}"), &topic, payload);
+                let sender = format!("{origin}{from}");
+                local
+                    .publish(&sender, &topic, payload, self.config.deliver_wait)
+                    .await;
             }
         }
     }
@@ -494,10 +497,19 @@ impl RemoteActors {
 
     /// The queue to `node` for a message to its actor `to`, or why there is none.
     fn route(&self, node: &str, to: &str) -> Result<(PeerId, mpsc::Sender<Frame>), RemoteError> {
-        let peer: PeerId = node
-            .parse()
-            .map_err(|_| RemoteError::UnknownNode(node.to_owned()))?;
         let mut state = self.lock();
+        let peer = match state.ids.get(node) {
+            Some(peer) => *peer,
+            None => {
+                let peer: PeerId = node
+                    .parse()
+                    .map_err(|_| RemoteError::UnknownNode(node.to_owned()))?;
+                if state.known.contains(&peer) {
+                    state.ids.insert(node.to_owned(), peer);
+                }
+                peer
+            }
+        };
         match state.directories.get(&peer) {
             Some((_, directory)) => {
                 if !directory.actors.iter().any(|a| a == to) {
@@ -722,14 +734,5 @@ impl Protocol for RemoteActors {
     fn stream(self: Arc<Self>, peer: PeerId, stream: PeerStream) {
         let this = self.clone();
         self.spawn(this.read_link(peer, stream));
-    }
-}
-
-impl Drop for RemoteActors {
-    fn drop(&mut self) {
-        // Dropping a runtime inside another one panics; this never blocks.
-        if let Some(io) = self.io.take() {
-            io.shutdown_background();
-        }
     }
 }
