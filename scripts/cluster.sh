@@ -34,6 +34,7 @@ try:
   r1 cstore set demo greeting hello --api 127.0.0.1:7411
   r1 cstore get demo greeting --api 127.0.0.1:7431
   redis-cli -p 6380 SET k v && redis-cli -p 6382 GET k
+  a pipeline with one stage per node: examples/pipeline/README.md ("Across three nodes")
 Ctrl-C stops the cluster.
 TXT
 wait

@@ -239,6 +239,8 @@ async fn a_busy_actors_mailbox_fills_and_sends_are_refused_not_queued() {
     );
     wait_for(&rt, "looper", |i| i.status == ActorStatus::Running).await;
     assert_eq!(ask(&rt, "looper", "ping").await.unwrap(), "alive");
+    // Drained: the shared handle has room again.
+    rt.send("looper", b"ping".to_vec()).unwrap();
     rt.shutdown().await;
 }
 
