@@ -12,16 +12,7 @@ clients="${BENCH_CLIENTS:-50}"
 [ -x "$r1" ] || { echo "no r1 binary at $r1 (cargo build --release -p r1-cli)" >&2; exit 1; }
 bash scripts/setup-tools.sh
 
-work="$(mktemp -d -t r1-bench.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BENCH_NAME=bench source scripts/bench-lib.sh
 
 redis_port=$(port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &

@@ -29,15 +29,7 @@ if ! command -v nats-server >/dev/null; then
     { $sudo apt-get update -qq >&2; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >&2; }
 fi
 
-work="$(mktemp -d -t r1-bench-remote.XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BENCH_NAME=bench-remote source scripts/bench-lib.sh
 field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 now_ns() { date +%s%N; }
 

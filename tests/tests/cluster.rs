@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_test_support::{NodeProcess, NodeSpec, eventually, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, keyed_node, r1_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -184,16 +184,6 @@ fn late_joiner_catches_up_by_anti_entropy() {
     });
     assert_eq!(get(&c, "late", "deleted"), None);
     drop(b);
-}
-
-fn keyed_node(root: &Path, name: &str) -> (NodeSpec, String) {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("node.key");
-    r1_ok(&["key", "new", "--out", key.to_str().unwrap()], None);
-    let public = std::fs::read_to_string(dir.join("node.key.pub")).unwrap();
-    let hex = public.split_whitespace().last().unwrap().to_owned();
-    (NodeSpec::new(&dir), hex)
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_test_support::{NodeProcess, NodeSpec, eventually, guest, r1, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, guest, keyed_node, r1, r1_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -278,16 +278,6 @@ fn across_a_partition_and_heal_a_subscriber_sees_a_gap_never_a_reordering() {
     // its own run): a gap (the 20 published while cut off are gone), no reordering, no copy.
     assert_eq!(&seqs[..50], (0..50).collect::<Vec<_>>().as_slice());
     assert_eq!(seqs[50], 0, "{seqs:?}");
-}
-
-fn keyed_node(root: &Path, name: &str) -> (NodeSpec, String) {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("node.key");
-    r1_ok(&["key", "new", "--out", key.to_str().unwrap()], None);
-    let public = std::fs::read_to_string(dir.join("node.key.pub")).unwrap();
-    let hex = public.split_whitespace().last().unwrap().to_owned();
-    (NodeSpec::new(&dir), hex)
 }
 
 #[test]

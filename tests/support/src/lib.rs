@@ -378,6 +378,22 @@ impl Drop for NodeProcess {
     }
 }
 
+/// A node spec under `root/name` whose identity key is made first, and that key in hex (for
+/// `--allow`, the genesis allowlist).
+pub fn keyed_node(root: &Path, name: &str) -> (NodeSpec, String) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("node dir");
+    let key = dir.join("node.key");
+    r1_ok(&["key", "new", "--out", &key.to_string_lossy()], None);
+    let public = std::fs::read_to_string(dir.join("node.key.pub")).expect("node.key.pub");
+    let hex = public
+        .split_whitespace()
+        .last()
+        .expect("a key in node.key.pub")
+        .to_owned();
+    (NodeSpec::new(&dir), hex)
+}
+
 /// Three nodes on loopback: A, B joining A, C joining both (data dirs `root/{a,b,c}`).
 pub fn three_nodes(root: &Path) -> (NodeProcess, NodeProcess, NodeProcess) {
     let a = NodeSpec::new(&root.join("a")).start();
