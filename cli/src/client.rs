@@ -28,13 +28,22 @@ pub fn actor(cmd: ActorCommand) -> Result<()> {
             component,
             name,
             grants,
+            args,
+            env,
             api,
         } => {
             let wasm = read_component(&component)?;
             let name = name.unwrap_or_else(|| name_from_path(&component));
             let config = grants.config_pairs()?;
-            let started =
-                Client::connect(&api.api)?.start_actor(&name, wasm, &grants.grants, &config)?;
+            let env = crate::key_values("--env", &env)?;
+            let started = Client::connect(&api.api)?.start_with_io(
+                &name,
+                wasm,
+                &grants.grants,
+                &config,
+                &args,
+                &env,
+            )?;
             print_json(&started)
         }
         ActorCommand::Stop { name, api } => {
@@ -48,10 +57,14 @@ pub fn actor(cmd: ActorCommand) -> Result<()> {
                 println!("no actors");
             }
             for a in actors {
+                let state = match (a["status"]["state"].as_str(), a["status"]["code"].as_i64()) {
+                    (Some("exited"), Some(code)) => format!("exited({code})"),
+                    (state, _) => state.unwrap_or("?").to_owned(),
+                };
                 println!(
                     "{:<24} {:<12} restarts={:<3} grants=[{}]",
                     a["name"].as_str().unwrap_or("?"),
-                    a["status"]["state"].as_str().unwrap_or("?"),
+                    state,
                     a["restarts"],
                     a["grants"]
                         .as_array()

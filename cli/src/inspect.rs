@@ -28,11 +28,11 @@ pub fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
     }
     println!("component  {}", report.hash);
     println!(
-        "actor      {}",
-        if report.is_actor {
-            "yes (exports r1:actor/handler)"
-        } else {
-            "no (does not export r1:actor/handler)"
+        "kind       {}",
+        match (report.is_actor, report.is_command) {
+            (true, _) => "actor (exports r1:actor/handler; started, then sent messages)",
+            (false, true) => "command (exports wasi:cli/run; runs once as a job)",
+            (false, false) => "neither: exports no r1:actor/handler and no wasi:cli/run",
         }
     );
     println!("imports");

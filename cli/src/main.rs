@@ -276,20 +276,34 @@ struct GrantArgs {
 
 impl GrantArgs {
     fn config_pairs(&self) -> Result<Vec<(String, String)>> {
-        self.config
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .with_context(|| format!("--config {kv:?} is not KEY=VALUE"))
-            })
-            .collect()
+        key_values("--config", &self.config)
     }
+}
+
+/// `KEY=VALUE` arguments of `flag` as pairs.
+fn key_values(flag: &str, items: &[String]) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("{flag} {kv:?} is not KEY=VALUE"))
+        })
+        .collect()
 }
 
 #[derive(Args)]
 struct RunArgs {
+    /// An actor (exports r1:actor/handler: messages from --send or stdin, replies printed) or
+    /// a command (exports wasi:cli/run: runs once with ARGS, the terminal's stdin, stdout and
+    /// stderr, and `r1 run` exits with its exit status).
     component: PathBuf,
+    /// Arguments for a command, after the component (argv[0] is its name).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// An environment variable for a command, KEY=VALUE (repeatable; nothing else is passed).
+    #[arg(long = "env", short = 'e')]
+    env: Vec<String>,
     /// The actor's name (default: the file name).
     #[arg(long)]
     name: Option<String>,
@@ -364,13 +378,21 @@ struct NodeArgs {
 
 #[derive(Subcommand)]
 enum ActorCommand {
-    /// Upload a component to the node and start it.
+    /// Upload a component to the node and start it: an actor keeps taking messages; a
+    /// command (wasi:cli/run) runs once as a job, its output in the node log and its exit
+    /// status in `r1 actor status NAME`.
     Start {
         component: PathBuf,
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
         grants: GrantArgs,
+        /// A WASI argument after the program name (repeatable, in order).
+        #[arg(long = "arg")]
+        args: Vec<String>,
+        /// A WASI environment variable, KEY=VALUE (repeatable; nothing else is passed).
+        #[arg(long = "env", short = 'e')]
+        env: Vec<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -581,7 +603,13 @@ fn main() -> std::process::ExitCode {
 
 fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => {
+            let code = run::run(args)?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Node(args) => node_cmd::run_node(args),
         Command::Inspect { component, json } => inspect::inspect(&component, json),
         Command::Build {

@@ -43,6 +43,21 @@ pub enum ActorStatus {
     },
     /// Stopped on request; no instance is left.
     Stopped,
+    /// A job (a command component) that ran to its end with this exit status (0: success).
+    Exited {
+        /// The exit status.
+        code: i32,
+    },
+}
+
+/// What a deployed component is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComponentKind {
+    /// Exports `r1:actor/handler`: takes messages until stopped.
+    Actor,
+    /// Exports `wasi:cli/run`: runs once to completion, as a job.
+    Command,
 }
 
 /// What the node reports about an actor.
@@ -50,6 +65,8 @@ pub enum ActorStatus {
 pub struct ActorInfo {
     /// The actor's name on this node.
     pub name: String,
+    /// An actor or a command (job).
+    pub kind: ComponentKind,
     /// BLAKE3 of the component bytes.
     pub component: String,
     /// The actor's grants, as grant strings.
@@ -93,7 +110,8 @@ impl std::fmt::Display for Crash {
     }
 }
 
-fn classify(err: wasmtime::Error) -> Crash {
+/// What kind of crash `err` is.
+pub(crate) fn classify(err: wasmtime::Error) -> Crash {
     if let Some(d) = err.downcast_ref::<DeadlineExceeded>() {
         return Crash::Deadline(d.to_string());
     }
@@ -120,6 +138,8 @@ pub(crate) struct ActorTemplate {
     pub router: Arc<Router>,
     pub services: crate::capability::HostServices,
     pub policy: RestartPolicy,
+    /// WASI arguments and environment of every instance.
+    pub io: crate::state::Io,
 }
 
 /// A live instance: its store and its exports.
@@ -135,13 +155,15 @@ impl ActorTemplate {
 
     /// Instantiates and runs `init`.
     pub(crate) async fn start(&self) -> Result<Instance, Crash> {
-        let mut state = ActorState::new(
+        let mut state = ActorState::with_io(
             self.name.clone(),
             &self.grants,
             self.limits.max_memory_bytes,
             self.router.clone(),
+            &self.io,
         )
         .map_err(Crash::Setup)?;
+        state.config = crate::host::config::variables(&self.config);
         crate::capability::attach(&self.grants, &self.services, &mut state)
             .map_err(Crash::Setup)?;
         let mut store = new_store(&self.engine, state);

@@ -6,7 +6,9 @@
 //!   linking, instance handles), registered in one table.
 //! - [`grants`] and [`linker`]: capability grants, checked before instantiation.
 //! - [`actor`]: one actix actor per wasm actor, with deadlines, limits and supervision.
-//! - [`router`]: local send / request / publish-subscribe.
+//! - [`router`]: send / request / publish-subscribe, here and (through the remote contract)
+//!   on other nodes.
+//! - [`job`]: commands (`wasi:cli/command`) run to completion as jobs.
 //! - [`system`]: the [`Runtime`] that ties them together.
 //!
 //! This crate knows wasm and the service contracts of `r1-core`, never a concrete service:
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod grants;
 pub mod host;
+pub mod job;
 pub mod linker;
 mod log_stream;
 pub mod router;
@@ -30,11 +33,13 @@ pub mod signing;
 pub mod state;
 pub mod system;
 
-pub use actor::{ActorInfo, ActorStatus};
+pub use actor::{ActorInfo, ActorStatus, ComponentKind};
 pub use config::{ActorLimits, RestartPolicy, RuntimeConfig};
 pub use engine::AllocatorKind;
 pub use error::{DeliveryError, GrantError, LoadError, RuntimeError, SpawnError};
 pub use grants::{Grants, ModelScope};
+pub use job::JobExit;
+pub use state::Io;
 pub use linker::ComponentReport;
 pub use signing::{Provenance, TrustPolicy};
 pub use system::{ActorSpec, HOST_SENDER, Runtime, RuntimeBuilder};

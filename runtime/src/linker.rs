@@ -28,6 +28,8 @@ pub struct ComponentReport {
     pub needs_grants: Vec<String>,
     /// Whether it exports an `r1:actor/handler@0.1.x` interface.
     pub is_actor: bool,
+    /// Whether it exports `wasi:cli/run@0.2.x` (a command, run as a job).
+    pub is_command: bool,
 }
 
 /// One import of a component and what would provide it.
@@ -76,12 +78,16 @@ pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentRe
     needs.sort();
     needs.dedup();
     let is_actor = exports.iter().any(|e| e.starts_with(HANDLER_EXPORT_PREFIX));
+    let is_command = exports
+        .iter()
+        .any(|e| e.starts_with(crate::job::COMMAND_EXPORT_PREFIX));
     ComponentReport {
         hash: hash.to_owned(),
         imports,
         exports,
         needs_grants: needs,
         is_actor,
+        is_command,
     }
 }
 
@@ -139,11 +145,14 @@ pub fn check_declared(
     Ok(())
 }
 
-/// A linker with WASI (nothing ambient), `r1:actor`, and the `r1:*` interfaces of `caps`.
+/// A linker with WASI (nothing ambient), `r1:actor`, `wasi:config` and `wasi:logging`, and
+/// the interfaces of `caps`.
 pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Linker<ActorState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::host::actor::add_to_linker(&mut linker)?;
+    crate::host::config::add_to_linker(&mut linker)?;
+    crate::host::logging::add_to_linker(&mut linker)?;
     for cap in caps {
         (crate::capability::unit(*cap).link)(&mut linker)?;
     }

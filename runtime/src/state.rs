@@ -101,6 +101,8 @@ pub struct ActorState {
     pub(crate) blobs: Option<(Arc<dyn BlobService>, bool)>,
     /// Inference and the models granted, present only when granted.
     pub(crate) infer: Option<(Arc<dyn InferService>, ModelScope)>,
+    /// The deployment's configuration, for `wasi:config/store`.
+    pub(crate) config: wasmtime_wasi_config::WasiConfigVariables,
     /// EDIL and the jobs granted (job → may decrypt), present only when granted.
     pub(crate) edil: Option<(
         Arc<dyn EdilService>,
@@ -108,20 +110,51 @@ pub struct ActorState {
     )>,
 }
 
+/// How an instance's WASI standard streams, arguments and environment are set up. Nothing is
+/// ambient: what is not given here is absent.
+#[derive(Debug, Clone, Default)]
+pub struct Io {
+    /// Use this process's stdin, stdout and stderr (`r1 run` of a command). Otherwise stdout
+    /// and stderr go to the node log, a line per event, and stdin is empty.
+    pub inherit_stdio: bool,
+    /// Arguments after the program name (which is the actor's name).
+    pub args: Vec<String>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+}
+
 impl ActorState {
-    /// Builds the store data for actor `name` from its grants: WASI with its preopens, no
-    /// capability handle yet (`crate::capability::attach` adds those).
+    /// Builds the store data for actor `name` from its grants: WASI with its preopens, output
+    /// to the node log, no capability handle yet (`crate::capability::attach` adds those).
     pub fn new(
         name: Arc<str>,
         grants: &Grants,
         max_memory_bytes: usize,
         router: Arc<Router>,
     ) -> Result<Self, String> {
+        Self::with_io(name, grants, max_memory_bytes, router, &Io::default())
+    }
+
+    /// [`ActorState::new`] with standard streams, arguments and environment set by `io`.
+    pub fn with_io(
+        name: Arc<str>,
+        grants: &Grants,
+        max_memory_bytes: usize,
+        router: Arc<Router>,
+        io: &Io,
+    ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
-        // Nothing ambient: no inherited env, args, stdin or network; output goes to the log.
-        wasi.stdout(LogStream::new(name.clone(), "stdout"))
-            .stderr(LogStream::new(name.clone(), "stderr"))
-            .args(&[&*name])
+        // Nothing ambient: no inherited env, args, stdin or network unless `io` says so.
+        if io.inherit_stdio {
+            wasi.inherit_stdio();
+        } else {
+            wasi.stdout(LogStream::new(name.clone(), "stdout"))
+                .stderr(LogStream::new(name.clone(), "stderr"));
+        }
+        let mut argv = vec![name.to_string()];
+        argv.extend(io.args.iter().cloned());
+        wasi.args(&argv)
+            .envs(&io.env)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
@@ -146,6 +179,7 @@ impl ActorState {
             cstore: None,
             blobs: None,
             infer: None,
+            config: Default::default(),
             edil: None,
         };
         Ok(state)

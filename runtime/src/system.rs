@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix::{Actor, Addr, Arbiter};
 use wasmtime::component::Component;
 
-use crate::actor::{ActorInfo, ActorStatus, ActorTemplate, StopActor, WasmActor};
+use crate::actor::{ActorInfo, ActorStatus, ActorTemplate, ComponentKind, StopActor, WasmActor};
 use crate::cache::{ComponentCache, ContentHash};
 use crate::capability::HostServices;
 use crate::config::{ActorLimits, RuntimeConfig};
@@ -25,7 +25,8 @@ use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Reach, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
-use crate::state::ActorState;
+use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
+use crate::state::{ActorState, Io};
 use r1_core::contract::blobs::BlobService;
 use r1_core::contract::edil::EdilService;
 use r1_core::contract::infer::InferService;
@@ -55,7 +56,11 @@ type PreCache = HashMap<(ContentHash, Vec<Capability>), ActorPre<ActorState>>;
 
 /// A running actor: its mailbox and its shared status.
 struct ActorEntry {
-    addr: Addr<WasmActor>,
+    /// The actor's mailbox; `None` for a job.
+    addr: Option<Addr<WasmActor>>,
+    /// Cancels a job still running (dropping it ends the run at its next yield); `None` for
+    /// an actor.
+    job: Option<tokio::sync::oneshot::Sender<()>>,
     info: Arc<Mutex<ActorInfo>>,
 }
 
@@ -239,8 +244,117 @@ impl Runtime {
         Ok(pre)
     }
 
-    /// Checks, instantiates and initialises an actor, then starts it on a worker.
+    /// The doors every component passes before anything runs: its name, its shape, the trust
+    /// policy (nothing is compiled from bytes the policy refuses), its imports against its
+    /// grants and, when signed, against its claims.
+    async fn admit(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        grants: &Grants,
+    ) -> Result<(Component, ContentHash, Provenance, ComponentKind), SpawnError> {
+        if !valid_name(name) || name == HOST_SENDER {
+            return Err(SpawnError::BadName(name.to_owned()));
+        }
+        if self.lock_actors().contains_key(name) {
+            return Err(SpawnError::NameTaken(name.to_owned()));
+        }
+        crate::cache::validate(&wasm)?;
+        let provenance = self
+            .inner
+            .policy
+            .check(name, &wasm, grants, unix_now())
+            .map_err(|e| match e {
+                SignatureError::MalformedWasm(why) => SpawnError::Load(LoadError::Malformed(why)),
+                other => SpawnError::Signature(other),
+            })?;
+        let (component, hash) = self.load(wasm).await?;
+        linker::check(name, self.engine(), &component, grants)?;
+        if let Provenance::Signed(verified) = &provenance {
+            linker::check_declared(name, self.engine(), &component, &verified.claims)?;
+        }
+        let (_, exports) = linker::interfaces(self.engine(), &component);
+        let kind = if exports
+            .iter()
+            .any(|e| e.starts_with(linker::HANDLER_EXPORT_PREFIX))
+        {
+            ComponentKind::Actor
+        } else if exports.iter().any(|e| e.starts_with(COMMAND_EXPORT_PREFIX)) {
+            ComponentKind::Command
+        } else {
+            return Err(SpawnError::NotAnActor(wasmtime::Error::msg(format!(
+                "it exports neither r1:actor/handler (an actor) nor wasi:cli/run (a command); \
+                 exports: [{}]",
+                exports.join(", ")
+            ))));
+        };
+        Ok((component, hash, provenance, kind))
+    }
+
+    fn limits(&self, limits: Option<ActorLimits>) -> ActorLimits {
+        let mut limits = limits.unwrap_or(self.inner.config.default_limits);
+        limits.max_memory_bytes = limits
+            .max_memory_bytes
+            .min(self.inner.config.pool_max_memory_bytes);
+        limits
+    }
+
+    /// A command ready to run, or why `component` is not one.
+    fn job(
+        &self,
+        name: &str,
+        component: &Component,
+        spec: (Grants, Vec<(String, String)>, ActorLimits),
+        io: Io,
+    ) -> Result<Job, SpawnError> {
+        let (grants, config, limits) = spec;
+        let setup = |e: wasmtime::Error| SpawnError::Instantiate {
+            actor: name.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let linker = linker::build_linker(self.engine(), &grants.capabilities()).map_err(setup)?;
+        let pre = crate::job::command_pre(&linker, component).map_err(setup)?;
+        Ok(Job {
+            name: Arc::from(name),
+            engine: self.engine().clone(),
+            pre,
+            grants,
+            limits: self.limits(Some(limits)),
+            config,
+            io,
+            router: self.inner.router.clone(),
+            services: self.inner.services.clone(),
+        })
+    }
+
+    /// Runs a command component to its end here (`r1 run`), with `io`'s streams, arguments
+    /// and environment; the same doors as [`Runtime::spawn`]. An actor component is refused.
+    pub async fn run_job(&self, spec: ActorSpec, io: Io) -> Result<JobExit, SpawnError> {
+        let (component, _, _, kind) = self.admit(&spec.name, spec.wasm, &spec.grants).await?;
+        if kind != ComponentKind::Command {
+            return Err(SpawnError::NotAnActor(wasmtime::Error::msg(
+                "it is an actor (exports r1:actor/handler), not a command: start it and send it messages",
+            )));
+        }
+        let limits = self.limits(spec.limits);
+        let job = self.job(&spec.name, &component, (spec.grants, spec.config, limits), io)?;
+        Ok(job.run().await)
+    }
+
+    /// Checks, instantiates and initialises an actor, then starts it on a worker. A command
+    /// component starts as a job instead: it runs once on a worker, its output goes to the
+    /// node log, and its exit status ends up in its [`ActorInfo`].
     pub async fn spawn(&self, spec: ActorSpec) -> Result<ActorInfo, SpawnError> {
+        self.spawn_with_io(spec, Io::default()).await
+    }
+
+    /// [`Runtime::spawn`] with WASI arguments and environment (`io`; its `inherit_stdio` is
+    /// ignored: on a node, output goes to the log).
+    pub async fn spawn_with_io(&self, spec: ActorSpec, io: Io) -> Result<ActorInfo, SpawnError> {
+        let io = Io {
+            inherit_stdio: false,
+            ..io
+        };
         let ActorSpec {
             name,
             wasm,
@@ -248,32 +362,13 @@ impl Runtime {
             config,
             limits,
         } = spec;
-        if !valid_name(&name) || name == HOST_SENDER {
-            return Err(SpawnError::BadName(name));
-        }
-        if self.lock_actors().contains_key(&name) {
-            return Err(SpawnError::NameTaken(name));
-        }
-        // Cheap shape checks, then trust: nothing is compiled from bytes the policy refuses.
-        crate::cache::validate(&wasm)?;
-        let provenance = self
-            .inner
-            .policy
-            .check(&name, &wasm, &grants, unix_now())
-            .map_err(|e| match e {
-                SignatureError::MalformedWasm(why) => SpawnError::Load(LoadError::Malformed(why)),
-                other => SpawnError::Signature(other),
-            })?;
-        let (component, hash) = self.load(wasm).await?;
-        linker::check(&name, self.engine(), &component, &grants)?;
-        if let Provenance::Signed(verified) = &provenance {
-            linker::check_declared(&name, self.engine(), &component, &verified.claims)?;
+        let (component, hash, provenance, kind) = self.admit(&name, wasm, &grants).await?;
+        let limits = self.limits(limits);
+        if kind == ComponentKind::Command {
+            let job = self.job(&name, &component, (grants.clone(), config, limits), io)?;
+            return self.start_job(job, &grants, hash, &provenance);
         }
         let pre = self.instance_pre(&name, &component, &hash, grants.capabilities())?;
-        let mut limits = limits.unwrap_or(self.inner.config.default_limits);
-        limits.max_memory_bytes = limits
-            .max_memory_bytes
-            .min(self.inner.config.pool_max_memory_bytes);
         let template = Arc::new(ActorTemplate {
             name: Arc::from(name.as_str()),
             engine: self.engine().clone(),
@@ -284,6 +379,7 @@ impl Runtime {
             router: self.inner.router.clone(),
             services: self.inner.services.clone(),
             policy: self.inner.config.restart,
+            io,
         });
         let instance = template.start().await.map_err(|crash| {
             self.inner.router.unregister(&name);
@@ -294,6 +390,7 @@ impl Runtime {
         })?;
         let info = Arc::new(Mutex::new(ActorInfo {
             name: name.clone(),
+            kind: ComponentKind::Actor,
             component: hash,
             grants: grants.to_strings(),
             publisher: provenance.publisher().map(|k| k.fingerprint()),
@@ -314,10 +411,79 @@ impl Runtime {
             WasmActor::new(template, instance, actor_info)
         });
         self.inner.router.register(&name, addr.clone().recipient());
-        actors.insert(name.clone(), ActorEntry { addr, info });
+        actors.insert(
+            name.clone(),
+            ActorEntry {
+                addr: Some(addr),
+                job: None,
+                info,
+            },
+        );
         drop(actors);
         tracing::info!(actor = %name, "actor started");
         reply.subscriptions = self.inner.router.subscriptions(&name);
+        Ok(reply)
+    }
+
+    /// Starts `job` on a worker and records it; its status becomes `exited` (or `failed`).
+    fn start_job(
+        &self,
+        job: Job,
+        grants: &Grants,
+        hash: ContentHash,
+        provenance: &Provenance,
+    ) -> Result<ActorInfo, SpawnError> {
+        let name = job.name.to_string();
+        let info = Arc::new(Mutex::new(ActorInfo {
+            name: name.clone(),
+            kind: ComponentKind::Command,
+            component: hash,
+            grants: grants.to_strings(),
+            publisher: provenance.publisher().map(|k| k.fingerprint()),
+            status: ActorStatus::Running,
+            restarts: 0,
+            last_crash: None,
+            subscriptions: Vec::new(),
+        }));
+        let mut actors = self.lock_actors();
+        if actors.contains_key(&name) {
+            return Err(SpawnError::NameTaken(name));
+        }
+        let worker = &self.inner.workers
+            [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()];
+        tracing::info!(job = %name, "job started");
+        let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+        let recorded = info.clone();
+        let job_name = name.clone();
+        worker.spawn(async move {
+            let exit = tokio::select! {
+                exit = job.run() => exit,
+                _ = cancelled => JobExit::Crashed("stopped on request".into()),
+            };
+            let mut info = recorded.lock().unwrap_or_else(|p| p.into_inner());
+            match &exit {
+                JobExit::Code(code) => {
+                    tracing::info!(job = %job_name, code, "job exited");
+                    info.status = ActorStatus::Exited { code: *code };
+                }
+                JobExit::Crashed(reason) => {
+                    tracing::error!(job = %job_name, %reason, "job ended without an exit status");
+                    info.status = ActorStatus::Failed {
+                        reason: reason.clone(),
+                    };
+                    info.last_crash = Some(reason.clone());
+                }
+            }
+        });
+        let reply = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        actors.insert(
+            name.clone(),
+            ActorEntry {
+                addr: None,
+                job: Some(cancel),
+                info,
+            },
+        );
         Ok(reply)
     }
 
@@ -342,13 +508,19 @@ impl Runtime {
 
     /// Stops `name` and forgets it.
     pub async fn stop(&self, name: &str) -> Result<(), DeliveryError> {
-        let ActorEntry { addr, .. } = self
+        let ActorEntry { addr, job, .. } = self
             .lock_actors()
             .remove(name)
             .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))?;
         self.inner.router.unregister(name);
-        // Closed already (failed actor) is fine: it is gone either way.
-        let _ = addr.send(StopActor).await;
+        if let Some(job) = job {
+            // A job still running is cancelled at its next yield; a finished one is forgotten.
+            let _ = job.send(());
+        }
+        if let Some(addr) = addr {
+            // Closed already (failed actor) is fine: it is gone either way.
+            let _ = addr.send(StopActor).await;
+        }
         Ok(())
     }
 

@@ -28,7 +28,7 @@ pub struct ActorLaunch {
 pub struct ActorSummary {
     /// Its name.
     pub name: String,
-    /// `running`, `restarting`, `failed` or `stopped`.
+    /// `running`, `restarting`, `failed`, `stopped`, or `exited` (a job that ran to its end).
     pub state: String,
     /// How often it was restarted.
     pub restarts: u32,

@@ -269,8 +269,24 @@ impl Client {
         grants: &[String],
         config: &[(String, String)],
     ) -> Result<Value> {
+        self.start_with_io(name, wasm, grants, config, &[], &[])
+    }
+
+    /// [`Client::start_actor`] with WASI arguments and environment (a command's `argv` after
+    /// its name, and its variables; an actor's too).
+    pub fn start_with_io(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        grants: &[String],
+        config: &[(String, String)],
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Value> {
         let mut query: Vec<(&str, String)> = grants.iter().map(|g| ("grant", g.clone())).collect();
         query.extend(config.iter().map(|(k, v)| ("config", format!("{k}={v}"))));
+        query.extend(args.iter().map(|a| ("arg", a.clone())));
+        query.extend(env.iter().map(|(k, v)| ("env", format!("{k}={v}"))));
         self.json(
             self.put(&format!("/v1/actors/{name}"))
                 .timeout(LONG_CALL)

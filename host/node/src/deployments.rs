@@ -21,6 +21,12 @@ pub struct Deployment {
     pub grants: Vec<String>,
     /// The actor's configuration, as key/value pairs.
     pub config: Vec<(String, String)>,
+    /// WASI arguments after the program name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// WASI environment variables.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 /// The deployment records and component files under a data dir.

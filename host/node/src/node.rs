@@ -289,15 +289,23 @@ impl Node {
 
     async fn spawn_deployment(&self, d: &Deployment, wasm: Vec<u8>) -> Result<ActorInfo> {
         let grants = Grants::parse(&d.grants)?;
+        let io = r1_runtime::Io {
+            inherit_stdio: false,
+            args: d.args.clone(),
+            env: d.env.clone(),
+        };
         Ok(self
             .runtime
-            .spawn(ActorSpec {
-                name: d.name.clone(),
-                wasm,
-                grants,
-                config: d.config.clone(),
-                limits: None,
-            })
+            .spawn_with_io(
+                ActorSpec {
+                    name: d.name.clone(),
+                    wasm,
+                    grants,
+                    config: d.config.clone(),
+                    limits: None,
+                },
+                io,
+            )
             .await?)
     }
 
@@ -308,22 +316,33 @@ impl Node {
         wasm: Vec<u8>,
         grants: Grants,
         config: Vec<(String, String)>,
+        io: r1_runtime::Io,
     ) -> Result<ActorInfo, DeployError> {
         let info = self
             .runtime
-            .spawn(ActorSpec {
-                name: name.clone(),
-                wasm: wasm.clone(),
-                grants: grants.clone(),
-                config: config.clone(),
-                limits: None,
-            })
+            .spawn_with_io(
+                ActorSpec {
+                    name: name.clone(),
+                    wasm: wasm.clone(),
+                    grants: grants.clone(),
+                    config: config.clone(),
+                    limits: None,
+                },
+                io.clone(),
+            )
             .await?;
+        if info.kind == r1_runtime::ComponentKind::Command {
+            // A job runs once: it is not restarted with the node, so there is nothing to
+            // remember; its exit status stays in the runtime's table until it is removed.
+            return Ok(info);
+        }
         let deployment = Deployment {
             name: name.clone(),
             component: info.component.clone(),
             grants: grants.to_strings(),
             config,
+            args: io.args,
+            env: io.env,
         };
         if let Err(err) = self.deployments.save(&deployment, &wasm) {
             // Not remembered means not acknowledged: undo the start.
@@ -369,6 +388,7 @@ fn summary(info: ActorInfo) -> ActorSummary {
         r1_runtime::ActorStatus::Restarting => "restarting",
         r1_runtime::ActorStatus::Failed { .. } => "failed",
         r1_runtime::ActorStatus::Stopped => "stopped",
+        r1_runtime::ActorStatus::Exited { .. } => "exited",
     };
     ActorSummary {
         name: info.name,
@@ -387,7 +407,13 @@ impl ActorControl for Node {
             let grants =
                 Grants::parse(&launch.grants).map_err(|e| ServiceError::Invalid(e.to_string()))?;
             let info = self
-                .deploy(launch.name, launch.wasm, grants, launch.config)
+                .deploy(
+                    launch.name,
+                    launch.wasm,
+                    grants,
+                    launch.config,
+                    r1_runtime::Io::default(),
+                )
                 .await?;
             Ok(summary(info))
         })

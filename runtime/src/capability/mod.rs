@@ -203,9 +203,25 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
             return provided.map(|()| Requirement::Capability(unit.cap));
         }
     }
+    use crate::host::{config, logging};
     match package {
         "wasi:io" | "wasi:clocks" | "wasi:random" | "wasi:cli" | "wasi:filesystem" => {
             Ok(Requirement::Base)
+        }
+        config::PACKAGE | logging::PACKAGE => {
+            let served = if package == config::PACKAGE {
+                config::VERSION
+            } else {
+                logging::VERSION
+            };
+            if version == Some(served) {
+                Ok(Requirement::Base)
+            } else {
+                Err(format!(
+                    "this node provides {package}@{served}, not version {}",
+                    version.unwrap_or("(none)")
+                ))
+            }
         }
         "wasi:sockets" => Err("network access cannot be granted to actors yet".into()),
         _ => Err("no host service on this node provides it".into()),
@@ -325,6 +341,15 @@ mod tests {
             Ok(Requirement::Capability(Capability::Cstore))
         );
         assert_eq!(requirement("wasi:cli/stdout@0.2.6"), Ok(Requirement::Base));
+        assert_eq!(
+            requirement("wasi:config/store@0.2.0-rc.1"),
+            Ok(Requirement::Base)
+        );
+        assert_eq!(
+            requirement("wasi:logging/logging@0.1.0-draft"),
+            Ok(Requirement::Base)
+        );
+        assert!(requirement("wasi:config/store@0.2.0-draft").is_err());
         assert!(requirement("wasi:sockets/tcp@0.2.0").is_err());
         assert_eq!(
             requirement("wasi:keyvalue/store@0.2.0-draft2"),

@@ -41,8 +41,16 @@ pub(super) async fn start_actor(
     checked(NameKind::Actor, &name)?;
     let mut grants = Grants::default();
     let mut config = Vec::new();
+    let mut io = r1_runtime::Io::default();
     for (key, value) in query_pairs(&req)? {
         match key.as_str() {
+            "arg" => io.args.push(value),
+            "env" => {
+                let (k, v) = value.split_once('=').ok_or_else(|| {
+                    ApiError::BadRequest(format!("env {value:?} is not KEY=VALUE"))
+                })?;
+                io.env.push((k.to_owned(), v.to_owned()));
+            }
             "grant" => grants
                 .add(&value)
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?,
@@ -56,7 +64,7 @@ pub(super) async fn start_actor(
         }
     }
     let info = node
-        .deploy(name.into_inner(), body.to_vec(), grants, config)
+        .deploy(name.into_inner(), body.to_vec(), grants, config, io)
         .await?;
     Ok(HttpResponse::Created().json(info))
 }

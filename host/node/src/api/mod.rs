@@ -6,7 +6,7 @@
 //! | GET | /v1/status | | node facts (JSON) |
 //! | GET | /v1/actors | | every actor (JSON) |
 //! | GET | /v1/actors/{name} | | one actor (JSON) |
-//! | PUT | /v1/actors/{name}?grant=G&config=K=V | component bytes | started actor (JSON, 201) |
+//! | PUT | /v1/actors/{name}?grant=G&config=K=V&arg=A&env=K=V | component bytes | started actor or job (JSON, 201; a command runs once, its exit status in its `status`) |
 //! | DELETE | /v1/actors/{name} | | 204 |
 //! | POST | /v1/actors/{name}/request?timeout_ms=N&node=NODE | payload | the reply bytes (`node`: the actor on that node) |
 //! | POST | /v1/actors/{name}/send?node=NODE | payload | 202 |
