@@ -30,19 +30,23 @@ pub fn actor(cmd: ActorCommand) -> Result<()> {
             grants,
             args,
             env,
+            route,
             api,
         } => {
             let wasm = read_component(&component)?;
             let name = name.unwrap_or_else(|| name_from_path(&component));
             let config = grants.config_pairs()?;
             let env = crate::key_values("--env", &env)?;
-            let started = Client::connect(&api.api)?.start_with_io(
+            let started = Client::connect(&api.api)?.start_with(
                 &name,
                 wasm,
-                &grants.grants,
-                &config,
-                &args,
-                &env,
+                &r1_client::Start {
+                    grants: &grants.grants,
+                    config: &config,
+                    args: &args,
+                    env: &env,
+                    route: route.as_deref(),
+                },
             )?;
             print_json(&started)
         }

@@ -29,10 +29,14 @@ pub fn inspect(path: &std::path::Path, json: bool) -> Result<()> {
     println!("component  {}", report.hash);
     println!(
         "kind       {}",
-        match (report.is_actor, report.is_command) {
-            (true, _) => "actor (exports r1:actor/handler; started, then sent messages)",
-            (false, true) => "command (exports wasi:cli/run; runs once as a job)",
-            (false, false) => "neither: exports no r1:actor/handler and no wasi:cli/run",
+        if report.is_actor {
+            "actor (exports r1:actor/handler; started, then sent messages)"
+        } else if report.is_http {
+            "HTTP component (exports wasi:http/incoming-handler; served on its route)"
+        } else if report.is_command {
+            "command (exports wasi:cli/run; runs once as a job)"
+        } else {
+            "none R1 runs: no r1:actor/handler, wasi:http/incoming-handler or wasi:cli/run"
         }
     );
     println!("imports");

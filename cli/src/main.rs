@@ -365,6 +365,9 @@ struct NodeArgs {
     /// RESP (Redis protocol) listener for CSTORE, or `off` (default 127.0.0.1:6380).
     #[arg(long)]
     resp: Option<String>,
+    /// Where HTTP components are served (HOST:PORT), or `off` (default 127.0.0.1:7480).
+    #[arg(long)]
+    http: Option<String>,
     /// Admit this node key (hex) to the mesh (repeatable; sets the genesis allowlist).
     #[arg(long = "allow")]
     allow: Vec<String>,
@@ -393,6 +396,10 @@ enum ActorCommand {
         /// A WASI environment variable, KEY=VALUE (repeatable; nothing else is passed).
         #[arg(long = "env", short = 'e')]
         env: Vec<String>,
+        /// For an HTTP component (wasi:http/incoming-handler): the path prefix the node
+        /// serves it on, on its HTTP listener (default /NAME).
+        #[arg(long)]
+        route: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },

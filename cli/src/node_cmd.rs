@@ -46,5 +46,15 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
             )
         }
     }
+    match args.http.as_deref() {
+        None => {}
+        Some("off") => config.http = None,
+        Some(addr) => {
+            config.http = Some(
+                addr.parse()
+                    .with_context(|| format!("--http {addr:?} is not HOST:PORT or off"))?,
+            )
+        }
+    }
     r1_node::server::serve(config)
 }

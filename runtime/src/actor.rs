@@ -58,6 +58,9 @@ pub enum ComponentKind {
     Actor,
     /// Exports `wasi:cli/run`: runs once to completion, as a job.
     Command,
+    /// Exports `wasi:http/incoming-handler`: answers HTTP requests on its route, an instance
+    /// per request.
+    Http,
 }
 
 /// What the node reports about an actor.

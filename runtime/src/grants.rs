@@ -13,6 +13,7 @@
 //! - `edil:JOB`: take part in federated job JOB (`r1:edil` encrypt, aggregate);
 //!   `edil-owner:JOB`: also decrypt its aggregates (repeatable).
 //! - `mesh`: reach actors on other nodes (`r1:mesh`, and `r1:actor/mailbox` beyond this node).
+//! - `http:HOST`: outgoing HTTP to HOST (`wasi:http/outgoing-handler`; repeatable).
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -51,6 +52,9 @@ pub struct Grants {
     /// Whether the actor may reach actors on other nodes (`mesh`).
     #[serde(default)]
     pub mesh: bool,
+    /// Hosts outgoing HTTP may reach (`http:HOST`), lower-case.
+    #[serde(default)]
+    pub http_hosts: BTreeSet<String>,
 }
 
 /// Which models an `infer` grant opens.
@@ -85,6 +89,8 @@ pub enum Capability {
     Edil,
     /// Other nodes' actors: `r1:mesh`, and the mailbox beyond this node.
     Mesh,
+    /// Outgoing HTTP to named hosts: `wasi:http/outgoing-handler`.
+    Http,
 }
 
 /// What one import needs.

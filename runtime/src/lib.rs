@@ -9,6 +9,7 @@
 //! - [`router`]: send / request / publish-subscribe, here and (through the remote contract)
 //!   on other nodes.
 //! - [`job`]: commands (`wasi:cli/command`) run to completion as jobs.
+//! - [`http`]: HTTP components (`wasi:http/proxy`), an instance per request.
 //! - [`system`]: the [`Runtime`] that ties them together.
 //!
 //! This crate knows wasm and the service contracts of `r1-core`, never a concrete service:
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod grants;
 pub mod host;
+pub mod http;
 pub mod job;
 pub mod linker;
 mod log_stream;
@@ -38,6 +40,7 @@ pub use config::{ActorLimits, RestartPolicy, RuntimeConfig};
 pub use engine::AllocatorKind;
 pub use error::{DeliveryError, GrantError, LoadError, RuntimeError, SpawnError};
 pub use grants::{Grants, ModelScope};
+pub use http::HttpError;
 pub use job::JobExit;
 pub use state::Io;
 pub use linker::ComponentReport;

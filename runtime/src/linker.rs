@@ -30,6 +30,8 @@ pub struct ComponentReport {
     pub is_actor: bool,
     /// Whether it exports `wasi:cli/run@0.2.x` (a command, run as a job).
     pub is_command: bool,
+    /// Whether it exports `wasi:http/incoming-handler@0.2.x` (an HTTP component).
+    pub is_http: bool,
 }
 
 /// One import of a component and what would provide it.
@@ -81,6 +83,9 @@ pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentRe
     let is_command = exports
         .iter()
         .any(|e| e.starts_with(crate::job::COMMAND_EXPORT_PREFIX));
+    let is_http = exports
+        .iter()
+        .any(|e| e.starts_with(crate::http::HTTP_EXPORT_PREFIX));
     ComponentReport {
         hash: hash.to_owned(),
         imports,
@@ -88,6 +93,7 @@ pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentRe
         needs_grants: needs,
         is_actor,
         is_command,
+        is_http,
     }
 }
 
@@ -145,7 +151,8 @@ pub fn check_declared(
     Ok(())
 }
 
-/// A linker with WASI (nothing ambient), `r1:actor`, `wasi:config` and `wasi:logging`, and
+/// A linker with WASI (nothing ambient), `r1:actor`, `wasi:config`, `wasi:logging` and
+/// `wasi:http`, and
 /// the interfaces of `caps`.
 pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Linker<ActorState>> {
     let mut linker = Linker::new(engine);
@@ -153,6 +160,9 @@ pub fn build_linker(engine: &Engine, caps: &[Capability]) -> wasmtime::Result<Li
     crate::host::actor::add_to_linker(&mut linker)?;
     crate::host::config::add_to_linker(&mut linker)?;
     crate::host::logging::add_to_linker(&mut linker)?;
+    // `wasi:http` types and handlers: receiving is every HTTP component's; sending is
+    // checked against its `http:` grants before instantiation and again at every request.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     for cap in caps {
         (crate::capability::unit(*cap).link)(&mut linker)?;
     }

@@ -101,6 +101,10 @@ pub struct ActorState {
     pub(crate) blobs: Option<(Arc<dyn BlobService>, bool)>,
     /// Inference and the models granted, present only when granted.
     pub(crate) infer: Option<(Arc<dyn InferService>, ModelScope)>,
+    /// `wasi:http` state of this instance.
+    pub(crate) http_ctx: wasmtime_wasi_http::WasiHttpCtx,
+    /// Which hosts outgoing HTTP may reach (`http:HOST` grants; empty: none).
+    pub(crate) http_hooks: crate::capability::http::hooks::HttpHooks,
     /// The deployment's configuration, for `wasi:config/store`.
     pub(crate) config: wasmtime_wasi_config::WasiConfigVariables,
     /// EDIL and the jobs granted (job → may decrypt), present only when granted.
@@ -180,6 +184,8 @@ impl ActorState {
             blobs: None,
             infer: None,
             config: Default::default(),
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: Default::default(),
             edil: None,
         };
         Ok(state)
@@ -191,6 +197,16 @@ impl WasiView for ActorState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for ActorState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.http_hooks,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Reach, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
+use crate::http::{HTTP_EXPORT_PREFIX, HttpApp, HttpError};
 use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
 use crate::state::{ActorState, Io};
 use r1_core::contract::blobs::BlobService;
@@ -80,6 +81,8 @@ struct Inner {
     pres: Mutex<PreCache>,
     router: Arc<Router>,
     actors: Mutex<ActorTable>,
+    /// The HTTP components, by name.
+    http_apps: Mutex<HashMap<String, Arc<HttpApp>>>,
     policy: TrustPolicy,
     /// The node's services, fixed when the runtime was built.
     services: HostServices,
@@ -161,6 +164,7 @@ impl RuntimeBuilder {
                 pres: Mutex::default(),
                 router: Arc::new(Router::with_remote(remote)),
                 actors: Mutex::default(),
+                http_apps: Mutex::default(),
                 policy,
                 services,
                 workers,
@@ -279,12 +283,14 @@ impl Runtime {
             .any(|e| e.starts_with(linker::HANDLER_EXPORT_PREFIX))
         {
             ComponentKind::Actor
+        } else if exports.iter().any(|e| e.starts_with(HTTP_EXPORT_PREFIX)) {
+            ComponentKind::Http
         } else if exports.iter().any(|e| e.starts_with(COMMAND_EXPORT_PREFIX)) {
             ComponentKind::Command
         } else {
             return Err(SpawnError::NotAnActor(wasmtime::Error::msg(format!(
-                "it exports neither r1:actor/handler (an actor) nor wasi:cli/run (a command); \
-                 exports: [{}]",
+                "it exports none of r1:actor/handler (an actor), wasi:http/incoming-handler \
+                 (an HTTP component) or wasi:cli/run (a command); exports: [{}]",
                 exports.join(", ")
             ))));
         };
@@ -367,6 +373,57 @@ impl Runtime {
         if kind == ComponentKind::Command {
             let job = self.job(&name, &component, (grants.clone(), config, limits), io)?;
             return self.start_job(job, &grants, hash, &provenance);
+        }
+        if kind == ComponentKind::Http {
+            let setup = |e: wasmtime::Error| SpawnError::Instantiate {
+                actor: name.clone(),
+                reason: format!("{e:#}"),
+            };
+            let linker =
+                linker::build_linker(self.engine(), &grants.capabilities()).map_err(setup)?;
+            let pre = linker.instantiate_pre(&component).map_err(setup)?;
+            let pre = wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre).map_err(setup)?;
+            let app = Arc::new(HttpApp {
+                name: Arc::from(name.as_str()),
+                engine: self.engine().clone(),
+                pre,
+                grants: grants.clone(),
+                limits,
+                config,
+                io,
+                router: self.inner.router.clone(),
+                services: self.inner.services.clone(),
+            });
+            let info = ActorInfo {
+                name: name.clone(),
+                kind: ComponentKind::Http,
+                component: hash,
+                grants: grants.to_strings(),
+                publisher: provenance.publisher().map(|k| k.fingerprint()),
+                status: ActorStatus::Running,
+                restarts: 0,
+                last_crash: None,
+                subscriptions: Vec::new(),
+            };
+            let mut actors = self.lock_actors();
+            if actors.contains_key(&name) {
+                return Err(SpawnError::NameTaken(name));
+            }
+            self.inner
+                .http_apps
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.clone(), app);
+            actors.insert(
+                name.clone(),
+                ActorEntry {
+                    addr: None,
+                    job: None,
+                    info: Arc::new(Mutex::new(info.clone())),
+                },
+            );
+            tracing::info!(component = %name, "HTTP component ready");
+            return Ok(info);
         }
         let pre = self.instance_pre(&name, &component, &hash, grants.capabilities())?;
         let template = Arc::new(ActorTemplate {
@@ -513,6 +570,11 @@ impl Runtime {
             .remove(name)
             .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))?;
         self.inner.router.unregister(name);
+        self.inner
+            .http_apps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
         if let Some(job) = job {
             // A job still running is cancelled at its next yield; a finished one is forgotten.
             let _ = job.send(());
@@ -553,6 +615,27 @@ impl Runtime {
         self.inner
             .router
             .publish(HOST_SENDER, topic, payload, Reach::Mesh)
+    }
+
+    /// Answers `request` with HTTP component `name` (a fresh instance per request).
+    pub async fn handle_http<B>(
+        &self,
+        name: &str,
+        request: hyper::Request<B>,
+    ) -> Result<hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>, HttpError>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let app = self
+            .inner
+            .http_apps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| HttpError::NoSuchComponent(name.to_owned()))?;
+        app.handle(request).await
     }
 
     /// The nodes an actor called `name` runs on: this one first when it runs here, then the

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use r1_client::Start;
 use r1_test_support::{NodeProcess, eventually, guest, guest_path, r1_bin};
 
 const COMMAND: &str = "guest-std-command";
@@ -137,16 +138,18 @@ fn on_a_node_a_command_runs_once_as_a_job_with_its_exit_status_recorded() {
     let client = node.client();
     let grants = vec!["cstore:jobs".to_string()];
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let started = client
-        .start_with_io(
-            "writer",
+    let start = |name: &str, grants: &[String], a: &[&str]| {
+        client.start_with(
+            name,
             guest(COMMAND),
-            &grants,
-            &[],
-            &args(&["set", "from-job", "42"]),
-            &[],
+            &Start {
+                grants,
+                args: &args(a),
+                ..Start::default()
+            },
         )
-        .unwrap();
+    };
+    let started = start("writer", &grants, &["set", "from-job", "42"]).unwrap();
     assert_eq!(started["kind"], "command");
     let status = eventually("the job exits", Duration::from_secs(30), || {
         let info = client.actor("writer").ok()?;
@@ -154,9 +157,7 @@ fn on_a_node_a_command_runs_once_as_a_job_with_its_exit_status_recorded() {
     });
     assert_eq!(status["status"]["code"], 0);
     assert_eq!(client.cstore_get("jobs", "from-job").unwrap(), b"42");
-    client
-        .start_with_io("failer", guest(COMMAND), &grants, &[], &args(&["fail"]), &[])
-        .unwrap();
+    start("failer", &grants, &["fail"]).unwrap();
     eventually("the failing job's status", Duration::from_secs(30), || {
         let info = client.actor("failer").ok()?;
         (info["status"]["code"] == 1).then_some(())
@@ -169,12 +170,107 @@ fn on_a_node_a_command_runs_once_as_a_job_with_its_exit_status_recorded() {
             .then_some(())
     });
     // Without the grant, refused before it runs.
-    let refused = client
-        .start_with_io("nogrant", guest(COMMAND), &[], &[], &args(&["fail"]), &[])
-        .unwrap_err()
-        .to_string();
+    let refused = start("nogrant", &[], &["fail"]).unwrap_err().to_string();
     assert!(refused.contains("needs grant `cstore:<namespace>`"), "{refused}");
     // A finished job is removed like an actor.
     client.stop_actor("writer").unwrap();
     assert!(client.actor("writer").is_err());
+}
+
+/// A node with its HTTP listener on a free port; returns it and `http://127.0.0.1:PORT`.
+fn http_node(root: &Path) -> (NodeProcess, String) {
+    let port = r1_test_support::free_port();
+    let node = r1_test_support::NodeSpec::new(&root.join("n"))
+        .arg("--http")
+        .arg(&format!("127.0.0.1:{port}"))
+        .start();
+    (node, format!("http://127.0.0.1:{port}"))
+}
+
+fn get(url: &str) -> (u16, String) {
+    let response = r1_test_support::anonymous_http()
+        .get(url)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().unwrap_or_default())
+}
+
+#[test]
+fn an_http_component_answers_on_its_route_and_a_trapping_request_does_not_stop_it() {
+    let root = tempfile::tempdir().unwrap();
+    let (node, base) = http_node(root.path());
+    let client = node.client();
+    let started = client
+        .start_with(
+            "hello",
+            guest("http_hello"),
+            &Start {
+                route: Some("/hello"),
+                ..Start::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(started["kind"], "http");
+    assert_eq!(get(&format!("{base}/hello/there")), (200, "hello from wasm (/hello/there)\n".into()));
+    // Not under any route (a whole-segment prefix): 404, and no API token involved.
+    assert_eq!(get(&format!("{base}/hellox")).0, 404);
+    // The probe (granted outgoing HTTP to this listener only) traps on /trap: 500, and the
+    // next request is served by a fresh instance.
+    let authority = base.trim_start_matches("http://").to_owned();
+    let grants = vec![format!("http:{authority}")];
+    client
+        .start_with(
+            "probe",
+            guest("guest_http_probe"),
+            &Start {
+                grants: &grants,
+                route: Some("/probe"),
+                ..Start::default()
+            },
+        )
+        .unwrap();
+    let (status, body) = get(&format!("{base}/probe/trap"));
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("trap"), "{body}");
+    assert_eq!(get(&format!("{base}/probe/x")), (200, "hello from wasm".into()));
+    // Outgoing HTTP to the granted host works (here: back to the hello component)...
+    assert_eq!(
+        get(&format!("{base}/probe/fetch/{authority}/hello/via")),
+        (200, "fetched 200: hello from wasm (/hello/via)\n".into())
+    );
+    // ...and to any other host is refused at send time.
+    let (status, body) = get(&format!("{base}/probe/fetch/127.0.0.1:9/x"));
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("HttpRequestDenied"), "{body}");
+    // Importing outgoing-handler without any http: grant is refused before instantiation.
+    let refused = client
+        .start_with(
+            "ungranted",
+            guest("guest_http_probe"),
+            &Start {
+                route: Some("/ungranted"),
+                ..Start::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("needs grant `http:<host>`"), "{refused}");
+    // A route belongs to one component; a route is only for HTTP components.
+    let taken = client
+        .start_with(
+            "again",
+            guest("http_hello"),
+            &Start {
+                route: Some("/hello"),
+                ..Start::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(taken.contains("route /hello is served by \"hello\""), "{taken}");
+    // Stopped: its route is gone.
+    client.stop_actor("hello").unwrap();
+    assert_eq!(get(&format!("{base}/hello/there")).0, 404);
 }

@@ -269,24 +269,26 @@ impl Client {
         grants: &[String],
         config: &[(String, String)],
     ) -> Result<Value> {
-        self.start_with_io(name, wasm, grants, config, &[], &[])
+        self.start_with(
+            name,
+            wasm,
+            &Start {
+                grants,
+                config,
+                ..Start::default()
+            },
+        )
     }
 
-    /// [`Client::start_actor`] with WASI arguments and environment (a command's `argv` after
-    /// its name, and its variables; an actor's too).
-    pub fn start_with_io(
-        &self,
-        name: &str,
-        wasm: Vec<u8>,
-        grants: &[String],
-        config: &[(String, String)],
-        args: &[String],
-        env: &[(String, String)],
-    ) -> Result<Value> {
-        let mut query: Vec<(&str, String)> = grants.iter().map(|g| ("grant", g.clone())).collect();
-        query.extend(config.iter().map(|(k, v)| ("config", format!("{k}={v}"))));
-        query.extend(args.iter().map(|a| ("arg", a.clone())));
-        query.extend(env.iter().map(|(k, v)| ("env", format!("{k}={v}"))));
+    /// Uploads a component and starts it with everything [`Start`] holds: an actor, a
+    /// command (run once as a job) or an HTTP component (served on its route).
+    pub fn start_with(&self, name: &str, wasm: Vec<u8>, start: &Start<'_>) -> Result<Value> {
+        let mut query: Vec<(&str, String)> =
+            start.grants.iter().map(|g| ("grant", g.clone())).collect();
+        query.extend(start.config.iter().map(|(k, v)| ("config", format!("{k}={v}"))));
+        query.extend(start.args.iter().map(|a| ("arg", a.clone())));
+        query.extend(start.env.iter().map(|(k, v)| ("env", format!("{k}={v}"))));
+        query.extend(start.route.map(|r| ("route", r.to_owned())));
         self.json(
             self.put(&format!("/v1/actors/{name}"))
                 .timeout(LONG_CALL)
@@ -577,6 +579,21 @@ impl Client {
                 .map_err(|e| ClientError::Decode(e.to_string()))
         })
     }
+}
+
+/// How to start a component ([`Client::start_with`]); the defaults are empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Start<'a> {
+    /// Grant strings (`cstore:NS`, `mesh`, `http:HOST`, …).
+    pub grants: &'a [String],
+    /// Configuration pairs (`init`, `wasi:config`).
+    pub config: &'a [(String, String)],
+    /// WASI arguments after the program name.
+    pub args: &'a [String],
+    /// WASI environment variables.
+    pub env: &'a [(String, String)],
+    /// For an HTTP component: the path prefix it is served on (default `/NAME`).
+    pub route: Option<&'a str>,
 }
 
 /// `NODE/NAME` → (`NAME`, `Some(NODE)`); a plain name → (`NAME`, `None`).

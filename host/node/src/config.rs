@@ -31,6 +31,10 @@ pub struct NodeConfig {
     pub api_cors_origins: Vec<String>,
     /// TLS for the API: PEM certificate chain and private key.
     pub api_tls: Option<ApiTls>,
+    /// Where HTTP components (`wasi:http/proxy`) are served, each on its route; `None`: off.
+    /// A separate listener from the API: apps are public to whoever reaches it, the API
+    /// needs the token.
+    pub http: Option<SocketAddr>,
     /// Dev trust policy: unsigned components run (with a warning) and the node's own key and
     /// the local publisher key are trusted. Off: only signed components from `trust_file`.
     pub dev: bool,
@@ -169,6 +173,7 @@ impl Default for NodeConfig {
             api_hosts: Vec::new(),
             api_cors_origins: Vec::new(),
             api_tls: None,
+            http: Some(([127, 0, 0, 1], 7480).into()),
             dev: true,
             trust_file: None,
             mesh: MeshSettings::default(),

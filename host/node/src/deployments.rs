@@ -27,6 +27,9 @@ pub struct Deployment {
     /// WASI environment variables.
     #[serde(default)]
     pub env: Vec<(String, String)>,
+    /// For an HTTP component: the path prefix it is served on.
+    #[serde(default)]
+    pub route: Option<String>,
 }
 
 /// The deployment records and component files under a data dir.

@@ -9,6 +9,7 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod deployments;
+pub mod http_apps;
 pub mod identity;
 pub mod node;
 pub mod server;

@@ -67,6 +67,9 @@ pub struct Node {
     edil: Arc<r1_edil::service::EdilNode>,
     /// Actor messages to and from other nodes.
     remote: Arc<r1_remote::RemoteActors>,
+    /// HTTP components' routes, and the listener serving them (if on).
+    routes: Arc<crate::http_apps::Routes>,
+    http: Option<crate::http_apps::HttpFront>,
     /// Where the RESP listener is bound, if on.
     resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -126,6 +129,11 @@ impl Node {
     /// Actor messaging across the mesh (its counters).
     pub fn remote(&self) -> &Arc<r1_remote::RemoteActors> {
         &self.remote
+    }
+
+    /// Where HTTP components are served, if on.
+    pub fn http(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
     }
 
     /// Where the RESP listener is bound, if on.
@@ -261,6 +269,15 @@ impl Node {
         // the mesh's events are served once every one of them is in place.
         let protocols = remote.register(fs.register(replicator.register(Protocols::new())));
         protocols.serve(&mesh, events)?;
+        let routes = Arc::new(crate::http_apps::Routes::default());
+        let http = match config.http {
+            Some(addr) => Some(crate::http_apps::start(
+                addr,
+                runtime.clone(),
+                routes.clone(),
+            )?),
+            None => None,
+        };
         let deployments = Deployments::open(&config.data_dir)?;
         let node = Arc::new(Self {
             config,
@@ -274,6 +291,8 @@ impl Node {
             infer,
             edil,
             remote,
+            routes,
+            http,
             resp,
             deployments,
         });
@@ -294,7 +313,7 @@ impl Node {
             args: d.args.clone(),
             env: d.env.clone(),
         };
-        Ok(self
+        let info = self
             .runtime
             .spawn_with_io(
                 ActorSpec {
@@ -306,18 +325,25 @@ impl Node {
                 },
                 io,
             )
-            .await?)
+            .await?;
+        if let Some(route) = &d.route {
+            self.routes
+                .add(route, &d.name)
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(info)
     }
 
     /// Starts an actor and remembers it, so it comes back after a node restart.
-    pub async fn deploy(
-        &self,
-        name: String,
-        wasm: Vec<u8>,
-        grants: Grants,
-        config: Vec<(String, String)>,
-        io: r1_runtime::Io,
-    ) -> Result<ActorInfo, DeployError> {
+    pub async fn deploy(&self, launch: Launch) -> Result<ActorInfo, DeployError> {
+        let Launch {
+            name,
+            wasm,
+            grants,
+            config,
+            io,
+            route,
+        } = launch;
         let info = self
             .runtime
             .spawn_with_io(
@@ -336,6 +362,23 @@ impl Node {
             // remember; its exit status stays in the runtime's table until it is removed.
             return Ok(info);
         }
+        let route = match (info.kind, route) {
+            (r1_runtime::ComponentKind::Http, route) => {
+                let route = route.unwrap_or_else(|| format!("/{name}"));
+                if let Err(why) = self.routes.add(&route, &name) {
+                    let _ = self.runtime.stop(&name).await;
+                    return Err(DeployError::Route(why));
+                }
+                Some(route)
+            }
+            (_, Some(route)) => {
+                let _ = self.runtime.stop(&name).await;
+                return Err(DeployError::Route(format!(
+                    "only HTTP components (wasi:http/incoming-handler) take a route; {name:?} is not one (route {route})"
+                )));
+            }
+            (_, None) => None,
+        };
         let deployment = Deployment {
             name: name.clone(),
             component: info.component.clone(),
@@ -343,9 +386,11 @@ impl Node {
             config,
             args: io.args,
             env: io.env,
+            route,
         };
         if let Err(err) = self.deployments.save(&deployment, &wasm) {
             // Not remembered means not acknowledged: undo the start.
+            self.routes.remove_component(&name);
             let _ = self.runtime.stop(&name).await;
             return Err(DeployError::Persist(format!("{err:#}")));
         }
@@ -355,6 +400,7 @@ impl Node {
     /// Stops an actor and forgets its deployment, so it stays stopped after a restart.
     pub async fn undeploy(&self, name: &str) -> Result<(), DeployError> {
         self.runtime.stop(name).await?;
+        self.routes.remove_component(name);
         self.deployments
             .remove(name)
             .map_err(|e| DeployError::Persist(format!("{e:#}")))
@@ -373,7 +419,7 @@ impl From<DeployError> for r1_core::ServiceError {
             DeployError::Spawn(SpawnError::Setup { .. }) | DeployError::Persist(_) => {
                 ServiceError::Unavailable(message)
             }
-            DeployError::Spawn(_) => ServiceError::Invalid(message),
+            DeployError::Spawn(_) | DeployError::Route(_) => ServiceError::Invalid(message),
             DeployError::Delivery(r1_runtime::DeliveryError::UnknownActor(_)) => {
                 ServiceError::NotFound(message)
             }
@@ -407,13 +453,14 @@ impl ActorControl for Node {
             let grants =
                 Grants::parse(&launch.grants).map_err(|e| ServiceError::Invalid(e.to_string()))?;
             let info = self
-                .deploy(
-                    launch.name,
-                    launch.wasm,
+                .deploy(Launch {
+                    name: launch.name,
+                    wasm: launch.wasm,
                     grants,
-                    launch.config,
-                    r1_runtime::Io::default(),
-                )
+                    config: launch.config,
+                    io: r1_runtime::Io::default(),
+                    route: None,
+                })
                 .await?;
             Ok(summary(info))
         })
@@ -440,6 +487,27 @@ pub enum DeployError {
     /// The deployment could not be saved or removed on disk; a failed save stops the actor.
     #[error("cannot record the deployment: {0}")]
     Persist(String),
+    /// An HTTP component's route is malformed or taken, or a route was given to a component
+    /// that is not an HTTP component (it is stopped again).
+    #[error("{0}")]
+    Route(String),
+}
+
+/// What to deploy on a node.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Its name on the node.
+    pub name: String,
+    /// The component bytes.
+    pub wasm: Vec<u8>,
+    /// What it may touch.
+    pub grants: Grants,
+    /// Its configuration (`init`'s pairs, `wasi:config`).
+    pub config: Vec<(String, String)>,
+    /// WASI arguments and environment.
+    pub io: r1_runtime::Io,
+    /// For an HTTP component: the path prefix it is served on (default `/NAME`).
+    pub route: Option<String>,
 }
 
 /// Starts the mesh and CSTORE replication, and routes mesh events to their services.

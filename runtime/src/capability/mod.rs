@@ -13,6 +13,7 @@
 
 pub mod cstore;
 pub mod edil;
+pub mod http;
 pub mod infer;
 pub mod mesh;
 pub mod r1fs;
@@ -66,12 +67,13 @@ pub struct Unit {
 }
 
 /// Every capability the runtime can grant, in linking order.
-pub static UNITS: [&Unit; 5] = [
+pub static UNITS: [&Unit; 6] = [
     &cstore::UNIT,
     &r1fs::UNIT,
     &infer::UNIT,
     &edil::UNIT,
     &mesh::UNIT,
+    &http::UNIT,
 ];
 
 /// The unit of `cap`.
@@ -194,9 +196,15 @@ pub fn requirement(interface: &str) -> Result<Requirement, String> {
         Some((p, v)) => (p, Some(v)),
         None => (interface, None),
     };
-    let (package, _iface) = package_path.split_once('/').unwrap_or((package_path, ""));
+    let (package, iface) = package_path.split_once('/').unwrap_or((package_path, ""));
     if package == "r1:actor" {
         return r1_package(package, version).map(|()| Requirement::Base);
+    }
+    // Receiving HTTP is what an HTTP component is; only sending needs a grant.
+    if package == "wasi:http" && !http::is_outgoing(iface) {
+        return (http::UNIT.provides)(package, version)
+            .unwrap_or(Ok(()))
+            .map(|()| Requirement::Base);
     }
     for unit in &UNITS {
         if let Some(provided) = (unit.provides)(package, version) {
@@ -318,6 +326,27 @@ mod tests {
     }
 
     #[test]
+    fn outgoing_http_needs_a_host_grant_and_incoming_does_not() {
+        assert_eq!(
+            requirement("wasi:http/types@0.2.6"),
+            Ok(Requirement::Base)
+        );
+        assert_eq!(
+            requirement("wasi:http/outgoing-handler@0.2.6"),
+            Ok(Requirement::Capability(Capability::Http))
+        );
+        assert!(requirement("wasi:http/types@0.3.0").is_err());
+        let g = Grants::parse(&["http:API.example.com", "http:127.0.0.1:8080"]).unwrap();
+        assert_eq!(
+            g.to_strings(),
+            vec!["http:127.0.0.1:8080".to_string(), "http:api.example.com".to_string()]
+        );
+        for bad in ["http:", "http:a/b", "http:host:0", "http:host:port"] {
+            assert!(Grants::parse(&[bad]).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
     fn refuses_bad_grants() {
         for bad in [
             "cstore",
@@ -368,6 +397,7 @@ mod tests {
             Capability::Infer,
             Capability::Edil,
             Capability::Mesh,
+            Capability::Http,
         ] {
             assert_eq!(UNITS.iter().filter(|u| u.cap == cap).count(), 1, "{cap:?}");
             assert_eq!(unit(cap).cap, cap);
@@ -384,6 +414,7 @@ mod tests {
             "r1:infer",
             "r1:edil",
             "r1:mesh",
+            "wasi:http",
         ] {
             let owners = UNITS
                 .iter()

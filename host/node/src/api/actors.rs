@@ -42,8 +42,10 @@ pub(super) async fn start_actor(
     let mut grants = Grants::default();
     let mut config = Vec::new();
     let mut io = r1_runtime::Io::default();
+    let mut route = None;
     for (key, value) in query_pairs(&req)? {
         match key.as_str() {
+            "route" => route = Some(value),
             "arg" => io.args.push(value),
             "env" => {
                 let (k, v) = value.split_once('=').ok_or_else(|| {
@@ -64,7 +66,14 @@ pub(super) async fn start_actor(
         }
     }
     let info = node
-        .deploy(name.into_inner(), body.to_vec(), grants, config, io)
+        .deploy(crate::node::Launch {
+            name: name.into_inner(),
+            wasm: body.to_vec(),
+            grants,
+            config,
+            io,
+            route,
+        })
         .await?;
     Ok(HttpResponse::Created().json(info))
 }

@@ -6,7 +6,7 @@
 //! | GET | /v1/status | | node facts (JSON) |
 //! | GET | /v1/actors | | every actor (JSON) |
 //! | GET | /v1/actors/{name} | | one actor (JSON) |
-//! | PUT | /v1/actors/{name}?grant=G&config=K=V&arg=A&env=K=V | component bytes | started actor or job (JSON, 201; a command runs once, its exit status in its `status`) |
+//! | PUT | /v1/actors/{name}?grant=G&config=K=V&arg=A&env=K=V&route=/P | component bytes | started actor, job or HTTP component (JSON, 201; a command runs once, its exit status in its `status`; an HTTP component is served on `route`, default `/NAME`) |
 //! | DELETE | /v1/actors/{name} | | 204 |
 //! | POST | /v1/actors/{name}/request?timeout_ms=N&node=NODE | payload | the reply bytes (`node`: the actor on that node) |
 //! | POST | /v1/actors/{name}/send?node=NODE | payload | 202 |
@@ -100,6 +100,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Deploy(DeployError::Persist(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Deploy(DeployError::Route(_)) => StatusCode::BAD_REQUEST,
             ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => {
                 delivery_status(e)
             }
