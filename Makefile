@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -67,6 +67,12 @@ bench-remote: guests
 	$(CARGO) build --release -p r1-cli
 	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/nats-bench $(CARGO) build --release --manifest-path bench/nats/Cargo.toml
 	bash scripts/bench-remote.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/nats-bench/release/nats-bench
+
+## bench-http: a hello-world wasi:http component on a node vs `wasmtime serve` (wasmtime-cli 48 from crates.io), loaded by wrk
+bench-http: guests
+	$(CARGO) build --release -p r1-cli
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/wasmtime-serve $(CARGO) build --release --manifest-path bench/wasmtime-serve/Cargo.toml
+	bash scripts/bench-http.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/wasmtime-serve/release/wasmtime-serve-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets

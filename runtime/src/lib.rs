@@ -42,7 +42,7 @@ pub use error::{DeliveryError, GrantError, LoadError, RuntimeError, SpawnError};
 pub use grants::{Grants, ModelScope};
 pub use http::HttpError;
 pub use job::JobExit;
-pub use state::Io;
 pub use linker::ComponentReport;
 pub use signing::{Provenance, TrustPolicy};
+pub use state::Io;
 pub use system::{ActorSpec, HOST_SENDER, Runtime, RuntimeBuilder};

@@ -21,12 +21,12 @@ use crate::engine::{AllocatorKind, EngineHandle};
 use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
 use crate::grants::{Capability, Grants, valid_name};
 use crate::host::actor::bindings::ActorPre;
+use crate::http::{HTTP_EXPORT_PREFIX, HttpApp, HttpError};
+use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
 use crate::linker::{self, ComponentReport};
 use crate::router::{Deliver, Reach, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
-use crate::http::{HTTP_EXPORT_PREFIX, HttpApp, HttpError};
-use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
 use crate::state::{ActorState, Io};
 use r1_core::contract::blobs::BlobService;
 use r1_core::contract::edil::EdilService;
@@ -343,7 +343,12 @@ impl Runtime {
             )));
         }
         let limits = self.limits(spec.limits);
-        let job = self.job(&spec.name, &component, (spec.grants, spec.config, limits), io)?;
+        let job = self.job(
+            &spec.name,
+            &component,
+            (spec.grants, spec.config, limits),
+            io,
+        )?;
         Ok(job.run().await)
     }
 

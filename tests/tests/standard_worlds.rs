@@ -59,7 +59,12 @@ fn a_command_reads_and_writes_keyvalue_through_a_cstore_grant_and_exits_0() {
     assert_eq!(get.status.code(), Some(0), "{}", stderr(&get));
     assert_eq!(stdout(&get), "greeting=hello\n");
     // Another namespace sees nothing: the grant scopes the bucket.
-    let other = run(dir.path(), &["--grant", "cstore:other"], &["get", "greeting"], "");
+    let other = run(
+        dir.path(),
+        &["--grant", "cstore:other"],
+        &["get", "greeting"],
+        "",
+    );
     assert_eq!(stdout(&other), "greeting absent\n");
     // The terminal's stdin reaches it.
     let echo = run(dir.path(), &grant, &["echo"], "line one\nline two\n");
@@ -72,12 +77,20 @@ fn a_failing_or_trapping_commands_exit_status_reaches_r1_run() {
     let grant = ["--grant", "cstore:jobs"];
     let fail = run(dir.path(), &grant, &["fail"], "");
     assert_eq!(fail.status.code(), Some(1));
-    assert!(stderr(&fail).contains("failing on purpose"), "{}", stderr(&fail));
+    assert!(
+        stderr(&fail).contains("failing on purpose"),
+        "{}",
+        stderr(&fail)
+    );
     // WASI 0.2's `exit` carries only success or failure (`exit-with-code` is not stable), so
     // the guest's exit(2) arrives as a failure, 1 — as under `wasmtime run`.
     let unknown = run(dir.path(), &grant, &["nonsense"], "");
     assert_eq!(unknown.status.code(), Some(1));
-    assert!(stderr(&unknown).contains("unknown verb"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("unknown verb"),
+        "{}",
+        stderr(&unknown)
+    );
     let trap = run(dir.path(), &grant, &["trap"], "");
     assert_eq!(trap.status.code(), Some(134), "a crash exits like an abort");
     assert!(stderr(&trap).contains("crashed: trap"), "{}", stderr(&trap));
@@ -89,7 +102,9 @@ fn a_command_without_the_grant_is_refused_before_it_runs() {
     let out = run(dir.path(), &[], &["set", "k", "v"], "");
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("imports `wasi:keyvalue/store@0.2.0-draft2`, which needs grant `cstore:<namespace>`"),
+        stderr(&out).contains(
+            "imports `wasi:keyvalue/store@0.2.0-draft2`, which needs grant `cstore:<namespace>`"
+        ),
         "{}",
         stderr(&out)
     );
@@ -107,9 +122,18 @@ fn config_logging_args_and_env_are_what_was_given_and_nothing_ambient() {
         "--env",
         "GIVEN=yes",
     ];
-    assert_eq!(stdout(&run(dir.path(), &flags, &["config", "mode"], "")), "fast\n");
-    assert_eq!(stdout(&run(dir.path(), &flags, &["config", "other"], "")), "absent\n");
-    assert_eq!(stdout(&run(dir.path(), &flags, &["env", "GIVEN"], "")), "yes\n");
+    assert_eq!(
+        stdout(&run(dir.path(), &flags, &["config", "mode"], "")),
+        "fast\n"
+    );
+    assert_eq!(
+        stdout(&run(dir.path(), &flags, &["config", "other"], "")),
+        "absent\n"
+    );
+    assert_eq!(
+        stdout(&run(dir.path(), &flags, &["env", "GIVEN"], "")),
+        "yes\n"
+    );
     for ambient in ["HOME", "SECRET"] {
         assert_eq!(
             stdout(&run(dir.path(), &flags, &["env", ambient], "")),
@@ -128,7 +152,10 @@ fn config_logging_args_and_env_are_what_was_given_and_nothing_ambient() {
         .find(|l| l.contains("a-line-for-the-log"))
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("no log event:\n{}", stderr(&logged)));
-    assert!(log_line.contains("r1::guest") && log_line.contains("std-command"), "{log_line}");
+    assert!(
+        log_line.contains("r1::guest") && log_line.contains("std-command"),
+        "{log_line}"
+    );
 }
 
 #[test]
@@ -163,15 +190,22 @@ fn on_a_node_a_command_runs_once_as_a_job_with_its_exit_status_recorded() {
         (info["status"]["code"] == 1).then_some(())
     });
     // Its output went to the node log, attributed to it.
-    eventually("the job's stderr is in the node log", Duration::from_secs(10), || {
-        node.log()
-            .lines()
-            .any(|l| l.contains("failing on purpose") && l.contains("failer"))
-            .then_some(())
-    });
+    eventually(
+        "the job's stderr is in the node log",
+        Duration::from_secs(10),
+        || {
+            node.log()
+                .lines()
+                .any(|l| l.contains("failing on purpose") && l.contains("failer"))
+                .then_some(())
+        },
+    );
     // Without the grant, refused before it runs.
     let refused = start("nogrant", &[], &["fail"]).unwrap_err().to_string();
-    assert!(refused.contains("needs grant `cstore:<namespace>`"), "{refused}");
+    assert!(
+        refused.contains("needs grant `cstore:<namespace>`"),
+        "{refused}"
+    );
     // A finished job is removed like an actor.
     client.stop_actor("writer").unwrap();
     assert!(client.actor("writer").is_err());
@@ -213,7 +247,10 @@ fn an_http_component_answers_on_its_route_and_a_trapping_request_does_not_stop_i
         )
         .unwrap();
     assert_eq!(started["kind"], "http");
-    assert_eq!(get(&format!("{base}/hello/there")), (200, "hello from wasm (/hello/there)\n".into()));
+    assert_eq!(
+        get(&format!("{base}/hello/there")),
+        (200, "hello from wasm (/hello/there)\n".into())
+    );
     // Not under any route (a whole-segment prefix): 404, and no API token involved.
     assert_eq!(get(&format!("{base}/hellox")).0, 404);
     // The probe (granted outgoing HTTP to this listener only) traps on /trap: 500, and the
@@ -234,7 +271,10 @@ fn an_http_component_answers_on_its_route_and_a_trapping_request_does_not_stop_i
     let (status, body) = get(&format!("{base}/probe/trap"));
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("trap"), "{body}");
-    assert_eq!(get(&format!("{base}/probe/x")), (200, "hello from wasm".into()));
+    assert_eq!(
+        get(&format!("{base}/probe/x")),
+        (200, "hello from wasm".into())
+    );
     // Outgoing HTTP to the granted host works (here: back to the hello component)...
     assert_eq!(
         get(&format!("{base}/probe/fetch/{authority}/hello/via")),
@@ -269,7 +309,10 @@ fn an_http_component_answers_on_its_route_and_a_trapping_request_does_not_stop_i
         )
         .unwrap_err()
         .to_string();
-    assert!(taken.contains("route /hello is served by \"hello\""), "{taken}");
+    assert!(
+        taken.contains("route /hello is served by \"hello\""),
+        "{taken}"
+    );
     // Stopped: its route is gone.
     client.stop_actor("hello").unwrap();
     assert_eq!(get(&format!("{base}/hello/there")).0, 404);

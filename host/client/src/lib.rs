@@ -285,7 +285,12 @@ impl Client {
     pub fn start_with(&self, name: &str, wasm: Vec<u8>, start: &Start<'_>) -> Result<Value> {
         let mut query: Vec<(&str, String)> =
             start.grants.iter().map(|g| ("grant", g.clone())).collect();
-        query.extend(start.config.iter().map(|(k, v)| ("config", format!("{k}={v}"))));
+        query.extend(
+            start
+                .config
+                .iter()
+                .map(|(k, v)| ("config", format!("{k}={v}"))),
+        );
         query.extend(start.args.iter().map(|a| ("arg", a.clone())));
         query.extend(start.env.iter().map(|(k, v)| ("env", format!("{k}={v}"))));
         query.extend(start.route.map(|r| ("route", r.to_owned())));

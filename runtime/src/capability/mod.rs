@@ -327,10 +327,7 @@ mod tests {
 
     #[test]
     fn outgoing_http_needs_a_host_grant_and_incoming_does_not() {
-        assert_eq!(
-            requirement("wasi:http/types@0.2.6"),
-            Ok(Requirement::Base)
-        );
+        assert_eq!(requirement("wasi:http/types@0.2.6"), Ok(Requirement::Base));
         assert_eq!(
             requirement("wasi:http/outgoing-handler@0.2.6"),
             Ok(Requirement::Capability(Capability::Http))
@@ -339,7 +336,10 @@ mod tests {
         let g = Grants::parse(&["http:API.example.com", "http:127.0.0.1:8080"]).unwrap();
         assert_eq!(
             g.to_strings(),
-            vec!["http:127.0.0.1:8080".to_string(), "http:api.example.com".to_string()]
+            vec![
+                "http:127.0.0.1:8080".to_string(),
+                "http:api.example.com".to_string()
+            ]
         );
         for bad in ["http:", "http:a/b", "http:host:0", "http:host:port"] {
             assert!(Grants::parse(&[bad]).is_err(), "{bad} accepted");

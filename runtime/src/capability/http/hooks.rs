@@ -70,9 +70,15 @@ mod tests {
             allowed: ["api.example.com".to_string(), "127.0.0.1:8080".to_string()].into(),
         };
         assert!(hooks.allows("api.example.com"));
-        assert!(hooks.allows("API.example.com:443"), "a host grant covers its ports");
+        assert!(
+            hooks.allows("API.example.com:443"),
+            "a host grant covers its ports"
+        );
         assert!(hooks.allows("127.0.0.1:8080"));
-        assert!(!hooks.allows("127.0.0.1:8081"), "a host:port grant is that port only");
+        assert!(
+            !hooks.allows("127.0.0.1:8081"),
+            "a host:port grant is that port only"
+        );
         assert!(!hooks.allows("evil.example.com"));
         assert!(!HttpHooks::default().allows("api.example.com"));
     }
