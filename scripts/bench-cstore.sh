@@ -25,7 +25,7 @@ declare -A api mesh resp
 for n in a b c; do api[$n]=$(port); mesh[$n]=$(port); resp[$n]=$(port); done
 start_node() {
   local n=$1; shift
-  "$r1" node --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" \
+  "$r1" node --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" --http off \
     --resp "127.0.0.1:${resp[$n]}" "$@" 2>"$work/$n.log" &
   pids+=($!)
 }

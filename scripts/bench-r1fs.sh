@@ -52,9 +52,9 @@ r1_run() { # run index -> "add_mbps fetch_mbps"
   cid=$("$r1" fs add --data-dir "$dir/a" "$data" 2>/dev/null)
   t1=$(now)
   local add; add=$(mbps "$t0" "$t1")
-  "$r1" node --data-dir "$dir/a" --api "127.0.0.1:$api_a" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_a" --resp off \
+  "$r1" node --data-dir "$dir/a" --api "127.0.0.1:$api_a" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_a" --resp off --http off \
     2>"$dir/a.log" & pids+=($!)
-  "$r1" node --data-dir "$dir/b" --api "127.0.0.1:$api_b" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_b" --resp off \
+  "$r1" node --data-dir "$dir/b" --api "127.0.0.1:$api_b" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:$mesh_b" --resp off --http off \
     --join "127.0.0.1:$mesh_a" 2>"$dir/b.log" & pids+=($!)
   for _ in $(seq 1 200); do R1_API="127.0.0.1:$api_a" "$r1" mesh status >/dev/null 2>&1 && break; sleep 0.05; done
   # A announces itself as provider; wait until the record reached B.

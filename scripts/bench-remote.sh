@@ -54,7 +54,7 @@ for n in a b c; do api[$n]=$(port); mesh[$n]=$(port); done
 start_node() {
   local n=$1; shift
   "$r1" node --config "$work/node.toml" --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" \
-    --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" --resp off "$@" 2>"$work/$n.log" &
+    --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" --resp off --http off "$@" 2>"$work/$n.log" &
   pids+=($!)
 }
 start_node a

@@ -14,20 +14,20 @@ token="$dir/api.token"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
-"$r1" node --data-dir "$dir/a" --api 127.0.0.1:7411 --api-token-file "$token" --mesh-listen 127.0.0.1:7400 --resp 127.0.0.1:6380 2>"$dir/a.log" &
+"$r1" node --data-dir "$dir/a" --api 127.0.0.1:7411 --api-token-file "$token" --mesh-listen 127.0.0.1:7400 --resp 127.0.0.1:6380 --http 127.0.0.1:7480 2>"$dir/a.log" &
 pids+=($!)
-"$r1" node --data-dir "$dir/b" --api 127.0.0.1:7421 --api-token-file "$token" --mesh-listen 127.0.0.1:7401 --resp 127.0.0.1:6381 \
+"$r1" node --data-dir "$dir/b" --api 127.0.0.1:7421 --api-token-file "$token" --mesh-listen 127.0.0.1:7401 --resp 127.0.0.1:6381 --http 127.0.0.1:7481 \
   --join 127.0.0.1:7400 2>"$dir/b.log" &
 pids+=($!)
-"$r1" node --data-dir "$dir/c" --api 127.0.0.1:7431 --api-token-file "$token" --mesh-listen 127.0.0.1:7402 --resp 127.0.0.1:6382 \
+"$r1" node --data-dir "$dir/c" --api 127.0.0.1:7431 --api-token-file "$token" --mesh-listen 127.0.0.1:7402 --resp 127.0.0.1:6382 --http 127.0.0.1:7482 \
   --join 127.0.0.1:7400 --join 127.0.0.1:7401 2>"$dir/c.log" &
 pids+=($!)
 
 cat <<TXT
 three nodes running (logs in $dir/*.log):
-  a  API 127.0.0.1:7411  mesh 127.0.0.1:7400  RESP 127.0.0.1:6380
-  b  API 127.0.0.1:7421  mesh 127.0.0.1:7401  RESP 127.0.0.1:6381
-  c  API 127.0.0.1:7431  mesh 127.0.0.1:7402  RESP 127.0.0.1:6382
+  a  API 127.0.0.1:7411  mesh 127.0.0.1:7400  RESP 127.0.0.1:6380  HTTP apps 127.0.0.1:7480
+  b  API 127.0.0.1:7421  mesh 127.0.0.1:7401  RESP 127.0.0.1:6381  HTTP apps 127.0.0.1:7481
+  c  API 127.0.0.1:7431  mesh 127.0.0.1:7402  RESP 127.0.0.1:6382  HTTP apps 127.0.0.1:7482
 the nodes share one API token; in another shell:
   export R1_API_TOKEN_FILE=$token
 try:

@@ -19,7 +19,7 @@ echo "==> starting a node (data dir $data, API $R1_API)"
 # The node makes its API token (0600) in its data dir; the CLI calls below send it.
 export R1_API_TOKEN_FILE="$data/api.token"
 unset R1_API_TOKEN
-"$r1" node --data-dir "$data" --api "$R1_API" --mesh-listen 127.0.0.1:0 --resp off 2>"$log" &
+"$r1" node --data-dir "$data" --api "$R1_API" --mesh-listen 127.0.0.1:0 --resp off --http off 2>"$log" &
 node_pid=$!
 for _ in $(seq 1 200); do
   "$r1" actor list >/dev/null 2>&1 && break

@@ -81,6 +81,8 @@ fn start_nodes(count: usize, keep: bool) -> Result<Nodes> {
             &format!("127.0.0.1:{api}"),
             "--resp",
             "off",
+            "--http",
+            "off",
         ])
         .arg("--data-dir")
         .arg(&dir)

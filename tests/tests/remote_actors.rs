@@ -245,6 +245,10 @@ fn across_a_partition_and_heal_a_subscriber_sees_a_gap_never_a_reordering() {
     eventually("A routes ticks to B", WAIT, || {
         (count(&ask(&a, "probe", "publish ticks 1"), "reached") == 1).then_some(())
     });
+    // That probe message lands before the count starts over.
+    eventually("the probe tick arrives", WAIT, || {
+        (ask(&b, "sink", "count") != "0").then_some(())
+    });
     assert_eq!(ask(&b, "sink", "reset"), "ok");
     assert_eq!(ask(&a, "probe", "publish ticks 50"), "reached=50 errors=0");
     eventually("the first 50 arrive", WAIT, || {

@@ -2,6 +2,9 @@
 //! of its own: `wasmtime-serve-bench [serve options] COMPONENT`.
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
-    wasmtime_cli::commands::ServeCommand::parse().execute()
+fn main() {
+    if let Err(e) = wasmtime_cli::commands::ServeCommand::parse().execute() {
+        eprintln!("error: {e:?}");
+        std::process::exit(1);
+    }
 }

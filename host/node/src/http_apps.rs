@@ -114,17 +114,19 @@ fn text(status: u16, message: String) -> hyper::Response<Body> {
 
 /// Listens on `addr` and serves `routes` with `runtime`'s HTTP components.
 pub fn start(addr: SocketAddr, runtime: Runtime, routes: Arc<Routes>) -> Result<HttpFront> {
+    // Bound first, so a taken port fails the node's start (before any thread exists);
+    // accepted on the listener's threads.
+    let std_listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!("cannot listen for HTTP components on {addr} (--http ADDR or --http off)")
+    })?;
+    std_listener.set_nonblocking(true)?;
+    let bound = std_listener.local_addr()?;
     let io = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("r1-http")
         .enable_all()
         .build()
         .context("HTTP component threads")?;
-    // Bound here, so a taken port fails the node's start; accepted on the listener's threads.
-    let std_listener = std::net::TcpListener::bind(addr)
-        .with_context(|| format!("cannot listen for HTTP components on {addr}"))?;
-    std_listener.set_nonblocking(true)?;
-    let bound = std_listener.local_addr()?;
     io.spawn(async move {
         let listener = match tokio::net::TcpListener::from_std(std_listener) {
             Ok(listener) => listener,

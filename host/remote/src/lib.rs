@@ -57,6 +57,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use wire::Frame;
 
+/// How many more times a link tries to open its stream before it counts as broken.
+const OPEN_ATTEMPTS: u64 = 4;
+
 /// The stream protocol actor messages travel on.
 pub const PROTOCOL: &str = "/r1/actors/1";
 
@@ -273,9 +276,20 @@ impl RemoteActors {
     /// what is ready into one write.
     async fn write_link(self: Arc<Self>, mut w: Writer, directory: Directory) {
         let (peer, generation) = (w.peer, w.generation);
-        let mut stream = match self.mesh.open_stream(peer, PROTOCOL).await {
-            Ok(stream) => stream,
-            Err(e) => return self.link_broke(peer, generation, &e.to_string()),
+        // A stream that cannot be opened (a dial or a protocol negotiation that timed out on a
+        // loaded machine) is tried a few times before the link counts as broken; what was
+        // queued meanwhile waits in the link's bounded queue.
+        let mut attempt = 0;
+        let mut stream = loop {
+            match self.mesh.open_stream(peer, PROTOCOL).await {
+                Ok(stream) => break stream,
+                Err(e) if attempt < OPEN_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(%peer, attempt, "cannot open the actor stream yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => return self.link_broke(peer, generation, &e.to_string()),
+            }
         };
         let mut buf = Vec::with_capacity(64 * 1024);
         Frame::Directory(directory).encode(&mut buf);

@@ -254,6 +254,7 @@ impl NodeProcess {
             .arg(&spec.data_dir)
             .args(["--mesh-listen", &spec.mesh_addr()])
             .args(["--resp", &format!("127.0.0.1:{}", spec.resp_port)])
+            .args(http_off(&spec.args))
             .args(&spec.args)
             .env("R1_LOG", "info")
             .stdout(Stdio::null())
@@ -392,6 +393,16 @@ pub fn keyed_node(root: &Path, name: &str) -> (NodeSpec, String) {
         .expect("a key in node.key.pub")
         .to_owned();
     (NodeSpec::new(&dir), hex)
+}
+
+/// `--http off` unless the spec sets `--http` itself (the default port would be shared by
+/// every node the tests start).
+fn http_off(args: &[String]) -> &'static [&'static str] {
+    if args.iter().any(|a| a == "--http") {
+        &[]
+    } else {
+        &["--http", "off"]
+    }
 }
 
 /// Three nodes on loopback: A, B joining A, C joining both (data dirs `root/{a,b,c}`).
