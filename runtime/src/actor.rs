@@ -17,16 +17,15 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use serde::Serialize;
 use tracing::Instrument;
+use wasmtime::Store;
 use wasmtime::component::ResourceTableError;
-use wasmtime::{Engine, Store};
 
-use crate::config::{ActorLimits, RestartPolicy};
+use crate::config::RestartPolicy;
 use crate::error::DeliveryError;
-use crate::grants::Grants;
 use crate::host::actor::bindings::r1::actor::types::Message as WitMessage;
 use crate::host::actor::bindings::{Actor as ActorBindings, ActorPre};
-use crate::router::{Deliver, Router};
-use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded, arm_deadline, new_store};
+use crate::router::Deliver;
+use crate::state::{ActorState, DeadlineExceeded, MemoryLimitExceeded, arm_deadline};
 
 /// Where an actor is in its life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,17 +131,9 @@ pub(crate) fn classify(err: wasmtime::Error) -> Crash {
 
 /// Everything needed to (re)create the actor's instance.
 pub(crate) struct ActorTemplate {
-    pub name: Arc<str>,
-    pub engine: Engine,
+    pub recipe: crate::recipe::Recipe,
     pub pre: ActorPre<ActorState>,
-    pub grants: Grants,
-    pub limits: ActorLimits,
-    pub config: Vec<(String, String)>,
-    pub router: Arc<Router>,
-    pub services: crate::capability::HostServices,
     pub policy: RestartPolicy,
-    /// WASI arguments and environment of every instance.
-    pub io: crate::state::Io,
 }
 
 /// A live instance: its store and its exports.
@@ -153,24 +144,12 @@ pub(crate) struct Instance {
 
 impl ActorTemplate {
     fn arm_deadline(&self, store: &mut Store<ActorState>) {
-        arm_deadline(store, self.limits.deadline);
+        arm_deadline(store, self.recipe.limits.deadline);
     }
 
     /// Instantiates and runs `init`.
     pub(crate) async fn start(&self) -> Result<Instance, Crash> {
-        let mut state = ActorState::with_io(
-            self.name.clone(),
-            &self.grants,
-            self.limits.max_memory_bytes,
-            self.router.clone(),
-            &self.io,
-        )
-        .map_err(Crash::Setup)?;
-        state.config = crate::host::config::variables(&self.config);
-        crate::capability::attach(&self.grants, &self.services, &mut state)
-            .map_err(Crash::Setup)?;
-        let mut store = new_store(&self.engine, state);
-        self.arm_deadline(&mut store);
+        let mut store = self.recipe.store().map_err(Crash::Setup)?;
         let bindings = self
             .pre
             .instantiate_async(&mut store)
@@ -179,7 +158,7 @@ impl ActorTemplate {
         self.arm_deadline(&mut store);
         match bindings
             .r1_actor_handler()
-            .call_init(&mut store, &self.config)
+            .call_init(&mut store, &self.recipe.config)
             .await
         {
             Ok(Ok(())) => Ok(Instance { store, bindings }),
@@ -237,7 +216,7 @@ impl WasmActor {
     }
 
     fn crashed(&mut self, crash: Crash, ctx: &mut Context<Self>) {
-        let name = self.template.name.clone();
+        let name = self.template.recipe.name.clone();
         let policy = self.template.policy;
         let now = Instant::now();
         while self
@@ -286,7 +265,7 @@ impl WasmActor {
                 Ok(instance) => {
                     act.instance = Some(instance);
                     act.update_info(|i| i.status = ActorStatus::Running);
-                    tracing::info!(actor = %act.template.name, "actor restarted");
+                    tracing::info!(actor = %act.template.recipe.name, "actor restarted");
                 }
                 Err(crash) => act.crashed(crash, ctx),
             }),
@@ -307,18 +286,21 @@ impl Actor for WasmActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.template.limits.mailbox_capacity);
+        ctx.set_mailbox_capacity(self.template.recipe.limits.mailbox_capacity);
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.instance = None;
-        self.template.router.unregister(&self.template.name);
+        self.template
+            .recipe
+            .router
+            .unregister(&self.template.recipe.name);
         self.update_info(|i| {
             if !matches!(i.status, ActorStatus::Failed { .. }) {
                 i.status = ActorStatus::Stopped;
             }
         });
-        tracing::info!(actor = %self.template.name, "actor stopped");
+        tracing::info!(actor = %self.template.recipe.name, "actor stopped");
     }
 }
 
@@ -326,7 +308,7 @@ impl Handler<Deliver> for WasmActor {
     type Result = AtomicResponse<Self, Result<Option<Vec<u8>>, DeliveryError>>;
 
     fn handle(&mut self, mut msg: Deliver, _ctx: &mut Self::Context) -> Self::Result {
-        let name = self.template.name.to_string();
+        let name = self.template.recipe.name.to_string();
         // A request from another node is answered through its reply function as well.
         let reply_to = msg.reply.take();
         // Its mailbox sender is gone (it was queued with `try_send`), so the answer moves there.

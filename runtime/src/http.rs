@@ -5,8 +5,6 @@
 //! deadline covers one request) and configuration, so one request's trap cannot touch the
 //! next: the trapping request is answered 500 and the component keeps serving.
 
-use std::sync::Arc;
-
 use hyper::body::Body;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -14,10 +12,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::actor::classify;
-use crate::config::ActorLimits;
-use crate::grants::Grants;
-use crate::router::Router;
-use crate::state::{ActorState, Io, arm_deadline, new_store};
+use crate::recipe::Recipe;
+use crate::state::ActorState;
 
 /// The body of a component's response, as the node's listener sends it.
 pub type ResponseBody = HyperOutgoingBody;
@@ -53,15 +49,8 @@ pub enum HttpError {
 
 /// A deployed HTTP component: what each request's instance is made from.
 pub(crate) struct HttpApp {
-    pub name: Arc<str>,
-    pub engine: wasmtime::Engine,
+    pub recipe: Recipe,
     pub pre: ProxyPre<ActorState>,
-    pub grants: Grants,
-    pub limits: ActorLimits,
-    pub config: Vec<(String, String)>,
-    pub io: Io,
-    pub router: Arc<Router>,
-    pub services: crate::capability::HostServices,
 }
 
 impl HttpApp {
@@ -74,22 +63,12 @@ impl HttpApp {
         B: Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let name = &self.recipe.name;
         let setup = |reason: String| HttpError::Setup {
-            name: self.name.to_string(),
+            name: name.to_string(),
             reason,
         };
-        let mut state = ActorState::with_io(
-            self.name.clone(),
-            &self.grants,
-            self.limits.max_memory_bytes,
-            self.router.clone(),
-            &self.io,
-        )
-        .map_err(setup)?;
-        state.config = crate::host::config::variables(&self.config);
-        crate::capability::attach(&self.grants, &self.services, &mut state).map_err(setup)?;
-        let mut store = new_store(&self.engine, state);
-        arm_deadline(&mut store, self.limits.deadline);
+        let mut store = self.recipe.store().map_err(setup)?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let req = store
             .data_mut()
@@ -115,7 +94,7 @@ impl HttpApp {
                 .await
         });
         let failed = |reason: String| HttpError::Failed {
-            name: self.name.to_string(),
+            name: name.to_string(),
             reason,
         };
         match receiver.await {

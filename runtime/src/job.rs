@@ -11,16 +11,12 @@
 //! `run` returning `ok` is 0, `err` is 1, `exit(n)` is n, a crash (trap, deadline, memory) is
 //! reported with its reason.
 
-use std::sync::Arc;
-
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::actor::classify;
-use crate::config::ActorLimits;
-use crate::grants::Grants;
-use crate::router::Router;
-use crate::state::{ActorState, Io, arm_deadline, new_store};
+use crate::recipe::Recipe;
+use crate::state::ActorState;
 
 /// Prefix of the export that marks a component as a command (`wasi:cli/run`, any 0.2.x).
 pub const COMMAND_EXPORT_PREFIX: &str = "wasi:cli/run@0.2.";
@@ -49,15 +45,8 @@ impl JobExit {
 
 /// Everything a job needs, checked and compiled.
 pub(crate) struct Job {
-    pub name: Arc<str>,
-    pub engine: wasmtime::Engine,
+    pub recipe: Recipe,
     pub pre: CommandPre<ActorState>,
-    pub grants: Grants,
-    pub limits: ActorLimits,
-    pub config: Vec<(String, String)>,
-    pub io: Io,
-    pub router: Arc<Router>,
-    pub services: crate::capability::HostServices,
 }
 
 /// Pre-links `component` as a command for `linker`, or says why it is not one.
@@ -71,22 +60,10 @@ pub(crate) fn command_pre(
 impl Job {
     /// Runs the job to its end.
     pub(crate) async fn run(self) -> JobExit {
-        let mut state = match ActorState::with_io(
-            self.name.clone(),
-            &self.grants,
-            self.limits.max_memory_bytes,
-            self.router.clone(),
-            &self.io,
-        ) {
-            Ok(state) => state,
+        let mut store = match self.recipe.store() {
+            Ok(store) => store,
             Err(why) => return JobExit::Crashed(format!("setup: {why}")),
         };
-        state.config = crate::host::config::variables(&self.config);
-        if let Err(why) = crate::capability::attach(&self.grants, &self.services, &mut state) {
-            return JobExit::Crashed(format!("setup: {why}"));
-        }
-        let mut store = new_store(&self.engine, state);
-        arm_deadline(&mut store, self.limits.deadline);
         let result = async {
             let command = self.pre.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await

@@ -30,6 +30,7 @@ pub mod http;
 pub mod job;
 pub mod linker;
 mod log_stream;
+mod recipe;
 pub mod router;
 pub mod signing;
 pub mod state;

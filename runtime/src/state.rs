@@ -104,7 +104,7 @@ pub struct ActorState {
     /// `wasi:http` state of this instance.
     pub(crate) http_ctx: wasmtime_wasi_http::WasiHttpCtx,
     /// Which hosts outgoing HTTP may reach (`http:HOST` grants; empty: none).
-    pub(crate) http_hooks: crate::capability::http::hooks::HttpHooks,
+    pub(crate) http_hooks: crate::host::outgoing_http::HttpHooks,
     /// The deployment's configuration, for `wasi:config/store`.
     pub(crate) config: wasmtime_wasi_config::WasiConfigVariables,
     /// EDIL and the jobs granted (job → may decrypt), present only when granted.

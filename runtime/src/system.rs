@@ -24,6 +24,7 @@ use crate::host::actor::bindings::ActorPre;
 use crate::http::{HTTP_EXPORT_PREFIX, HttpApp, HttpError};
 use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
 use crate::linker::{self, ComponentReport};
+use crate::recipe::Recipe;
 use crate::router::{Deliver, Reach, Router};
 use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
@@ -321,16 +322,57 @@ impl Runtime {
         let linker = linker::build_linker(self.engine(), &grants.capabilities()).map_err(setup)?;
         let pre = crate::job::command_pre(&linker, component).map_err(setup)?;
         Ok(Job {
+            recipe: self.recipe(name, grants, config, limits, io),
+            pre,
+        })
+    }
+
+    /// What every instance of deployment `name` is made from.
+    fn recipe(
+        &self,
+        name: &str,
+        grants: Grants,
+        config: Vec<(String, String)>,
+        limits: ActorLimits,
+        io: Io,
+    ) -> Recipe {
+        Recipe {
             name: Arc::from(name),
             engine: self.engine().clone(),
-            pre,
             grants,
             limits: self.limits(Some(limits)),
             config,
             io,
             router: self.inner.router.clone(),
             services: self.inner.services.clone(),
-        })
+        }
+    }
+
+    /// What the runtime reports of a deployment just started.
+    fn new_info(
+        name: &str,
+        kind: ComponentKind,
+        hash: ContentHash,
+        grants: &Grants,
+        provenance: &Provenance,
+    ) -> ActorInfo {
+        ActorInfo {
+            name: name.to_owned(),
+            kind,
+            component: hash,
+            grants: grants.to_strings(),
+            publisher: provenance.publisher().map(|k| k.fingerprint()),
+            status: ActorStatus::Running,
+            restarts: 0,
+            last_crash: None,
+            subscriptions: Vec::new(),
+        }
+    }
+
+    /// The worker the next actor or job goes to (round-robin).
+    fn next_worker(&self) -> &Arbiter {
+        &self.inner.workers
+            [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()]
     }
 
     /// Runs a command component to its end here (`r1 run`), with `io`'s streams, arguments
@@ -389,27 +431,10 @@ impl Runtime {
             let pre = linker.instantiate_pre(&component).map_err(setup)?;
             let pre = wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre).map_err(setup)?;
             let app = Arc::new(HttpApp {
-                name: Arc::from(name.as_str()),
-                engine: self.engine().clone(),
+                recipe: self.recipe(&name, grants.clone(), config, limits, io),
                 pre,
-                grants: grants.clone(),
-                limits,
-                config,
-                io,
-                router: self.inner.router.clone(),
-                services: self.inner.services.clone(),
             });
-            let info = ActorInfo {
-                name: name.clone(),
-                kind: ComponentKind::Http,
-                component: hash,
-                grants: grants.to_strings(),
-                publisher: provenance.publisher().map(|k| k.fingerprint()),
-                status: ActorStatus::Running,
-                restarts: 0,
-                last_crash: None,
-                subscriptions: Vec::new(),
-            };
+            let info = Self::new_info(&name, ComponentKind::Http, hash, &grants, &provenance);
             let mut actors = self.lock_actors();
             if actors.contains_key(&name) {
                 return Err(SpawnError::NameTaken(name));
@@ -432,16 +457,9 @@ impl Runtime {
         }
         let pre = self.instance_pre(&name, &component, &hash, grants.capabilities())?;
         let template = Arc::new(ActorTemplate {
-            name: Arc::from(name.as_str()),
-            engine: self.engine().clone(),
+            recipe: self.recipe(&name, grants.clone(), config, limits, io),
             pre,
-            grants: grants.clone(),
-            limits,
-            config,
-            router: self.inner.router.clone(),
-            services: self.inner.services.clone(),
             policy: self.inner.config.restart,
-            io,
         });
         let instance = template.start().await.map_err(|crash| {
             self.inner.router.unregister(&name);
@@ -450,23 +468,18 @@ impl Runtime {
                 reason: crash.to_string(),
             }
         })?;
-        let info = Arc::new(Mutex::new(ActorInfo {
-            name: name.clone(),
-            kind: ComponentKind::Actor,
-            component: hash,
-            grants: grants.to_strings(),
-            publisher: provenance.publisher().map(|k| k.fingerprint()),
-            status: ActorStatus::Running,
-            restarts: 0,
-            last_crash: None,
-            subscriptions: Vec::new(),
-        }));
+        let info = Arc::new(Mutex::new(Self::new_info(
+            &name,
+            ComponentKind::Actor,
+            hash,
+            &grants,
+            &provenance,
+        )));
         let mut actors = self.lock_actors();
         if actors.contains_key(&name) {
             return Err(SpawnError::NameTaken(name));
         }
-        let worker = &self.inner.workers
-            [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()];
+        let worker = self.next_worker();
         let mut reply = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let actor_info = info.clone();
         let addr = WasmActor::start_in_arbiter(&worker.handle(), move |_| {
@@ -495,24 +508,19 @@ impl Runtime {
         hash: ContentHash,
         provenance: &Provenance,
     ) -> Result<ActorInfo, SpawnError> {
-        let name = job.name.to_string();
-        let info = Arc::new(Mutex::new(ActorInfo {
-            name: name.clone(),
-            kind: ComponentKind::Command,
-            component: hash,
-            grants: grants.to_strings(),
-            publisher: provenance.publisher().map(|k| k.fingerprint()),
-            status: ActorStatus::Running,
-            restarts: 0,
-            last_crash: None,
-            subscriptions: Vec::new(),
-        }));
+        let name = job.recipe.name.to_string();
+        let info = Arc::new(Mutex::new(Self::new_info(
+            &name,
+            ComponentKind::Command,
+            hash,
+            grants,
+            provenance,
+        )));
         let mut actors = self.lock_actors();
         if actors.contains_key(&name) {
             return Err(SpawnError::NameTaken(name));
         }
-        let worker = &self.inner.workers
-            [self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len()];
+        let worker = self.next_worker();
         tracing::info!(job = %name, "job started");
         let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
         let recorded = info.clone();

@@ -6,3 +6,4 @@
 pub mod actor;
 pub mod config;
 pub mod logging;
+pub mod outgoing_http;

@@ -2,9 +2,7 @@
 //! `wasi:http/types` and `incoming-handler` need no grant; the node serves it on its route).
 //! Sending requests (`wasi:http/outgoing-handler`) needs grant `http:HOST` (repeatable, a
 //! host name or `HOST:PORT`), and every request is checked against those hosts when it is
-//! sent ([`hooks::HttpHooks`]): any other is refused with `HTTP-request-denied`.
-
-pub mod hooks;
+//! sent ([`crate::host::outgoing_http::HttpHooks`]): any other is refused with `HTTP-request-denied`.
 
 use super::Unit;
 use crate::grants::{Capability, Grants};

@@ -1,5 +1,7 @@
 //! The send-time check of outgoing HTTP: a request goes out only to a host the component was
 //! granted (`http:HOST`, matched on the request's authority, port included when granted so).
+//! The grant itself is the `http` capability unit's (`crate::capability::http`); this guard
+//! lives with the host side every instance carries.
 
 use std::collections::BTreeSet;
 
