@@ -35,7 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one actor in this process, send it messages and print the replies.
+    /// Run one component in this process: an actor is sent messages and its replies printed;
+    /// a command (wasi:cli/run) runs once with ARGS and the terminal, and its exit status is
+    /// r1's.
     Run(RunArgs),
     /// Start a node on the embedded default (or --config FILE) and serve its HTTP API.
     Node(NodeArgs),
@@ -266,10 +268,13 @@ struct ApiArgs {
 
 #[derive(Args)]
 struct GrantArgs {
-    /// Grant a capability: cstore:NAMESPACE, fs:HOST_DIR[=GUEST_DIR], fs-ro:HOST_DIR[=GUEST_DIR].
+    /// Grant a capability (repeatable): cstore:NAMESPACE, fs:HOST_DIR[=GUEST_DIR],
+    /// fs-ro:HOST_DIR[=GUEST_DIR], r1fs, r1fs-ro, infer[:MODEL], edil:JOB, edil-owner:JOB,
+    /// mesh, http:HOST.
     #[arg(long = "grant", short = 'g')]
     grants: Vec<String>,
-    /// Configuration passed to the actor's init, as KEY=VALUE.
+    /// Configuration, KEY=VALUE (repeatable): an actor's init gets it, and every component
+    /// reads it through wasi:config/store.
     #[arg(long = "config", short = 'c')]
     config: Vec<String>,
 }
@@ -318,7 +323,7 @@ struct RunArgs {
     /// Memory limit of the actor in MiB.
     #[arg(long, default_value_t = 64)]
     memory_mb: usize,
-    /// Deadline of one message in milliseconds.
+    /// Deadline in milliseconds: of one message for an actor, of the whole run for a command.
     #[arg(long, default_value_t = 5_000)]
     deadline_ms: u64,
     /// Trust file of publisher keys (one per line).
@@ -383,9 +388,12 @@ struct NodeArgs {
 enum ActorCommand {
     /// Upload a component to the node and start it: an actor keeps taking messages; a
     /// command (wasi:cli/run) runs once as a job, its output in the node log and its exit
-    /// status in `r1 actor status NAME`.
+    /// status in `r1 actor status NAME`; an HTTP component (wasi:http/incoming-handler) is
+    /// served on --route by the node's HTTP listener.
     Start {
+        /// The component (.wasm).
         component: PathBuf,
+        /// Its name on the node (default: the file name).
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]
