@@ -10,16 +10,20 @@
 //!   forgotten after (bounded memory: nothing outlives its window).
 //! - [`policy`]: what a node's operator lets remote specs be granted (no host directories
 //!   unless allowed, a replica cap, denied grant kinds).
+//! - [`placement`]: node adverts and desired apps → placements, a pure and deterministic
+//!   function (the convergence rule for schedulers on both sides of a partition).
 //!
 //! Invariants: a request is accepted only if its signature verifies over the exact spec
 //! bytes, its window is open now and no longer than [`signed::MAX_WINDOW_S`], its nonce is
 //! fresh, and its spec passes validation and the operator policy — in that order, so nothing
-//! is parsed from an unauthenticated request. The scheduler (a system actor) and the
+//! is parsed from an unauthenticated request. The scheduler system actor (driving
+//! [`placement`] through a control capability), the heartbeats that carry the adverts, and the
 //! reconciler come next.
 
 #![warn(missing_docs)]
 
 pub mod nonces;
+pub mod placement;
 pub mod policy;
 pub mod signed;
 pub mod spec;

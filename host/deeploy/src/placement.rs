@@ -1,0 +1,282 @@
+//! Placement: which nodes run which replicas. A pure function of the node adverts and the
+//! desired apps, so every scheduler that sees the same state writes the same placements —
+//! the convergence rule. CSTORE is last-writer-wins: two schedulers cut off from each other
+//! may place differently, but once the partition heals both read the merged adverts and
+//! desired state, compute the same placement, and whichever write wins, it is that one; no
+//! replica is left doubled because each node runs exactly what the winning placement lists.
+//!
+//! The rule, per app (in app-id order) and component (in name order):
+//! 1. candidates are the nodes whose advert meets the constraints (arch, memory, GPU, models,
+//!    tags) and that have room (free memory ≥ the replica's reservation);
+//! 2. `per_node`: every candidate; `replicas = N`: N distinct nodes, taken round-robin over
+//!    the spread tag's values (in value order) so replicas spread evenly, and within a value
+//!    by least load first, ties broken by a hash of (app, component, node) — rendezvous
+//!    hashing, so apps do not pile onto the same "first" node;
+//! 3. each placed replica reserves memory on its node for the apps after it (bin packing);
+//! 4. fewer candidates than replicas places what fits and reports the shortfall.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{AppSpec, Constraints};
+
+/// Memory a replica reserves when its spec does not say (MiB): the runtime's default limit.
+pub const DEFAULT_REPLICA_MB: u64 = 64;
+
+/// What a node advertises in its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAdvert {
+    /// The node's id (its peer id).
+    pub node: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// Cores.
+    pub cores: u32,
+    /// Memory free for workloads, MiB.
+    pub free_memory_mb: u64,
+    /// Whether it has a GPU.
+    pub gpu: bool,
+    /// Models it serves.
+    pub models: Vec<String>,
+    /// Operator tags (`zone = "a"`).
+    pub tags: BTreeMap<String, String>,
+    /// Replicas it runs now (its load).
+    pub load: u32,
+}
+
+/// One replica's place.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Placement {
+    /// `OWNER/NAME` of the app.
+    pub app: String,
+    /// The component.
+    pub component: String,
+    /// The node that runs it.
+    pub node: String,
+}
+
+/// The placement of every desired app, and what could not be placed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Replicas placed, in (app, component, node) order.
+    pub placements: Vec<Placement>,
+    /// (app, component, replicas missing) where the candidates ran out.
+    pub short: Vec<(String, String, u32)>,
+}
+
+fn meets(advert: &NodeAdvert, c: &Constraints) -> bool {
+    c.arch.as_ref().is_none_or(|a| *a == advert.arch)
+        && c.min_memory_mb.is_none_or(|m| advert.free_memory_mb >= m)
+        && (!c.gpu || advert.gpu)
+        && c.models.iter().all(|m| advert.models.contains(m))
+        && c.tags.iter().all(|(k, v)| advert.tags.get(k) == Some(v))
+}
+
+/// A cheap, well-mixed 64-bit hash (splitmix64 over FNV-1a of the bytes).
+fn mix(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.as_bytes() {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    }
+    mix_u64(h)
+}
+
+/// splitmix64's finaliser: spreads a combined hash over all 64 bits.
+fn mix_u64(mut h: u64) -> u64 {
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Places every app in `apps` (`(app_id, spec)`) on the nodes of `adverts`.
+pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)]) -> Plan {
+    // Working state: free memory and load per node, by node id order.
+    let mut nodes: Vec<&NodeAdvert> = adverts.iter().collect();
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    let mut free: Vec<u64> = nodes.iter().map(|n| n.free_memory_mb).collect();
+    let mut load: Vec<u32> = nodes.iter().map(|n| n.load).collect();
+    let mut apps: Vec<&(String, AppSpec)> = apps.iter().collect();
+    apps.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut plan = Plan::default();
+    for (app_id, spec) in apps {
+        let reserve = spec
+            .constraints
+            .min_memory_mb
+            .unwrap_or(DEFAULT_REPLICA_MB)
+            .max(1);
+        let mut components: Vec<_> = spec.components.iter().collect();
+        components.sort_by(|a, b| a.name.cmp(&b.name));
+        for component in components {
+            let candidates: Vec<usize> = (0..nodes.len())
+                .filter(|&i| meets(nodes[i], &spec.constraints) && free[i] >= reserve)
+                .collect();
+            let wanted = match spec.replicas {
+                Some(n) => n as usize,
+                None => candidates.len(),
+            };
+            // Group by the spread tag's value (one group when there is no spread tag).
+            let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for &i in &candidates {
+                let key = spec
+                    .spread
+                    .as_ref()
+                    .and_then(|t| nodes[i].tags.get(t))
+                    .map_or("", String::as_str);
+                groups.entry(key).or_default().push(i);
+            }
+            // Within a group, best first: least load, then the rendezvous hash. Only the first
+            // `wanted` can be taken, so those are selected in linear time and only they sorted
+            // (10,000 candidates cost one hash each, not one per comparison).
+            let app_hash = mix(&[app_id, &component.name]);
+            for members in groups.values_mut() {
+                let mut keyed: Vec<((u32, u64, usize), usize)> = members
+                    .iter()
+                    .map(|&i| {
+                        let h = mix(&[&nodes[i].node]) ^ app_hash;
+                        ((load[i], mix_u64(h), i), i)
+                    })
+                    .collect();
+                if keyed.len() > wanted && wanted > 0 {
+                    keyed.select_nth_unstable(wanted - 1);
+                    keyed.truncate(wanted);
+                }
+                keyed.sort_unstable();
+                *members = keyed.into_iter().rev().map(|(_, i)| i).collect(); // pop() = best
+            }
+            let mut placed = 0;
+            while placed < wanted {
+                let mut progressed = false;
+                for members in groups.values_mut() {
+                    if placed == wanted {
+                        break;
+                    }
+                    if let Some(i) = members.pop() {
+                        free[i] -= reserve;
+                        load[i] += 1;
+                        plan.placements.push(Placement {
+                            app: app_id.clone(),
+                            component: component.name.clone(),
+                            node: nodes[i].node.clone(),
+                        });
+                        placed += 1;
+                        progressed = true;
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+            if placed < wanted {
+                plan.short.push((
+                    app_id.clone(),
+                    component.name.clone(),
+                    (wanted - placed) as u32,
+                ));
+            }
+        }
+    }
+    plan.placements.sort();
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, zone: &str, free: u64) -> NodeAdvert {
+        NodeAdvert {
+            node: id.into(),
+            arch: "x86_64".into(),
+            cores: 2,
+            free_memory_mb: free,
+            gpu: false,
+            models: vec![],
+            tags: [("zone".to_string(), zone.to_string())].into(),
+            load: 0,
+        }
+    }
+
+    fn app(extra: &str) -> AppSpec {
+        AppSpec::parse(&format!(
+            "name = \"web\"\nversion = \"1\"\n{extra}\n\n[[components]]\nname = \"api\"\ncid = \"bafkr4x\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn replicas_spread_over_the_tag_and_land_on_distinct_nodes() {
+        let nodes = vec![
+            node("n1", "a", 1024),
+            node("n2", "a", 1024),
+            node("n3", "b", 1024),
+            node("n4", "b", 1024),
+            node("n5", "c", 1024),
+        ];
+        let plan = place(
+            &nodes,
+            &[("o/web".into(), app("replicas = 3\nspread = \"zone\""))],
+        );
+        assert!(plan.short.is_empty());
+        let zones: std::collections::BTreeSet<&str> = plan
+            .placements
+            .iter()
+            .map(|p| nodes.iter().find(|n| n.node == p.node).unwrap().tags["zone"].as_str())
+            .collect();
+        assert_eq!(zones.len(), 3, "one per zone: {plan:?}");
+        let distinct: std::collections::BTreeSet<&str> =
+            plan.placements.iter().map(|p| p.node.as_str()).collect();
+        assert_eq!(distinct.len(), 3);
+    }
+
+    #[test]
+    fn constraints_and_capacity_hold_and_a_shortfall_is_reported() {
+        let mut gpu = node("g1", "a", 4096);
+        gpu.gpu = true;
+        let nodes = vec![node("n1", "a", 100), node("n2", "a", 32), gpu];
+        let plan = place(
+            &nodes,
+            &[(
+                "o/web".into(),
+                app("replicas = 2\n[constraints]\ngpu = true"),
+            )],
+        );
+        assert_eq!(plan.placements.len(), 1);
+        assert_eq!(plan.placements[0].node, "g1");
+        assert_eq!(plan.short, vec![("o/web".into(), "api".into(), 1)]);
+        // 100 MiB fits one 64 MiB replica; 32 MiB fits none.
+        let plan = place(&nodes[..2], &[("o/web".into(), app("per_node = true"))]);
+        assert_eq!(plan.placements.len(), 1);
+        assert_eq!(plan.placements[0].node, "n1");
+    }
+
+    #[test]
+    fn the_same_state_gives_the_same_placement_in_any_order() {
+        let nodes: Vec<NodeAdvert> = (0..50)
+            .map(|i| node(&format!("n{i:02}"), ["a", "b", "c"][i % 3], 512))
+            .collect();
+        let apps: Vec<(String, AppSpec)> = (0..20)
+            .map(|i| (format!("o/app{i}"), app("replicas = 4\nspread = \"zone\"")))
+            .collect();
+        let one = place(&nodes, &apps);
+        let mut nodes_rev = nodes.clone();
+        nodes_rev.reverse();
+        let mut apps_rev = apps.clone();
+        apps_rev.reverse();
+        assert_eq!(
+            place(&nodes_rev, &apps_rev),
+            one,
+            "input order must not matter"
+        );
+        assert_eq!(one.placements.len(), 80);
+        // Load spreads: no node gets more than twice the mean (80 / 50).
+        let mut per_node: BTreeMap<&str, u32> = BTreeMap::new();
+        for p in &one.placements {
+            *per_node.entry(&p.node).or_default() += 1;
+        }
+        assert!(per_node.values().all(|&n| n <= 4), "{per_node:?}");
+    }
+}
