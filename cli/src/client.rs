@@ -199,6 +199,26 @@ pub fn cstore(cmd: CstoreCommand) -> Result<()> {
 
 pub fn mesh(cmd: MeshCommand) -> Result<()> {
     match cmd {
+        MeshCommand::Nodes { api } => {
+            let nodes = Client::connect(&api.api)?.deeploy_nodes()?;
+            println!(
+                "{:<54} {:<8} {:>5} {:>9} {:>5} {:>8}",
+                "node", "arch", "cores", "free MiB", "load", "age ms"
+            );
+            for n in nodes {
+                let a = &n["advert"];
+                println!(
+                    "{:<54} {:<8} {:>5} {:>9} {:>5} {:>8}",
+                    a["node"].as_str().unwrap_or("?"),
+                    a["arch"].as_str().unwrap_or("?"),
+                    a["cores"],
+                    a["free_memory_mb"],
+                    a["load"],
+                    n["age_ms"]
+                );
+            }
+            Ok(())
+        }
         MeshCommand::Status { api } => print_json(&Client::connect(&api.api)?.mesh()?),
         MeshCommand::Block { peer, api } => {
             Client::connect(&api.api)?.block_peer(&peer, true)?;

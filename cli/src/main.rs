@@ -382,6 +382,9 @@ struct NodeArgs {
     /// Where models run: cpu, cuda, cuda:N or auto (default: the config's, else cpu).
     #[arg(long)]
     device: Option<String>,
+    /// Milliseconds between Deeploy heartbeats (default: the config's, else 2000).
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -589,6 +592,12 @@ enum MeshCommand {
     },
     Unblock {
         peer: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Every node's latest Deeploy advert (arch, cores, free memory, load) and how long ago it
+    /// beat; a node whose age keeps growing has stopped.
+    Nodes {
         #[command(flatten)]
         api: ApiArgs,
     },

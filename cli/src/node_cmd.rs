@@ -46,6 +46,9 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
             )
         }
     }
+    if let Some(ms) = args.heartbeat_ms {
+        config.deeploy.heartbeat_ms = ms.max(50);
+    }
     match args.http.as_deref() {
         None => {}
         Some("off") => config.http = None,

@@ -345,6 +345,11 @@ impl Client {
         .map(|_| ())
     }
 
+    /// Every node's latest Deeploy advert as this node sees it (`advert`, `at_ms`, `age_ms`).
+    pub fn deeploy_nodes(&self) -> Result<Vec<Value>> {
+        self.json(self.get("/v1/deeploy/nodes"))
+    }
+
     /// Where an actor called `name` runs: `{"name", "nodes": [node ids], "here": bool}`.
     pub fn locate(&self, name: &str) -> Result<Value> {
         self.json(self.get(&format!("/v1/actors/{name}/where")))

@@ -46,6 +46,27 @@ pub struct NodeConfig {
     pub runtime: RuntimeConfig,
     /// Inference: device, batching, models (`[infer]`).
     pub infer: InferSettings,
+    /// Deeploy: heartbeats and this node's tags (`[deeploy]`).
+    pub deeploy: DeeploySettings,
+}
+
+/// What this node tells Deeploy, and how often.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeeploySettings {
+    /// Milliseconds between heartbeats (the advert written to CSTORE).
+    pub heartbeat_ms: u64,
+    /// Operator tags placement constraints and spread refer to (`zone = "a"`).
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for DeeploySettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 2000,
+            tags: Default::default(),
+        }
+    }
 }
 
 /// The API's TLS certificate chain and private key (PEM files).
@@ -179,6 +200,7 @@ impl Default for NodeConfig {
             mesh: MeshSettings::default(),
             runtime: RuntimeConfig::default(),
             infer: InferSettings::default(),
+            deeploy: DeeploySettings::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod access;
 pub mod api;
 pub mod config;
 pub mod deployments;
+pub mod heartbeat;
 pub mod http_apps;
 pub mod identity;
 pub mod node;

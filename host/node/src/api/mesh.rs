@@ -1,4 +1,4 @@
-//! The mesh: status, blocking peers.
+//! The mesh: status, blocking peers, and the nodes' Deeploy adverts.
 
 use super::*;
 
@@ -31,4 +31,19 @@ pub(super) async fn mesh_block(
         .block(peer, block)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every node's latest heartbeat as this node sees it, with its age.
+pub(super) async fn deeploy_nodes(node: NodeData) -> HttpResponse {
+    let beats: Vec<serde_json::Value> = crate::heartbeat::read_all(&node)
+        .into_iter()
+        .map(|(beat, age_ms)| {
+            json!({
+                "advert": beat.advert,
+                "at_ms": beat.at_ms,
+                "age_ms": age_ms,
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(beats)
 }

@@ -30,6 +30,7 @@
 //! | GET | /v1/edil/jobs/{job} | | public key id, participants, owner, whether the key is here |
 //! | POST | /v1/edil/jobs/{job}/decrypt?aggregate=CID | | `{"values": [...]}`; 403 where the job's key is not |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication and actor-messaging counters |
+//! | GET | /v1/deeploy/nodes | | every node's latest advert (`advert`, `at_ms`, `age_ms`), by node id |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -263,6 +264,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(edil::edil_decrypt),
         )
         .route("/v1/mesh", web::get().to(mesh::mesh_status))
+        .route("/v1/deeploy/nodes", web::get().to(mesh::deeploy_nodes))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh::mesh_block))
         .route(
             "/v1/mesh/blocked/{peer}",
