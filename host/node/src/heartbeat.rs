@@ -4,7 +4,8 @@
 //! and replicates it, so each node reads every other's adverts, authenticated, and a node whose
 //! stamp stops moving has stopped beating (the failover signal; the scheduler acts on it).
 //!
-//! Writes go through CSTORE's durable path on the blocking pool, never on an actor's thread; a
+//! Started by the server once the node is up (`crate::server::serve`). Writes go through
+//! CSTORE's durable path on the blocking pool, never on an actor's thread; a
 //! failed write is logged and the next beat tries again.
 
 use std::sync::Arc;
@@ -97,10 +98,7 @@ pub fn read_all(node: &Node) -> Vec<(Heartbeat, u64)> {
     let now = now_ms();
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
-    loop {
-        let Ok(page) = store.list_keys(NAMESPACE, PREFIX, cursor.as_deref(), 1000) else {
-            break;
-        };
+    while let Ok(page) = store.list_keys(NAMESPACE, PREFIX, cursor.as_deref(), 1000) {
         for key in &page.keys {
             if let Ok(Some(bytes)) = store.get(NAMESPACE, key)
                 && let Ok(beat) = serde_json::from_slice::<Heartbeat>(&bytes)

@@ -296,10 +296,6 @@ impl Node {
             resp,
             deployments,
         });
-        crate::heartbeat::start(
-            node.clone(),
-            std::time::Duration::from_millis(node.config.deeploy.heartbeat_ms),
-        );
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
             match node.spawn_deployment(&deployment, wasm).await {
