@@ -2,6 +2,7 @@
 
 mod build;
 mod client;
+mod deploy;
 mod fl_demo;
 mod fs_cli;
 mod inspect;
@@ -101,6 +102,29 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Deploy an app (a Deeploy spec, TOML; see docs/deeploy.md): validated, its `file`
+    /// components added to R1FS, signed with your publisher key and submitted. Placement and
+    /// running come with the scheduler.
+    Deploy {
+        /// The app spec.
+        spec: PathBuf,
+        /// Publisher key (default: $R1_KEY or ~/.config/r1/publisher.key).
+        #[arg(long, env = "R1_KEY")]
+        key: Option<PathBuf>,
+        /// How long the signed request stays valid, in seconds (at most 600).
+        #[arg(long, default_value_t = 300)]
+        valid_s: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The apps (desired state) a node holds.
+    Apps {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Manage one app.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Publish a message on a topic of a running node.
     Publish {
         topic: String,
@@ -441,6 +465,20 @@ enum ActorCommand {
 }
 
 #[derive(Subcommand)]
+enum AppCommand {
+    /// Remove an app you own (a signed request).
+    Rm {
+        /// The app's name.
+        name: String,
+        /// Publisher key (default: $R1_KEY or ~/.config/r1/publisher.key).
+        #[arg(long, env = "R1_KEY")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum CstoreCommand {
     /// Print the value of KEY in NAMESPACE.
     Get {
@@ -705,6 +743,20 @@ fn dispatch(command: Command) -> Result<()> {
             message,
             api,
         } => client::publish(&api.api, &topic, &message),
+        Command::Deploy {
+            spec,
+            key,
+            valid_s,
+            api,
+        } => {
+            let valid = std::time::Duration::from_secs(valid_s);
+            deploy::check_window(valid)?;
+            deploy::deploy(&api.api, &spec, key.as_deref(), valid)
+        }
+        Command::Apps { api } => deploy::list(&api.api),
+        Command::App(AppCommand::Rm { name, key, api }) => {
+            deploy::remove(&api.api, &name, key.as_deref())
+        }
         Command::Cstore(cmd) => client::cstore(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
         Command::Infer(cmd) => client::infer(cmd),

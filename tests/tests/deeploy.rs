@@ -61,3 +61,112 @@ fn every_node_sees_every_advert_and_a_dead_node_stops_beating() {
         "A still beats: {mine}"
     );
 }
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+const SPEC: &str = "name = \"web\"\nversion = \"1\"\nreplicas = 2\n\n[[components]]\nname = \"api\"\ncid = \"bafkr4example\"\n";
+
+#[test]
+fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stale_replayed_or_capped()
+ {
+    use r1_deeploy::signed::{Action, SignedRequest};
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    // `r1 deploy` with a local file: added to R1FS, signed with the publisher key, accepted.
+    let key_path = root.path().join("publisher.key");
+    r1_test_support::r1_ok(&["key", "new", "--out", key_path.to_str().unwrap()], None);
+    let app = root.path().join("app.toml");
+    std::fs::write(
+        &app,
+        format!(
+            "name = \"web\"\nversion = \"1.0.0\"\nreplicas = 2\n\n[[components]]\nname = \"api\"\nfile = \"{}\"\ngrants = [\"mesh\"]\n",
+            r1_test_support::guest_path("hello").display()
+        ),
+    )
+    .unwrap();
+    let out = r1_test_support::r1_ok(
+        &[
+            "deploy",
+            app.to_str().unwrap(),
+            "--key",
+            key_path.to_str().unwrap(),
+        ],
+        Some(&a.api),
+    );
+    assert!(
+        out.starts_with("accepted ") && out.ends_with("/web version 1.0.0"),
+        "{out}"
+    );
+    let app_id = out.split_whitespace().nth(1).unwrap().to_owned();
+    let stored = eventually("B holds the desired state", WAIT, || {
+        b.client()
+            .deeploy_apps()
+            .ok()?
+            .into_iter()
+            .find(|x| x["app_id"] == app_id.as_str())
+    });
+    assert!(
+        stored["spec"].as_str().unwrap().contains("cid = \"bafkr4"),
+        "{stored}"
+    );
+
+    // Straight to the API: the same request twice is a replay.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let client = a.client();
+    let request = SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s(), 120).unwrap();
+    client.deeploy_submit(&request).unwrap();
+    let replay = client.deeploy_submit(&request).unwrap_err().to_string();
+    assert!(
+        replay.contains("used already") && replay.contains("409"),
+        "{replay}"
+    );
+    // Forged: the spec changed after signing.
+    let mut forged = SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s(), 120).unwrap();
+    forged.spec = SPEC.replace("replicas = 2", "replicas = 20");
+    let err = client.deeploy_submit(&forged).unwrap_err().to_string();
+    assert!(err.contains("signature") && err.contains("403"), "{err}");
+    // Stale: its window closed.
+    let stale =
+        SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s() - 1_000, 300).unwrap();
+    let err = client.deeploy_submit(&stale).unwrap_err().to_string();
+    assert!(err.contains("validity window"), "{err}");
+    // Capped: a host directory for a remote spec.
+    let capped_spec = SPEC.replace(
+        "cid = \"bafkr4example\"",
+        "cid = \"bafkr4example\"\ngrants = [\"fs:/etc\"]",
+    );
+    let capped =
+        SignedRequest::sign(&key, Action::Deploy, "web", &capped_spec, now_s(), 120).unwrap();
+    let err = client.deeploy_submit(&capped).unwrap_err().to_string();
+    assert!(
+        err.contains("operator policy") && err.contains("host directory"),
+        "{err}"
+    );
+    // Another owner cannot remove the first owner's app: its `web` is another app.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[10; 32]);
+    let remove = SignedRequest::sign(&stranger, Action::Remove, "web", "", now_s(), 120).unwrap();
+    let err = client.deeploy_submit(&remove).unwrap_err().to_string();
+    assert!(err.contains("404"), "{err}");
+    assert!(
+        client
+            .deeploy_apps()
+            .unwrap()
+            .iter()
+            .any(|x| x["app_id"] == app_id.as_str())
+    );
+    // The owner can.
+    r1_test_support::r1_ok(
+        &["app", "rm", "web", "--key", key_path.to_str().unwrap()],
+        Some(&a.api),
+    );
+    eventually("the removal reaches B", WAIT, || {
+        let apps = b.client().deeploy_apps().ok()?;
+        (!apps.iter().any(|x| x["app_id"] == app_id.as_str())).then_some(())
+    });
+}

@@ -345,6 +345,17 @@ impl Client {
         .map(|_| ())
     }
 
+    /// Submits a signed Deeploy request (`r1_deeploy::signed::SignedRequest`, as JSON); the
+    /// app's desired state.
+    pub fn deeploy_submit(&self, request: &impl serde::Serialize) -> Result<Value> {
+        self.json(self.post("/v1/deeploy/apps").json(request))
+    }
+
+    /// Every app's desired state the node holds.
+    pub fn deeploy_apps(&self) -> Result<Vec<Value>> {
+        self.json(self.get("/v1/deeploy/apps"))
+    }
+
     /// Every node's latest Deeploy advert as this node sees it (`advert`, `at_ms`, `age_ms`).
     pub fn deeploy_nodes(&self) -> Result<Vec<Value>> {
         self.json(self.get("/v1/deeploy/nodes"))

@@ -58,6 +58,8 @@ pub struct DeeploySettings {
     pub heartbeat_ms: u64,
     /// Operator tags placement constraints and spread refer to (`zone = "a"`).
     pub tags: std::collections::BTreeMap<String, String>,
+    /// What remote app specs may be granted here (`[deeploy.policy]`).
+    pub policy: r1_deeploy::policy::OperatorPolicy,
 }
 
 impl Default for DeeploySettings {
@@ -65,6 +67,7 @@ impl Default for DeeploySettings {
         Self {
             heartbeat_ms: 2000,
             tags: Default::default(),
+            policy: Default::default(),
         }
     }
 }

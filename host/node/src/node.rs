@@ -70,6 +70,8 @@ pub struct Node {
     /// HTTP components' routes, and the listener serving them (if on).
     routes: Arc<crate::http_apps::Routes>,
     http: Option<crate::http_apps::HttpFront>,
+    /// Deeploy request nonces seen, each until its window closes.
+    deeploy_nonces: r1_deeploy::nonces::MemoryNonces,
     /// Where the RESP listener is bound, if on.
     resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
@@ -129,6 +131,11 @@ impl Node {
     /// Actor messaging across the mesh (its counters).
     pub fn remote(&self) -> &Arc<r1_remote::RemoteActors> {
         &self.remote
+    }
+
+    /// The Deeploy request nonces this node has seen.
+    pub fn deeploy_nonces(&self) -> &r1_deeploy::nonces::MemoryNonces {
+        &self.deeploy_nonces
     }
 
     /// Where HTTP components are served, if on.
@@ -293,6 +300,7 @@ impl Node {
             remote,
             routes,
             http,
+            deeploy_nonces: Default::default(),
             resp,
             deployments,
         });

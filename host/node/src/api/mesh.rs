@@ -1,4 +1,4 @@
-//! The mesh: status, blocking peers, and the nodes' Deeploy adverts.
+//! The mesh: status, blocking peers; Deeploy's node adverts and app requests.
 
 use super::*;
 
@@ -46,4 +46,35 @@ pub(super) async fn deeploy_nodes(node: NodeData) -> HttpResponse {
         })
         .collect();
     HttpResponse::Ok().json(beats)
+}
+
+/// A signed Deeploy request (deploy, remove).
+pub(super) async fn deeploy_submit(
+    node: NodeData,
+    body: web::Json<r1_deeploy::signed::SignedRequest>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::deeploy::SubmitError;
+    use r1_deeploy::DeeployError;
+    let node = node.into_inner();
+    let request = body.into_inner();
+    let result = web::block(move || crate::deeploy::submit(&node, &request))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match result {
+        Ok(desired) => Ok(HttpResponse::Ok().json(desired)),
+        Err(SubmitError::Refused(DeeployError::Invalid(why))) => Err(ApiError::BadRequest(why)),
+        Err(SubmitError::Refused(DeeployError::Replayed)) => {
+            Ok(HttpResponse::Conflict()
+                .json(json!({ "error": DeeployError::Replayed.to_string() })))
+        }
+        Err(SubmitError::Refused(other)) => Err(ApiError::Forbidden(other.to_string())),
+        Err(e @ SubmitError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
+        Err(e @ SubmitError::Unsupported(_)) => Err(ApiError::BadRequest(e.to_string())),
+        Err(e @ SubmitError::Store(_)) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Every app's desired state this node holds.
+pub(super) async fn deeploy_apps(node: NodeData) -> HttpResponse {
+    HttpResponse::Ok().json(crate::deeploy::apps(&node))
 }

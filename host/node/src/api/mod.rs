@@ -31,6 +31,8 @@
 //! | POST | /v1/edil/jobs/{job}/decrypt?aggregate=CID | | `{"values": [...]}`; 403 where the job's key is not |
 //! | GET | /v1/mesh | | peer id, addresses, peers, drop counters, replication and actor-messaging counters |
 //! | GET | /v1/deeploy/nodes | | every node's latest advert (`advert`, `at_ms`, `age_ms`), by node id |
+//! | POST | /v1/deeploy/apps | a signed request (JSON) | the app's desired state; 403 forged/expired/policy, 409 replayed, 400 invalid |
+//! | GET | /v1/deeploy/apps | | every app's desired state |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -265,6 +267,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/mesh", web::get().to(mesh::mesh_status))
         .route("/v1/deeploy/nodes", web::get().to(mesh::deeploy_nodes))
+        .route("/v1/deeploy/apps", web::post().to(mesh::deeploy_submit))
+        .route("/v1/deeploy/apps", web::get().to(mesh::deeploy_apps))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh::mesh_block))
         .route(
             "/v1/mesh/blocked/{peer}",
