@@ -126,6 +126,20 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
         replay.contains("used already") && replay.contains("409"),
         "{replay}"
     );
+    // Replayed to another node: once what A wrote has reached B (the nonce record is written
+    // before the app's), B refuses it too.
+    let second_app = format!(
+        "{}/web",
+        r1_deeploy::signed::owner_fingerprint(&key.verifying_key().to_bytes())
+    );
+    eventually("B holds the second app", WAIT, || {
+        let apps = b.client().deeploy_apps().ok()?;
+        apps.iter()
+            .any(|x| x["app_id"] == second_app.as_str())
+            .then_some(())
+    });
+    let err = b.client().deeploy_submit(&request).unwrap_err().to_string();
+    assert!(err.contains("used already"), "{err}");
     // Forged: the spec changed after signing.
     let mut forged = SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s(), 120).unwrap();
     forged.spec = SPEC.replace("replicas = 2", "replicas = 20");

@@ -1,7 +1,8 @@
 //! Deeploy on a node, first part: signed app requests accepted into the desired state.
 //!
 //! `POST /v1/deeploy/apps` takes a [`SignedRequest`]; it is verified (signature, then window),
-//! its nonce claimed (a replay is refused), and for a deploy its spec checked against this
+//! its nonce claimed here and in CSTORE (a replay is refused, on this node at once and on every
+//! node once the record has replicated), and for a deploy its spec checked against this
 //! node's operator policy; an accepted deploy is written to CSTORE as desired state
 //! (`r1-deeploy/app/OWNER/NAME`), which replicates it to every node. A remove deletes it; only
 //! the owner's key can address `OWNER/NAME`. Placement and running it come with the scheduler
@@ -56,6 +57,7 @@ pub fn submit(node: &Node, request: &SignedRequest) -> Result<DesiredApp, Submit
     let now_s = now_ms() / 1000;
     let verified = request.verify(now_s)?;
     node.deeploy_nonces().claim(&verified, now_s)?;
+    claim_mesh_wide(node, &verified, now_s)?;
     let key = format!("{PREFIX}{}", verified.app_id);
     let store = node.store();
     match verified.action {
@@ -93,6 +95,43 @@ pub fn submit(node: &Node, request: &SignedRequest) -> Result<DesiredApp, Submit
             "rollback comes with rolling updates; deploy the previous spec meanwhile".into(),
         )),
     }
+}
+
+const NONCE_PREFIX: &str = "nonce/";
+
+/// Records the nonce in CSTORE too, so a request replayed to another node is refused there
+/// once the record has replicated (milliseconds on a healthy mesh; within that lag two nodes
+/// could each take one copy — the stated limit). Records whose window has closed are swept.
+fn claim_mesh_wide(
+    node: &Node,
+    verified: &r1_deeploy::signed::Verified,
+    now_s: u64,
+) -> Result<(), SubmitError> {
+    let store = node.store();
+    let key = format!(
+        "{NONCE_PREFIX}{}{}",
+        hex::encode(verified.owner),
+        hex::encode(verified.nonce)
+    );
+    let stored_expiry = |k: &str| -> Option<u64> {
+        let bytes = store.get(NAMESPACE, k).ok()??;
+        String::from_utf8(bytes).ok()?.parse().ok()
+    };
+    if stored_expiry(&key).is_some_and(|expiry| expiry >= now_s) {
+        return Err(DeeployError::Replayed.into());
+    }
+    store
+        .set(NAMESPACE, &key, verified.not_after.to_string().as_bytes())
+        .map_err(|e| SubmitError::Store(format!("{e:#}")))?;
+    // Sweep a page of closed windows: nothing is kept past the time it could matter.
+    if let Ok(page) = store.list_keys(NAMESPACE, NONCE_PREFIX, None, 200) {
+        for old in page.keys {
+            if stored_expiry(&old).is_some_and(|expiry| expiry < now_s) {
+                let _ = store.delete(NAMESPACE, &old);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read(node: &Node, key: &str) -> Option<DesiredApp> {
