@@ -207,14 +207,15 @@ pub fn mesh(cmd: MeshCommand) -> Result<()> {
             );
             for n in nodes {
                 let a = &n["advert"];
+                let num = |v: &Value| v.as_u64().map_or("?".to_owned(), |n| n.to_string());
                 println!(
                     "{:<54} {:<8} {:>5} {:>9} {:>5} {:>8}",
                     a["node"].as_str().unwrap_or("?"),
                     a["arch"].as_str().unwrap_or("?"),
-                    a["cores"],
-                    a["free_memory_mb"],
-                    a["load"],
-                    n["age_ms"]
+                    num(&a["cores"]),
+                    num(&a["free_memory_mb"]),
+                    num(&a["load"]),
+                    num(&n["age_ms"])
                 );
             }
             Ok(())
