@@ -67,7 +67,7 @@ pub enum LoadError {
 pub enum GrantError {
     /// The component imports an interface whose capability was not granted.
     #[error(
-        "actor {actor:?} imports `{interface}`, which needs grant `{grant}`; it was not \
+        "{actor:?} imports `{interface}`, which needs grant `{grant}`; it was not \
          granted (add `--grant {grant}` to allow it)"
     )]
     NotGranted {
@@ -79,7 +79,7 @@ pub enum GrantError {
         grant: String,
     },
     /// The component imports an interface no host service provides at all.
-    #[error("actor {actor:?} imports `{interface}`, which no host service provides: {reason}")]
+    #[error("{actor:?} imports `{interface}`, which no host service provides: {reason}")]
     Unsupported {
         /// The actor being checked.
         actor: String,
