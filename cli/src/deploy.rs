@@ -122,6 +122,32 @@ pub fn list(api: &str) -> Result<()> {
     Ok(())
 }
 
+/// `r1 app plan`: the placement rule applied now.
+pub fn plan(api: &str) -> Result<()> {
+    let plan = Client::connect(api)?.deeploy_plan()?;
+    let placements = plan["placements"].as_array().cloned().unwrap_or_default();
+    if placements.is_empty() {
+        println!("nothing to place");
+    }
+    for p in placements {
+        println!(
+            "{:<40} {:<20} → {}",
+            p["app"].as_str().unwrap_or("?"),
+            p["component"].as_str().unwrap_or("?"),
+            p["node"].as_str().unwrap_or("?")
+        );
+    }
+    for short in plan["short"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "{} {}: {} replica(s) have no node that fits",
+            short[0].as_str().unwrap_or("?"),
+            short[1].as_str().unwrap_or("?"),
+            short[2]
+        );
+    }
+    Ok(())
+}
+
 /// Refuses a validity window Deeploy would refuse anyway, with the reason.
 pub fn check_window(valid: Duration) -> Result<()> {
     if valid.as_secs() == 0 || valid.as_secs() > r1_deeploy::signed::MAX_WINDOW_S {

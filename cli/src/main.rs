@@ -466,6 +466,12 @@ enum ActorCommand {
 
 #[derive(Subcommand)]
 enum AppCommand {
+    /// Where the placement rule puts every app now (from fresh node adverts and the desired
+    /// state): what the scheduler will place, and any shortfall.
+    Plan {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Remove an app you own (a signed request).
     Rm {
         /// The app's name.
@@ -754,6 +760,7 @@ fn dispatch(command: Command) -> Result<()> {
             deploy::deploy(&api.api, &spec, key.as_deref(), valid)
         }
         Command::Apps { api } => deploy::list(&api.api),
+        Command::App(AppCommand::Plan { api }) => deploy::plan(&api.api),
         Command::App(AppCommand::Rm { name, key, api }) => {
             deploy::remove(&api.api, &name, key.as_deref())
         }

@@ -184,3 +184,49 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
         (!apps.iter().any(|x| x["app_id"] == app_id.as_str())).then_some(())
     });
 }
+
+#[test]
+fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
+    use r1_deeploy::signed::{Action, SignedRequest};
+    let root = tempfile::tempdir().unwrap();
+    let fast = |spec: NodeSpec| spec.arg("--heartbeat-ms").arg("200");
+    let a = fast(NodeSpec::new(&root.path().join("a"))).start();
+    let b = fast(NodeSpec::new(&root.path().join("b")).join(&a.spec)).start();
+    eventually("A sees both nodes beat", WAIT, || {
+        (adverts(&a)
+            .iter()
+            .filter(|n| n["age_ms"].as_u64() < Some(600))
+            .count()
+            == 2)
+            .then_some(())
+    });
+    let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+    let three = SPEC.replace("replicas = 2", "replicas = 3");
+    let request = SignedRequest::sign(&key, Action::Deploy, "web", &three, now_s(), 120).unwrap();
+    a.client().deeploy_submit(&request).unwrap();
+    let plan = a.client().deeploy_plan().unwrap();
+    let nodes: std::collections::BTreeSet<String> = plan["placements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["node"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        nodes,
+        [peer_id(&a), peer_id(&b)].into_iter().collect(),
+        "two replicas on the two nodes: {plan}"
+    );
+    // Three asked, two nodes: one short, said so.
+    assert_eq!(plan["short"][0][2], 1, "{plan}");
+    // Once B stops beating, the plan moves everything to A.
+    let _ = b.kill();
+    eventually("B drops out of the plan", WAIT, || {
+        let plan = a.client().deeploy_plan().ok()?;
+        let on: Vec<String> = plan["placements"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| p["node"].as_str().map(str::to_owned))
+            .collect();
+        (on == vec![peer_id(&a)]).then_some(())
+    });
+}

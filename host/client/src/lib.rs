@@ -351,6 +351,11 @@ impl Client {
         self.json(self.post("/v1/deeploy/apps").json(request))
     }
 
+    /// The placement rule applied now (`placements`, `short`).
+    pub fn deeploy_plan(&self) -> Result<Value> {
+        self.json(self.get("/v1/deeploy/plan"))
+    }
+
     /// Every app's desired state the node holds.
     pub fn deeploy_apps(&self) -> Result<Vec<Value>> {
         self.json(self.get("/v1/deeploy/apps"))

@@ -155,3 +155,31 @@ pub fn apps(node: &Node) -> Vec<DesiredApp> {
     }
     out
 }
+
+/// Where the placement rule puts every app now, from the adverts that are fresh (beaten within
+/// three heartbeat periods) and the desired state: what the scheduler will write (a preview
+/// until it runs). Apps whose stored spec no longer parses are skipped and logged.
+pub fn plan(node: &Node) -> r1_deeploy::placement::Plan {
+    let fresh_ms = node
+        .config()
+        .deeploy
+        .heartbeat_ms
+        .saturating_mul(3)
+        .max(1000);
+    let adverts: Vec<r1_deeploy::placement::NodeAdvert> = crate::heartbeat::read_all(node)
+        .into_iter()
+        .filter(|(_, age)| *age <= fresh_ms)
+        .map(|(beat, _)| beat.advert)
+        .collect();
+    let apps: Vec<(String, r1_deeploy::spec::AppSpec)> = apps(node)
+        .into_iter()
+        .filter_map(|app| match r1_deeploy::spec::AppSpec::parse(&app.spec) {
+            Ok(spec) => Some((app.app_id, spec)),
+            Err(e) => {
+                tracing::warn!(app = %app.app_id, "stored spec unreadable: {e}");
+                None
+            }
+        })
+        .collect();
+    r1_deeploy::placement::place(&adverts, &apps)
+}

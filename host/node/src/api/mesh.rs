@@ -78,3 +78,12 @@ pub(super) async fn deeploy_submit(
 pub(super) async fn deeploy_apps(node: NodeData) -> HttpResponse {
     HttpResponse::Ok().json(crate::deeploy::apps(&node))
 }
+
+/// The placement rule applied to the fresh adverts and the desired state, now.
+pub(super) async fn deeploy_plan(node: NodeData) -> HttpResponse {
+    let plan = crate::deeploy::plan(&node);
+    HttpResponse::Ok().json(json!({
+        "placements": plan.placements,
+        "short": plan.short,
+    }))
+}

@@ -33,6 +33,7 @@
 //! | GET | /v1/deeploy/nodes | | every node's latest advert (`advert`, `at_ms`, `age_ms`), by node id |
 //! | POST | /v1/deeploy/apps | a signed request (JSON) | the app's desired state; 403 forged/expired/policy, 409 replayed, 400 invalid |
 //! | GET | /v1/deeploy/apps | | every app's desired state |
+//! | GET | /v1/deeploy/plan | | the placement rule applied now: `{"placements": [{app, component, node}], "short": [[app, component, missing]]}` |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -269,6 +270,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/deeploy/nodes", web::get().to(mesh::deeploy_nodes))
         .route("/v1/deeploy/apps", web::post().to(mesh::deeploy_submit))
         .route("/v1/deeploy/apps", web::get().to(mesh::deeploy_apps))
+        .route("/v1/deeploy/plan", web::get().to(mesh::deeploy_plan))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh::mesh_block))
         .route(
             "/v1/mesh/blocked/{peer}",
