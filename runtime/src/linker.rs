@@ -50,6 +50,26 @@ fn item_names<'a, T>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<String> {
     items.map(|(name, _)| name.to_owned()).collect()
 }
 
+/// Whether an export's name starts with `prefix` (an interface at any compatible version).
+fn exports_any(exports: &[String], prefix: &str) -> bool {
+    exports.iter().any(|e| e.starts_with(prefix))
+}
+
+/// What a component is by its exports: an actor if it exports the `r1:actor` handler, else an
+/// HTTP component, else a command; `None` when it is none R1 runs.
+pub fn kind_of(exports: &[String]) -> Option<crate::actor::ComponentKind> {
+    use crate::actor::ComponentKind;
+    if exports_any(exports, HANDLER_EXPORT_PREFIX) {
+        Some(ComponentKind::Actor)
+    } else if exports_any(exports, crate::http::HTTP_EXPORT_PREFIX) {
+        Some(ComponentKind::Http)
+    } else if exports_any(exports, crate::job::COMMAND_EXPORT_PREFIX) {
+        Some(ComponentKind::Command)
+    } else {
+        None
+    }
+}
+
 /// Imports and exports of `component`, by name.
 pub fn interfaces(engine: &Engine, component: &Component) -> (Vec<String>, Vec<String>) {
     let ty = component.component_type();
@@ -79,13 +99,9 @@ pub fn report(engine: &Engine, component: &Component, hash: &str) -> ComponentRe
         .collect();
     needs.sort();
     needs.dedup();
-    let is_actor = exports.iter().any(|e| e.starts_with(HANDLER_EXPORT_PREFIX));
-    let is_command = exports
-        .iter()
-        .any(|e| e.starts_with(crate::job::COMMAND_EXPORT_PREFIX));
-    let is_http = exports
-        .iter()
-        .any(|e| e.starts_with(crate::http::HTTP_EXPORT_PREFIX));
+    let is_actor = exports_any(&exports, HANDLER_EXPORT_PREFIX);
+    let is_command = exports_any(&exports, crate::job::COMMAND_EXPORT_PREFIX);
+    let is_http = exports_any(&exports, crate::http::HTTP_EXPORT_PREFIX);
     ComponentReport {
         hash: hash.to_owned(),
         imports,

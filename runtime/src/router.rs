@@ -89,11 +89,13 @@ pub struct Router {
     actors: RwLock<HashMap<String, Recipient<Deliver>>>,
     topics: RwLock<HashMap<String, BTreeSet<String>>>,
     remote: Option<Arc<dyn RemoteDelivery>>,
+    /// This node's id on the mesh (the transport's), read once.
+    own: Option<String>,
 }
 
-/// Where an address leads.
+/// Where an address leads: an actor here (by name), or (node, name) elsewhere.
 enum Route {
-    Local(String, Recipient<Deliver>),
+    Local(String),
     Remote(String, String),
 }
 
@@ -104,6 +106,7 @@ impl Router {
     /// A router that hands other nodes' addresses to `remote`.
     pub fn with_remote(remote: Option<Arc<dyn RemoteDelivery>>) -> Self {
         Self {
+            own: remote.as_ref().map(|r| r.node_id()),
             remote,
             ..Self::default()
         }
@@ -141,6 +144,41 @@ impl Router {
         remote.advertise(Directory { actors, topics });
     }
 
+    /// The actors subscribed to `topic` now.
+    fn subscribers_of(&self, topic: &str) -> Vec<String> {
+        read(&self.topics)
+            .get(topic)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The table's handle for `name`, for a request (which waits on its own clone).
+    fn lookup(&self, name: &str) -> Result<Recipient<Deliver>, DeliveryError> {
+        read(&self.actors)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))
+    }
+
+    /// [`Router::try_send_to`], waiting until `until` for room in a full mailbox (polling
+    /// every [`FULL_MAILBOX_POLL`]): what arrives from other nodes uses it, in arrival order.
+    async fn send_until(
+        &self,
+        name: &str,
+        mut msg: Deliver,
+        until: Instant,
+    ) -> Option<Result<(), SendError<Deliver>>> {
+        loop {
+            match self.try_send_to(name, msg) {
+                Some(Err(SendError::Full(back))) if Instant::now() < until => {
+                    msg = back;
+                    tokio::time::sleep(FULL_MAILBOX_POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// `try_send` through the table's own handle for `name` (`None`: no such actor). Never a
     /// clone: actix keeps the room count per handle.
     fn try_send_to(&self, name: &str, msg: Deliver) -> Option<Result<(), SendError<Deliver>>> {
@@ -154,7 +192,7 @@ impl Router {
 
     /// This node's id on the mesh, when it has a transport.
     pub fn node_id(&self) -> Option<String> {
-        self.remote.as_ref().map(|r| r.node_id())
+        self.own.clone()
     }
 
     /// The nodes an actor called `name` runs on: this one first (when it runs here), then
@@ -181,10 +219,9 @@ impl Router {
             Some((node, name)) => (Some(node), name),
             None => (None, to),
         };
-        let own = self.node_id();
-        if node.is_none() || node == own.as_deref() {
-            if let Some(mailbox) = read(&self.actors).get(name) {
-                return Ok(Route::Local(name.to_owned(), mailbox.clone()));
+        if node.is_none() || node == self.own.as_deref() {
+            if self.is_local(name) {
+                return Ok(Route::Local(name.to_owned()));
             }
             if node.is_some() {
                 return Err(DeliveryError::UnknownActor(to.to_owned()));
@@ -217,7 +254,7 @@ impl Router {
     /// Queues `msg` for `to` without waiting.
     pub fn try_deliver(&self, to: &str, msg: Deliver, reach: Reach) -> Result<(), DeliveryError> {
         match self.route(to, reach)? {
-            Route::Local(name, _) => match self.try_send_to(&name, msg) {
+            Route::Local(name) => match self.try_send_to(&name, msg) {
                 None => Err(DeliveryError::UnknownActor(name)),
                 Some(Ok(())) => Ok(()),
                 Some(Err(SendError::Full(_))) => Err(DeliveryError::MailboxFull(name)),
@@ -241,7 +278,8 @@ impl Router {
         reach: Reach,
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
         match self.route(to, reach)? {
-            Route::Local(name, mailbox) => {
+            Route::Local(name) => {
+                let mailbox = self.lookup(&name)?;
                 match tokio::time::timeout(timeout, mailbox.send(msg)).await {
                     Err(_) | Ok(Err(actix::MailboxError::Timeout)) => {
                         Err(DeliveryError::Timeout(name))
@@ -272,10 +310,7 @@ impl Router {
 
     /// Delivers to this node's subscribers only.
     fn publish_here(&self, sender: &str, topic: &str, payload: Vec<u8>) -> u32 {
-        let subscribers: Vec<String> = match read(&self.topics).get(topic) {
-            Some(s) => s.iter().cloned().collect(),
-            None => return 0,
-        };
+        let subscribers = self.subscribers_of(topic);
         let mut delivered = 0;
         let last = subscribers.len().saturating_sub(1);
         let mut payload = Some(payload);
@@ -355,10 +390,7 @@ impl LocalDelivery for Router {
     ) -> BoxFuture<'a, Result<(), RemoteError>> {
         Box::pin(async move {
             let to = envelope.to;
-            if !self.is_local(&to) {
-                return Err(RemoteError::UnknownActor(to));
-            }
-            let mut msg = Deliver {
+            let msg = Deliver {
                 sender,
                 topic: envelope.topic,
                 payload: envelope.payload,
@@ -366,22 +398,13 @@ impl LocalDelivery for Router {
             };
             // Waits for room in order: the caller queues the next message only after this
             // one, so arrival order is mailbox order.
-            let until = Instant::now() + wait;
-            loop {
-                match self.try_send_to(&to, msg) {
-                    None => return Err(RemoteError::UnknownActor(to)),
-                    Some(Ok(())) => return Ok(()),
-                    Some(Err(SendError::Closed(_))) => {
-                        return Err(RemoteError::Failed(format!("actor {to:?} is stopped")));
-                    }
-                    Some(Err(SendError::Full(back))) => {
-                        if Instant::now() >= until {
-                            return Err(RemoteError::MailboxFull(to));
-                        }
-                        msg = back;
-                        tokio::time::sleep(FULL_MAILBOX_POLL).await;
-                    }
+            match self.send_until(&to, msg, Instant::now() + wait).await {
+                None => Err(RemoteError::UnknownActor(to)),
+                Some(Ok(())) => Ok(()),
+                Some(Err(SendError::Closed(_))) => {
+                    Err(RemoteError::Failed(format!("actor {to:?} is stopped")))
                 }
+                Some(Err(SendError::Full(_))) => Err(RemoteError::MailboxFull(to)),
             }
         })
     }
@@ -394,27 +417,15 @@ impl LocalDelivery for Router {
         wait: Duration,
     ) -> BoxFuture<'a, u32> {
         Box::pin(async move {
-            let subscribers: Vec<String> = match read(&self.topics).get(topic) {
-                Some(s) => s.iter().cloned().collect(),
-                None => return 0,
-            };
             let until = Instant::now() + wait;
             let mut delivered = 0;
-            for name in subscribers {
-                let mut msg = Deliver::new(sender, Some(topic.to_owned()), payload.clone());
-                loop {
-                    match self.try_send_to(&name, msg) {
-                        Some(Ok(())) => delivered += 1,
-                        Some(Err(SendError::Full(back))) if Instant::now() < until => {
-                            msg = back;
-                            tokio::time::sleep(FULL_MAILBOX_POLL).await;
-                            continue;
-                        }
-                        Some(Err(_)) | None => {
-                            tracing::debug!(topic, subscriber = %name, "publish from another node dropped");
-                        }
+            for name in self.subscribers_of(topic) {
+                let msg = Deliver::new(sender, Some(topic.to_owned()), payload.clone());
+                match self.send_until(&name, msg, until).await {
+                    Some(Ok(())) => delivered += 1,
+                    _ => {
+                        tracing::debug!(topic, subscriber = %name, "publish from another node dropped")
                     }
-                    break;
                 }
             }
             delivered

@@ -21,8 +21,8 @@ use crate::engine::{AllocatorKind, EngineHandle};
 use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
 use crate::grants::{Capability, Grants, valid_name};
 use crate::host::actor::bindings::ActorPre;
-use crate::http::{HTTP_EXPORT_PREFIX, HttpApp, HttpError};
-use crate::job::{COMMAND_EXPORT_PREFIX, Job, JobExit};
+use crate::http::{HttpApp, HttpError};
+use crate::job::{Job, JobExit};
 use crate::linker::{self, ComponentReport};
 use crate::recipe::Recipe;
 use crate::router::{Deliver, Reach, Router};
@@ -279,22 +279,13 @@ impl Runtime {
             linker::check_declared(name, self.engine(), &component, &verified.claims)?;
         }
         let (_, exports) = linker::interfaces(self.engine(), &component);
-        let kind = if exports
-            .iter()
-            .any(|e| e.starts_with(linker::HANDLER_EXPORT_PREFIX))
-        {
-            ComponentKind::Actor
-        } else if exports.iter().any(|e| e.starts_with(HTTP_EXPORT_PREFIX)) {
-            ComponentKind::Http
-        } else if exports.iter().any(|e| e.starts_with(COMMAND_EXPORT_PREFIX)) {
-            ComponentKind::Command
-        } else {
-            return Err(SpawnError::NotAnActor(wasmtime::Error::msg(format!(
+        let kind = linker::kind_of(&exports).ok_or_else(|| {
+            SpawnError::NotAnActor(wasmtime::Error::msg(format!(
                 "it exports none of r1:actor/handler (an actor), wasi:http/incoming-handler \
                  (an HTTP component) or wasi:cli/run (a command); exports: [{}]",
                 exports.join(", ")
-            ))));
-        };
+            )))
+        })?;
         Ok((component, hash, provenance, kind))
     }
 
@@ -340,7 +331,7 @@ impl Runtime {
             name: Arc::from(name),
             engine: self.engine().clone(),
             grants,
-            limits: self.limits(Some(limits)),
+            limits,
             config,
             io,
             router: self.inner.router.clone(),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_test_support::{NodeProcess, NodeSpec, eventually, keyed_node, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, r1_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -189,14 +189,8 @@ fn late_joiner_catches_up_by_anti_entropy() {
 #[test]
 fn peers_outside_the_allowlist_change_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let (spec_a, key_a) = keyed_node(root.path(), "a");
-    let (spec_b, key_b) = keyed_node(root.path(), "b");
-    let (spec_d, _) = keyed_node(root.path(), "d");
-    let allow = |spec: NodeSpec| spec.arg("--allow").arg(&key_a).arg("--allow").arg(&key_b);
-    let a = allow(spec_a).start();
-    let b = allow(spec_b).join(&a.spec).start();
     // D is not on the allowlist (and admits everyone itself).
-    let d = spec_d.join(&a.spec).start();
+    let (a, b, d) = r1_test_support::allowlisted_trio(root.path());
     wait_connected(&b, 1);
     wait_connected(&d, 1);
     assert!(put(&d, "x", "intruder", b"evil").status().is_success());

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use r1_test_support::{NodeProcess, NodeSpec, eventually, guest, keyed_node, r1, r1_ok};
+use r1_test_support::{NodeProcess, NodeSpec, eventually, guest, r1, r1_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -287,14 +287,8 @@ fn across_a_partition_and_heal_a_subscriber_sees_a_gap_never_a_reordering() {
 #[test]
 fn a_peer_outside_the_allowlist_cannot_deliver() {
     let root = tempfile::tempdir().unwrap();
-    let (spec_a, key_a) = keyed_node(root.path(), "a");
-    let (spec_b, key_b) = keyed_node(root.path(), "b");
-    let (spec_d, _) = keyed_node(root.path(), "d");
-    let allow = |spec: NodeSpec| spec.arg("--allow").arg(&key_a).arg("--allow").arg(&key_b);
-    let a = allow(spec_a).start();
-    let b = allow(spec_b).join(&a.spec).start();
     // D is not on the allowlist (and admits everyone itself).
-    let d = spec_d.join(&a.spec).start();
+    let (a, b, d) = r1_test_support::allowlisted_trio(root.path());
     let id_a = node_id(&a);
     start(&a, "guest_mesh_probe", "echo", &["mesh"], &[]);
     start(&b, "guest_mesh_probe", "probe", &["mesh"], &[]);

@@ -141,19 +141,7 @@ fn read(node: &Node, key: &str) -> Option<DesiredApp> {
 
 /// Every app's desired state this node holds, by app id.
 pub fn apps(node: &Node) -> Vec<DesiredApp> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    while let Ok(page) = node
-        .store()
-        .list_keys(NAMESPACE, PREFIX, cursor.as_deref(), 1000)
-    {
-        out.extend(page.keys.iter().filter_map(|k| read(node, k)));
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    out
+    crate::heartbeat::read_under(node, PREFIX)
 }
 
 /// Where the placement rule puts every app now, from the adverts that are fresh (beaten within

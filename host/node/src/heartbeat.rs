@@ -94,17 +94,28 @@ pub fn start(node: Arc<Node>, period: Duration) {
 /// Every advert this node has seen (its own included), with its age in milliseconds, by node
 /// id; unreadable entries are skipped.
 pub fn read_all(node: &Node) -> Vec<(Heartbeat, u64)> {
-    let store = node.store();
     let now = now_ms();
+    read_under::<Heartbeat>(node, PREFIX)
+        .into_iter()
+        .map(|beat| {
+            let age = now.saturating_sub(beat.at_ms);
+            (beat, age)
+        })
+        .collect()
+}
+
+/// Every JSON value under `prefix` in Deeploy's namespace, in key order; entries that do not
+/// read as `T` are skipped.
+pub(crate) fn read_under<T: serde::de::DeserializeOwned>(node: &Node, prefix: &str) -> Vec<T> {
+    let store = node.store();
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
-    while let Ok(page) = store.list_keys(NAMESPACE, PREFIX, cursor.as_deref(), 1000) {
+    while let Ok(page) = store.list_keys(NAMESPACE, prefix, cursor.as_deref(), 1000) {
         for key in &page.keys {
             if let Ok(Some(bytes)) = store.get(NAMESPACE, key)
-                && let Ok(beat) = serde_json::from_slice::<Heartbeat>(&bytes)
+                && let Ok(value) = serde_json::from_slice(&bytes)
             {
-                let age = now.saturating_sub(beat.at_ms);
-                out.push((beat, age));
+                out.push(value);
             }
         }
         match page.cursor {

@@ -500,9 +500,13 @@ impl RemoteActors {
             self.link(&mut state, peer)
         };
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
-        if let Err(mpsc::error::TrySendError::Full(frame)) =
-            tx.try_send(Frame::Reply { id, result })
-        {
+        self.queue_surely(tx, Frame::Reply { id, result });
+    }
+
+    /// Queues a frame that must not be lost (a reply, a directory update): at once when the
+    /// link has room, else by a task that waits for room, never on the caller's thread.
+    fn queue_surely(&self, tx: mpsc::Sender<Frame>, frame: Frame) {
+        if let Err(mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame) {
             self.spawn(async move {
                 let _ = tx.send(frame).await;
             });
@@ -709,14 +713,7 @@ impl RemoteDelivery for RemoteActors {
             state.links.values().map(|l| l.tx.clone()).collect()
         };
         for tx in links {
-            if let Err(mpsc::error::TrySendError::Full(frame)) =
-                tx.try_send(Frame::Directory(directory.clone()))
-            {
-                // A directory update must not be lost: wait for room off this thread.
-                self.spawn(async move {
-                    let _ = tx.send(frame).await;
-                });
-            }
+            self.queue_surely(tx, Frame::Directory(directory.clone()));
         }
     }
 }

@@ -97,15 +97,16 @@ impl mailbox::Host for ActorState {
 
 impl logging::Host for ActorState {
     fn log(&mut self, level: Level, context: String, message: String) {
-        use super::logging::{Severity, emit};
-        let severity = match level {
-            Level::Trace => Severity::Trace,
-            Level::Debug => Severity::Debug,
-            Level::Info => Severity::Info,
-            Level::Warn => Severity::Warn,
-            Level::Error | Level::Critical => Severity::Error,
-        };
-        emit(&self.name, severity, &context, &message);
+        let actor = &*self.name;
+        match level {
+            Level::Trace => tracing::trace!(target: "r1::guest", actor, context, "{message}"),
+            Level::Debug => tracing::debug!(target: "r1::guest", actor, context, "{message}"),
+            Level::Info => tracing::info!(target: "r1::guest", actor, context, "{message}"),
+            Level::Warn => tracing::warn!(target: "r1::guest", actor, context, "{message}"),
+            Level::Error | Level::Critical => {
+                tracing::error!(target: "r1::guest", actor, context, "{message}")
+            }
+        }
     }
 }
 

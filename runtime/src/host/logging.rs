@@ -27,33 +27,16 @@ pub fn add_to_linker(linker: &mut wasmtime::component::Linker<ActorState>) -> wa
 
 impl logging::Host for ActorState {
     fn log(&mut self, level: Level, context: String, message: String) {
-        let severity = match level {
-            Level::Trace => Severity::Trace,
-            Level::Debug => Severity::Debug,
-            Level::Info => Severity::Info,
-            Level::Warn => Severity::Warn,
-            Level::Error | Level::Critical => Severity::Error,
+        use crate::host::actor::bindings::r1::actor::logging::{Host, Level as R1Level};
+        // The same event `r1:actor/logging` writes: one place decides how guest logs look.
+        let level = match level {
+            Level::Trace => R1Level::Trace,
+            Level::Debug => R1Level::Debug,
+            Level::Info => R1Level::Info,
+            Level::Warn => R1Level::Warn,
+            Level::Error => R1Level::Error,
+            Level::Critical => R1Level::Critical,
         };
-        emit(&self.name, severity, &context, &message);
-    }
-}
-
-/// A guest log event's level, whichever interface it came through.
-pub(crate) enum Severity {
-    Trace,
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// Writes one guest log event into the node log under target `r1::guest`.
-pub(crate) fn emit(actor: &str, severity: Severity, context: &str, message: &str) {
-    match severity {
-        Severity::Trace => tracing::trace!(target: "r1::guest", actor, context, "{message}"),
-        Severity::Debug => tracing::debug!(target: "r1::guest", actor, context, "{message}"),
-        Severity::Info => tracing::info!(target: "r1::guest", actor, context, "{message}"),
-        Severity::Warn => tracing::warn!(target: "r1::guest", actor, context, "{message}"),
-        Severity::Error => tracing::error!(target: "r1::guest", actor, context, "{message}"),
+        Host::log(self, level, context, message);
     }
 }

@@ -395,6 +395,19 @@ pub fn keyed_node(root: &Path, name: &str) -> (NodeSpec, String) {
     (NodeSpec::new(&dir), hex)
 }
 
+/// Three nodes for admission tests: A and B admit only each other (`--allow`, B joins A), D is
+/// on no allowlist (it admits everyone) and joins A.
+pub fn allowlisted_trio(root: &Path) -> (NodeProcess, NodeProcess, NodeProcess) {
+    let (spec_a, key_a) = keyed_node(root, "a");
+    let (spec_b, key_b) = keyed_node(root, "b");
+    let (spec_d, _) = keyed_node(root, "d");
+    let allow = |spec: NodeSpec| spec.arg("--allow").arg(&key_a).arg("--allow").arg(&key_b);
+    let a = allow(spec_a).start();
+    let b = allow(spec_b).join(&a.spec).start();
+    let d = spec_d.join(&a.spec).start();
+    (a, b, d)
+}
+
 /// `--http off` unless the spec sets `--http` itself (the default port would be shared by
 /// every node the tests start).
 fn http_off(args: &[String]) -> &'static [&'static str] {
