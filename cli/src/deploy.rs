@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use r1_client::Client;
 use r1_deeploy::signed::{Action, SignedRequest};
 use r1_deeploy::spec::AppSpec;
+use r1_deeploy::state::AppView;
 use r1_runtime::signing::keys;
 
 fn now_s() -> u64 {
@@ -72,8 +73,8 @@ fn with_cids(client: &Client, text: &str, base: &Path) -> Result<String> {
     })
 }
 
-/// `r1 deploy`: validates, adds files, signs and submits the spec.
-pub fn deploy(api: &str, file: &Path, key: Option<&Path>, valid: Duration) -> Result<()> {
+/// `r1 deploy`: validates, adds files, signs and submits the spec; returns the app id.
+pub fn deploy(api: &str, file: &Path, key: Option<&Path>, valid: Duration) -> Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     AppSpec::parse(&text)?; // refuse a bad spec before touching the node
@@ -90,11 +91,203 @@ pub fn deploy(api: &str, file: &Path, key: Option<&Path>, valid: Duration) -> Re
         valid.as_secs(),
     )?;
     let desired = client.deeploy_submit(&request)?;
+    let app = desired["app_id"].as_str().unwrap_or("?").to_owned();
     println!(
-        "accepted {} version {}",
-        desired["app_id"].as_str().unwrap_or("?"),
+        "accepted {app} version {}",
         desired["version"].as_str().unwrap_or("?")
     );
+    Ok(app)
+}
+
+/// `r1 app rollback NAME`: a signed rollback; returns the app id.
+pub fn rollback(api: &str, name: &str, key: Option<&Path>) -> Result<String> {
+    let request =
+        SignedRequest::sign(&signing_key(key)?, Action::Rollback, name, "", now_s(), 120)?;
+    let desired = Client::connect(api)?.deeploy_submit(&request)?;
+    let app = desired["app_id"].as_str().unwrap_or(name).to_owned();
+    println!(
+        "rolling {app} back to version {}",
+        desired["version"].as_str().unwrap_or("?")
+    );
+    Ok(app)
+}
+
+fn app_view(client: &Client, name: &str) -> Result<AppView> {
+    serde_json::from_value(client.deeploy_app(name)?).context("the node's app view")
+}
+
+/// Shows an app converging on its desired version until it has, or `wait` runs out (0: not
+/// at all). Progress is a bar on a terminal, a line per change otherwise.
+pub fn watch(api: &str, app: &str, wait: Duration) -> Result<()> {
+    if wait.is_zero() {
+        return Ok(());
+    }
+    let client = Client::connect(api)?;
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} replicas healthy {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut last = None;
+    loop {
+        let view = app_view(&client, app)?;
+        let progress = view.progress();
+        let version = view
+            .desired
+            .as_ref()
+            .map_or("?".to_owned(), |d| d.version.clone());
+        let mut note = format!("(version {version}");
+        if progress.others > 0 {
+            note += &format!(", {} old replica(s) still placed", progress.others);
+        }
+        if progress.short > 0 {
+            note += &format!(
+                ", {} replica(s) short: too few nodes qualify",
+                progress.short
+            );
+        }
+        note += ")";
+        if let Some(why) = view.desired.as_ref().and_then(|d| d.reverted.clone()) {
+            bar.finish_and_clear();
+            bail!("{app} was reverted: {why}");
+        }
+        if bar.is_hidden() {
+            if last != Some(progress) {
+                println!(
+                    "{}/{} replicas healthy {note}",
+                    progress.healthy, progress.placed
+                );
+            }
+        } else {
+            bar.set_length(progress.placed as u64);
+            bar.set_position(progress.healthy as u64);
+            bar.set_message(note);
+            bar.tick();
+        }
+        last = Some(progress);
+        if progress.converged() {
+            bar.finish_and_clear();
+            println!(
+                "{app} {version}: {} replica(s) healthy in {:.1} s",
+                progress.healthy,
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        if started.elapsed() >= wait {
+            bar.finish_and_clear();
+            bail!(
+                "{app} has not converged after {} s ({}/{} healthy); see `r1 app show {app}`",
+                wait.as_secs(),
+                progress.healthy,
+                progress.placed
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `r1 app show NAME`.
+pub fn show(api: &str, name: &str, json: bool) -> Result<()> {
+    let client = Client::connect(api)?;
+    if json {
+        println!("{:#}", client.deeploy_app(name)?);
+        return Ok(());
+    }
+    let view = app_view(&client, name)?;
+    match &view.desired {
+        Some(d) => {
+            println!("{}  version {}", d.app_id, d.version);
+            if let Some(p) = &d.previous {
+                println!(
+                    "  previous version {} (r1 app rollback goes back to it)",
+                    p.version
+                );
+            }
+            if let Some(why) = &d.reverted {
+                println!("  reverted: {why}");
+            }
+        }
+        None => println!("{name}: removed (its replicas are being stopped)"),
+    }
+    let progress = view.progress();
+    println!(
+        "  {}/{} replicas of the desired version healthy{}",
+        progress.healthy,
+        progress.placed,
+        if progress.others > 0 {
+            format!(", {} of other versions", progress.others)
+        } else {
+            String::new()
+        }
+    );
+    let Some(placement) = &view.placement else {
+        println!("  not placed yet (is a scheduler running on the mesh?)");
+        return Ok(());
+    };
+    println!(
+        "  {:<16} {:<12} {:<10} {:<10} health",
+        "component", "node", "version", "state"
+    );
+    for slot in &placement.slots {
+        let replica = view
+            .status
+            .iter()
+            .filter(|n| n.node == slot.node)
+            .flat_map(|n| n.replicas.iter())
+            .find(|r| r.component == slot.component && r.version == slot.version);
+        let (state, health) = match replica {
+            Some(r) if r.healthy => (r.state.clone(), "healthy".to_owned()),
+            Some(r) => (
+                r.state.clone(),
+                r.detail.clone().unwrap_or_else(|| "not healthy yet".into()),
+            ),
+            None => ("-".into(), "no report yet".into()),
+        };
+        println!(
+            "  {:<16} …{:<11} {:<10} {:<10} {health}",
+            slot.component,
+            r1_deeploy::scheduler::short_node(&slot.node),
+            slot.version,
+            state
+        );
+    }
+    for (component, missing) in &placement.short {
+        println!("  {component}: {missing} replica(s) short (too few nodes qualify)");
+    }
+    if !placement.events.is_empty() {
+        println!("  events:");
+        for e in placement.events.iter().rev().take(12).rev() {
+            println!("    {}  {}", clock(e.at_ms), e.text);
+        }
+    }
+    Ok(())
+}
+
+/// `HH:MM:SS.mmm` UTC of a unix-millisecond time.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60,
+        ms % 1000
+    )
+}
+
+/// `r1 app call NAME MESSAGE`.
+pub fn call(
+    api: &str,
+    name: &str,
+    component: Option<&str>,
+    message: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let reply =
+        Client::connect(api)?.app_request(name, component, message.as_bytes().to_vec(), timeout)?;
+    println!("{}", String::from_utf8_lossy(&reply));
     Ok(())
 }
 

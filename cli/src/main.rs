@@ -103,8 +103,9 @@ enum Command {
         api: ApiArgs,
     },
     /// Deploy an app (a Deeploy spec, TOML; see docs/deeploy.md): validated, its `file`
-    /// components added to R1FS, signed with your publisher key and submitted. Placement and
-    /// running come with the scheduler.
+    /// components added to R1FS, signed with your publisher key and submitted; then shows
+    /// progress until every replica of the new version is placed and healthy (a rolling
+    /// update: until the old version is gone), or --wait-s runs out.
     Deploy {
         /// The app spec.
         spec: PathBuf,
@@ -114,6 +115,9 @@ enum Command {
         /// How long the signed request stays valid, in seconds (at most 600).
         #[arg(long, default_value_t = 300)]
         valid_s: u64,
+        /// Seconds to wait for the app to converge (0: submit only).
+        #[arg(long, default_value_t = 120)]
+        wait_s: u64,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -406,9 +410,20 @@ struct NodeArgs {
     /// Where models run: cpu, cuda, cuda:N or auto (default: the config's, else cpu).
     #[arg(long)]
     device: Option<String>,
-    /// Milliseconds between Deeploy heartbeats (default: the config's, else 2000).
+    /// Milliseconds between Deeploy heartbeats (default: the config's, else 1000); a node
+    /// silent for three is failed over.
     #[arg(long)]
     heartbeat_ms: Option<u64>,
+    /// Run Deeploy's scheduler system actor from this component
+    /// (target/wasm/deeploy_scheduler.wasm after `make guests`).
+    #[arg(long)]
+    scheduler: Option<PathBuf>,
+    /// A Deeploy tag this node advertises, KEY=VALUE (repeatable; for constraints and spread).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Memory offered to Deeploy replicas, MiB (default: what is available at start).
+    #[arg(long)]
+    memory_mb: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -469,6 +484,44 @@ enum AppCommand {
     /// Where the placement rule puts every app now (from fresh node adverts and the desired
     /// state): what the scheduler will place, and any shortfall.
     Plan {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// One app: desired version, where each replica runs and its health, recent events.
+    Show {
+        /// The app's name (or OWNER/NAME when two owners use it).
+        name: String,
+        /// Print the JSON instead.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Send a message to an app by name; a healthy replica on any node answers.
+    Call {
+        /// The app's name (or OWNER/NAME).
+        name: String,
+        /// The message (text).
+        message: String,
+        /// Which component (needed when the app has several).
+        #[arg(long)]
+        component: Option<String>,
+        /// How long to wait for the reply, in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Go back to the app's previous version (a signed request), and show it converge.
+    Rollback {
+        /// The app's name.
+        name: String,
+        /// Publisher key (default: $R1_KEY or ~/.config/r1/publisher.key).
+        #[arg(long, env = "R1_KEY")]
+        key: Option<PathBuf>,
+        /// Seconds to wait for the app to converge (0: submit only).
+        #[arg(long, default_value_t = 120)]
+        wait_s: u64,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -753,14 +806,39 @@ fn dispatch(command: Command) -> Result<()> {
             spec,
             key,
             valid_s,
+            wait_s,
             api,
         } => {
             let valid = std::time::Duration::from_secs(valid_s);
             deploy::check_window(valid)?;
-            deploy::deploy(&api.api, &spec, key.as_deref(), valid)
+            let app = deploy::deploy(&api.api, &spec, key.as_deref(), valid)?;
+            deploy::watch(&api.api, &app, std::time::Duration::from_secs(wait_s))
         }
         Command::Apps { api } => deploy::list(&api.api),
         Command::App(AppCommand::Plan { api }) => deploy::plan(&api.api),
+        Command::App(AppCommand::Show { name, json, api }) => deploy::show(&api.api, &name, json),
+        Command::App(AppCommand::Call {
+            name,
+            message,
+            component,
+            timeout_ms,
+            api,
+        }) => deploy::call(
+            &api.api,
+            &name,
+            component.as_deref(),
+            &message,
+            std::time::Duration::from_millis(timeout_ms),
+        ),
+        Command::App(AppCommand::Rollback {
+            name,
+            key,
+            wait_s,
+            api,
+        }) => {
+            let app = deploy::rollback(&api.api, &name, key.as_deref())?;
+            deploy::watch(&api.api, &app, std::time::Duration::from_secs(wait_s))
+        }
         Command::App(AppCommand::Rm { name, key, api }) => {
             deploy::remove(&api.api, &name, key.as_deref())
         }

@@ -49,6 +49,23 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
     if let Some(ms) = args.heartbeat_ms {
         config.deeploy.heartbeat_ms = ms.max(50);
     }
+    if let Some(path) = &args.scheduler {
+        anyhow::ensure!(
+            path.is_file(),
+            "--scheduler {}: no such file (build it with `make guests`)",
+            path.display()
+        );
+        config.deeploy.scheduler = Some(path.clone());
+    }
+    for tag in &args.tags {
+        let (key, value) = tag
+            .split_once('=')
+            .with_context(|| format!("--tag {tag:?} is not KEY=VALUE"))?;
+        config.deeploy.tags.insert(key.to_owned(), value.to_owned());
+    }
+    if let Some(mb) = args.memory_mb {
+        config.deeploy.memory_mb = Some(mb);
+    }
     match args.http.as_deref() {
         None => {}
         Some("off") => config.http = None,

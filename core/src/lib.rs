@@ -16,6 +16,7 @@
 pub mod contract;
 pub mod error;
 pub mod name;
+#[cfg(unix)] // owner-only file modes; guests (wasm) never read token files
 pub mod token_file;
 
 pub use contract::BoxFuture;

@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "../wit/mesh", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "../wit/mesh", "../wit/deeploy", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -192,6 +192,33 @@ pub mod mesh {
 }
 
 /// Logging into the node log, attributed to this actor.
+/// Deeploy's scheduler control (`r1:deeploy`), for the scheduler system actor: a node grants
+/// `deeploy` only to the scheduler it starts itself, so any other actor calling these is
+/// refused before it starts. Documents are JSON of `r1-deeploy`'s state types.
+pub mod deeploy {
+    use crate::__bindings::r1::deeploy::scheduler as wit;
+
+    /// The scheduler's view now (a `View`).
+    pub fn view() -> Result<String, String> {
+        wit::view()
+    }
+
+    /// Writes one app's whole placement (an `AppPlacement`).
+    pub fn place(app: &str, placement: &str) -> Result<(), String> {
+        wit::place(app, placement)
+    }
+
+    /// Deletes the placement of an app no longer desired.
+    pub fn drop(app: &str) -> Result<(), String> {
+        wit::drop(app)
+    }
+
+    /// Sets `app` back to its previous version because `failed` failed.
+    pub fn revert(app: &str, failed: &str, reason: &str) -> Result<(), String> {
+        wit::revert(app, failed, reason)
+    }
+}
+
 pub mod log {
     use super::{Level, wit_logging};
 

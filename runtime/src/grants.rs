@@ -14,6 +14,8 @@
 //!   `edil-owner:JOB`: also decrypt its aggregates (repeatable).
 //! - `mesh`: reach actors on other nodes (`r1:mesh`, and `r1:actor/mailbox` beyond this node).
 //! - `http:HOST`: outgoing HTTP to HOST (`wasi:http/outgoing-handler`; repeatable).
+//! - `deeploy`: Deeploy's scheduler control (`r1:deeploy`); the node gives it only to the
+//!   scheduler system actor it starts itself.
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -55,6 +57,10 @@ pub struct Grants {
     /// Hosts outgoing HTTP may reach (`http:HOST`), lower-case.
     #[serde(default)]
     pub http_hosts: BTreeSet<String>,
+    /// Deeploy's scheduler control (`deeploy`): a node grants it only to its own system
+    /// actors.
+    #[serde(default)]
+    pub deeploy: bool,
 }
 
 /// Which models an `infer` grant opens.
@@ -91,6 +97,8 @@ pub enum Capability {
     Mesh,
     /// Outgoing HTTP to named hosts: `wasi:http/outgoing-handler`.
     Http,
+    /// Deeploy's scheduler control: `r1:deeploy` (granted by a node to its system actors).
+    Deeploy,
 }
 
 /// What one import needs.

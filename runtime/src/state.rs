@@ -112,6 +112,8 @@ pub struct ActorState {
         Arc<dyn EdilService>,
         std::collections::BTreeMap<String, bool>,
     )>,
+    /// Deeploy's scheduler control, present only when granted (system actors).
+    pub(crate) deeploy: Option<Arc<dyn r1_core::contract::deeploy::SchedulerControl>>,
 }
 
 /// How an instance's WASI standard streams, arguments and environment are set up. Nothing is
@@ -187,6 +189,7 @@ impl ActorState {
             http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_hooks: Default::default(),
             edil: None,
+            deeploy: None,
         };
         Ok(state)
     }

@@ -133,6 +133,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Deeploy's scheduler control behind `deeploy` (system actors only).
+    pub fn deeploy(
+        mut self,
+        control: Arc<dyn r1_core::contract::deeploy::SchedulerControl>,
+    ) -> Self {
+        self.services.deeploy = Some(control);
+        self
+    }
+
     /// Delivery to `NODE/NAME` addresses (without it, such addresses are refused).
     pub fn remote(mut self, transport: Arc<dyn RemoteDelivery>) -> Self {
         self.remote = Some(transport);

@@ -14,6 +14,7 @@
 pub mod admission;
 pub mod blobs;
 pub mod control;
+pub mod deeploy;
 pub mod edil;
 pub mod identity;
 pub mod infer;

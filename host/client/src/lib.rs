@@ -361,6 +361,35 @@ impl Client {
         self.json(self.get("/v1/deeploy/apps"))
     }
 
+    /// One app (`NAME` or `OWNER/NAME`): its desired state, placement and replica status.
+    pub fn deeploy_app(&self, name: &str) -> Result<Value> {
+        self.json(self.get("/v1/deeploy/app").query(&[("name", name)]))
+    }
+
+    /// Sends `payload` to app `name` (its `component`, when it has several) and returns the
+    /// reply of a healthy replica on any node.
+    pub fn app_request(
+        &self,
+        name: &str,
+        component: Option<&str>,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>> {
+        let mut query = vec![
+            ("name", name.to_owned()),
+            ("timeout_ms", timeout.as_millis().to_string()),
+        ];
+        if let Some(c) = component {
+            query.push(("component", c.to_owned()));
+        }
+        self.bytes(
+            self.post("/v1/deeploy/app/request")
+                .query(&query)
+                .timeout(timeout + Duration::from_secs(5))
+                .body(payload),
+        )
+    }
+
     /// Every node's latest Deeploy advert as this node sees it (`advert`, `at_ms`, `age_ms`).
     pub fn deeploy_nodes(&self) -> Result<Vec<Value>> {
         self.json(self.get("/v1/deeploy/nodes"))

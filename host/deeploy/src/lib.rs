@@ -25,8 +25,10 @@
 pub mod nonces;
 pub mod placement;
 pub mod policy;
+pub mod scheduler;
 pub mod signed;
 pub mod spec;
+pub mod state;
 
 /// Why a spec or a signed request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,8 +10,9 @@
 //!    tags) and that have room (free memory ≥ the replica's reservation);
 //! 2. `per_node`: every candidate; `replicas = N`: N distinct nodes, taken round-robin over
 //!    the spread tag's values (in value order) so replicas spread evenly, and within a value
-//!    by least load first, ties broken by a hash of (app, component, node) — rendezvous
-//!    hashing, so apps do not pile onto the same "first" node;
+//!    nodes that already run the replica first (sticky), then least load (this plan's
+//!    replicas), ties broken by a hash of (app, component, node) — rendezvous hashing, so apps
+//!    do not pile onto the same "first" node;
 //! 3. each placed replica reserves memory on its node for the apps after it (bin packing);
 //! 4. fewer candidates than replicas places what fits and reports the shortfall.
 
@@ -41,8 +42,11 @@ pub struct NodeAdvert {
     pub models: Vec<String>,
     /// Operator tags (`zone = "a"`).
     pub tags: BTreeMap<String, String>,
-    /// Replicas it runs now (its load).
+    /// Actors it runs now (informational: placement counts its own replicas).
     pub load: u32,
+    /// Whether it runs a Deeploy scheduler (the leader is the lowest such node id).
+    #[serde(default)]
+    pub scheduler: bool,
 }
 
 /// One replica's place.
@@ -92,13 +96,20 @@ fn mix_u64(mut h: u64) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Places every app in `apps` (`(app_id, spec)`) on the nodes of `adverts`.
-pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)]) -> Plan {
-    // Working state: free memory and load per node, by node id order.
+/// (app, component, node) triples already placed: kept where they still fit.
+pub type Sticky = std::collections::HashSet<(String, String, String)>;
+
+/// Places every app in `apps` (`(app_id, spec)`) on the nodes of `adverts`, keeping the
+/// replicas in `sticky` where they are while their node still qualifies (so a lost node moves
+/// only its own replicas, and a healed partition keeps what runs).
+pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)], sticky: &Sticky) -> Plan {
+    // Working state: free memory and load per node, by node id order. The load counts this
+    // plan's replicas only: the adverts' own load moves as replicas start, and a placement
+    // that followed it would never settle.
     let mut nodes: Vec<&NodeAdvert> = adverts.iter().collect();
     nodes.sort_by(|a, b| a.node.cmp(&b.node));
     let mut free: Vec<u64> = nodes.iter().map(|n| n.free_memory_mb).collect();
-    let mut load: Vec<u32> = nodes.iter().map(|n| n.load).collect();
+    let mut load: Vec<u32> = vec![0; nodes.len()];
     let mut apps: Vec<&(String, AppSpec)> = apps.iter().collect();
     apps.sort_by(|a, b| a.0.cmp(&b.0));
     let mut plan = Plan::default();
@@ -128,16 +139,22 @@ pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)]) -> Plan {
                     .map_or("", String::as_str);
                 groups.entry(key).or_default().push(i);
             }
-            // Within a group, best first: least load, then the rendezvous hash. Only the first
+            // Within a group, best first: already there, then least load, then the rendezvous
+            // hash. Only the first
             // `wanted` can be taken, so those are selected in linear time and only they sorted
             // (10,000 candidates cost one hash each, not one per comparison).
             let app_hash = mix(&[app_id, &component.name]);
             for members in groups.values_mut() {
-                let mut keyed: Vec<((u32, u64, usize), usize)> = members
+                let mut keyed: Vec<((bool, u32, u64, usize), usize)> = members
                     .iter()
                     .map(|&i| {
                         let h = mix(&[&nodes[i].node]) ^ app_hash;
-                        ((load[i], mix_u64(h), i), i)
+                        let here = sticky.contains(&(
+                            app_id.clone(),
+                            component.name.clone(),
+                            nodes[i].node.clone(),
+                        ));
+                        ((!here, load[i], mix_u64(h), i), i)
                     })
                     .collect();
                 if keyed.len() > wanted && wanted > 0 {
@@ -197,6 +214,7 @@ mod tests {
             models: vec![],
             tags: [("zone".to_string(), zone.to_string())].into(),
             load: 0,
+            scheduler: false,
         }
     }
 
@@ -219,6 +237,7 @@ mod tests {
         let plan = place(
             &nodes,
             &[("o/web".into(), app("replicas = 3\nspread = \"zone\""))],
+            &Sticky::new(),
         );
         assert!(plan.short.is_empty());
         let zones: std::collections::BTreeSet<&str> = plan
@@ -243,12 +262,17 @@ mod tests {
                 "o/web".into(),
                 app("replicas = 2\n[constraints]\ngpu = true"),
             )],
+            &Sticky::new(),
         );
         assert_eq!(plan.placements.len(), 1);
         assert_eq!(plan.placements[0].node, "g1");
         assert_eq!(plan.short, vec![("o/web".into(), "api".into(), 1)]);
         // 100 MiB fits one 64 MiB replica; 32 MiB fits none.
-        let plan = place(&nodes[..2], &[("o/web".into(), app("per_node = true"))]);
+        let plan = place(
+            &nodes[..2],
+            &[("o/web".into(), app("per_node = true"))],
+            &Sticky::new(),
+        );
         assert_eq!(plan.placements.len(), 1);
         assert_eq!(plan.placements[0].node, "n1");
     }
@@ -261,13 +285,13 @@ mod tests {
         let apps: Vec<(String, AppSpec)> = (0..20)
             .map(|i| (format!("o/app{i}"), app("replicas = 4\nspread = \"zone\"")))
             .collect();
-        let one = place(&nodes, &apps);
+        let one = place(&nodes, &apps, &Sticky::new());
         let mut nodes_rev = nodes.clone();
         nodes_rev.reverse();
         let mut apps_rev = apps.clone();
         apps_rev.reverse();
         assert_eq!(
-            place(&nodes_rev, &apps_rev),
+            place(&nodes_rev, &apps_rev, &Sticky::new()),
             one,
             "input order must not matter"
         );
@@ -278,5 +302,29 @@ mod tests {
             *per_node.entry(&p.node).or_default() += 1;
         }
         assert!(per_node.values().all(|&n| n <= 4), "{per_node:?}");
+    }
+
+    #[test]
+    fn a_lost_node_moves_only_its_own_replicas() {
+        let nodes: Vec<NodeAdvert> = (0..6).map(|i| node(&format!("n{i}"), "a", 1024)).collect();
+        let apps: Vec<(String, AppSpec)> = (0..4)
+            .map(|i| (format!("o/app{i}"), app("replicas = 3")))
+            .collect();
+        let before = place(&nodes, &apps, &Sticky::new());
+        let sticky: Sticky = before
+            .placements
+            .iter()
+            .map(|p| (p.app.clone(), p.component.clone(), p.node.clone()))
+            .collect();
+        let lost = before.placements[0].node.clone();
+        let rest: Vec<NodeAdvert> = nodes.iter().filter(|n| n.node != lost).cloned().collect();
+        let after = place(&rest, &apps, &sticky);
+        assert_eq!(after.placements.len(), before.placements.len());
+        for p in &before.placements {
+            if p.node != lost {
+                assert!(after.placements.contains(p), "{p:?} moved without cause");
+            }
+        }
+        assert!(after.placements.iter().all(|p| p.node != lost));
     }
 }

@@ -31,6 +31,9 @@ impl Default for OperatorPolicy {
     }
 }
 
+/// The control grant of Deeploy's scheduler: never granted to a remote spec.
+pub const SYSTEM_GRANT: &str = "deeploy";
+
 /// A grant string's kind: what comes before the first `:` (`cstore:app` → `cstore`).
 pub fn grant_kind(grant: &str) -> &str {
     grant.split_once(':').map_or(grant, |(kind, _)| kind)
@@ -50,6 +53,12 @@ impl OperatorPolicy {
         for component in &spec.components {
             for grant in &component.grants {
                 let kind = grant_kind(grant);
+                if kind == SYSTEM_GRANT {
+                    return Err(DeeployError::Policy(format!(
+                        "component {:?} asks for {grant:?}, which only a node grants to its own system actors",
+                        component.name
+                    )));
+                }
                 if (kind == "fs" || kind == "fs-ro") && !self.allow_host_fs {
                     return Err(DeeployError::Policy(format!(
                         "component {:?} asks for host directory grant {grant:?}; this node does not grant host directories to remote specs",
@@ -94,6 +103,12 @@ mod tests {
             ..OperatorPolicy::default()
         };
         open.check(&spec("\"fs-ro:/srv=/data\"", 1)).unwrap();
+        assert!(
+            open.check(&spec("\"deeploy\"", 1))
+                .unwrap_err()
+                .to_string()
+                .contains("system actors")
+        );
         let strict = OperatorPolicy {
             deny_kinds: ["http".to_string()].into(),
             max_replicas: 5,

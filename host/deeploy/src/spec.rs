@@ -151,6 +151,9 @@ pub struct UpdateStrategy {
     pub canaries: u32,
     /// Go back to the previous version when the new one fails its health checks.
     pub auto_revert: bool,
+    /// How long a new replica may take to become healthy before it counts as failing, in
+    /// milliseconds.
+    pub progress_deadline_ms: u64,
 }
 
 impl Default for UpdateStrategy {
@@ -161,6 +164,7 @@ impl Default for UpdateStrategy {
             min_healthy_ms: 2000,
             canaries: 0,
             auto_revert: true,
+            progress_deadline_ms: 30_000,
         }
     }
 }

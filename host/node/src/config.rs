@@ -60,14 +60,34 @@ pub struct DeeploySettings {
     pub tags: std::collections::BTreeMap<String, String>,
     /// What remote app specs may be granted here (`[deeploy.policy]`).
     pub policy: r1_deeploy::policy::OperatorPolicy,
+    /// The scheduler system actor's component (`deeploy_scheduler.wasm`); none: this node
+    /// places nothing itself (it still beats and runs what is placed on it).
+    pub scheduler: Option<PathBuf>,
+    /// Milliseconds between scheduler passes.
+    pub schedule_ms: u64,
+    /// Milliseconds between reconciler passes (start/stop what the placements say, report).
+    pub reconcile_ms: u64,
+    /// Memory offered to workloads, MiB (default: what is available at start).
+    pub memory_mb: Option<u64>,
+}
+
+impl DeeploySettings {
+    /// How recent an advert must be for its node to count as alive: three heartbeats.
+    pub fn fresh_ms(&self) -> u64 {
+        self.heartbeat_ms.saturating_mul(3).max(150)
+    }
 }
 
 impl Default for DeeploySettings {
     fn default() -> Self {
         Self {
-            heartbeat_ms: 2000,
+            heartbeat_ms: 1000,
             tags: Default::default(),
             policy: Default::default(),
+            scheduler: None,
+            schedule_ms: 500,
+            reconcile_ms: 500,
+            memory_mb: None,
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct Deployment {
     /// For an HTTP component: the path prefix it is served on.
     #[serde(default)]
     pub route: Option<String>,
+    /// For a Deeploy replica: its app (`OWNER/NAME`); the reconciler owns it.
+    #[serde(default)]
+    pub deeploy: Option<String>,
 }
 
 /// The deployment records and component files under a data dir.

@@ -10,7 +10,6 @@ pub mod api;
 pub mod config;
 pub mod deeploy;
 pub mod deployments;
-pub mod heartbeat;
 pub mod http_apps;
 pub mod identity;
 pub mod node;

@@ -75,7 +75,12 @@ pub struct Node {
     /// Where the RESP listener is bound, if on.
     resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
+    /// Deeploy replicas running here: instance name → app.
+    replicas: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
+
+/// The scheduler system actor's name on every node that runs one.
+pub const SCHEDULER: &str = "deeploy-scheduler";
 
 impl Node {
     /// The configuration the node runs on.
@@ -269,6 +274,11 @@ impl Node {
             .blobs(fs.clone())
             .inference(infer.clone())
             .edil(edil.clone())
+            .deeploy(Arc::new(crate::deeploy::control::Control::new(
+                cstore.clone(),
+                mesh.peer_id().to_string(),
+                config.deeploy.fresh_ms(),
+            )))
             .remote(remote.clone())
             .build()?;
         remote.attach(runtime.local_delivery());
@@ -303,11 +313,17 @@ impl Node {
             deeploy_nonces: Default::default(),
             resp,
             deployments,
+            replicas: Default::default(),
         });
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
             match node.spawn_deployment(&deployment, wasm).await {
-                Ok(_) => tracing::info!(actor = %name, "restored deployment"),
+                Ok(_) => {
+                    if let Some(app) = &deployment.deeploy {
+                        node.replicas().insert(name.clone(), app.clone());
+                    }
+                    tracing::info!(actor = %name, "restored deployment")
+                }
                 Err(err) => tracing::error!(actor = %name, "cannot restore deployment: {err:#}"),
             }
         }
@@ -351,7 +367,13 @@ impl Node {
             config,
             io,
             route,
+            deeploy,
         } = launch;
+        if grants.deeploy {
+            return Err(DeployError::Denied(
+                "the deeploy grant is for the node's own scheduler system actor only".into(),
+            ));
+        }
         let info = self
             .runtime
             .spawn_with_io(
@@ -395,6 +417,7 @@ impl Node {
             args: io.args,
             env: io.env,
             route,
+            deeploy: deeploy.clone(),
         };
         if let Err(err) = self.deployments.save(&deployment, &wasm) {
             // Not remembered means not acknowledged: undo the start.
@@ -402,12 +425,67 @@ impl Node {
             let _ = self.runtime.stop(&name).await;
             return Err(DeployError::Persist(format!("{err:#}")));
         }
+        if let Some(app) = deeploy {
+            self.replicas().insert(name, app);
+        }
         Ok(info)
+    }
+
+    fn replicas(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
+        self.replicas.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The Deeploy replicas on this node: instance name → app (`OWNER/NAME`).
+    pub fn deeploy_replicas(&self) -> std::collections::BTreeMap<String, String> {
+        self.replicas().clone()
+    }
+
+    /// Starts the Deeploy scheduler system actor from `wasm` (granted `deeploy` and nothing
+    /// else; not recorded: the node starts it again from its config at every start) and ticks
+    /// it every `period`.
+    pub async fn start_scheduler(
+        self: &Arc<Self>,
+        wasm: Vec<u8>,
+        period: std::time::Duration,
+    ) -> Result<(), SpawnError> {
+        let mut grants = Grants::default();
+        grants.deeploy = true;
+        self.runtime
+            .spawn(ActorSpec {
+                name: SCHEDULER.into(),
+                wasm,
+                grants,
+                config: Vec::new(),
+                limits: None,
+            })
+            .await?;
+        let node = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period.max(std::time::Duration::from_millis(50)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(node) = node.upgrade() else { break };
+                let timeout = std::time::Duration::from_secs(10);
+                match node
+                    .runtime
+                    .request(SCHEDULER, b"tick".to_vec(), timeout)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(r1_runtime::DeliveryError::UnknownActor(_)) => break,
+                    Err(e) => tracing::warn!("scheduler pass failed: {e}"),
+                }
+            }
+        });
+        tracing::info!("deeploy scheduler started");
+        Ok(())
     }
 
     /// Stops an actor and forgets its deployment, so it stays stopped after a restart.
     pub async fn undeploy(&self, name: &str) -> Result<(), DeployError> {
         self.runtime.stop(name).await?;
+        self.replicas().remove(name);
         self.routes.remove_component(name);
         self.deployments
             .remove(name)
@@ -421,9 +499,8 @@ impl From<DeployError> for r1_core::ServiceError {
         use r1_core::ServiceError;
         let message = e.to_string();
         match e {
-            DeployError::Spawn(SpawnError::Signature(_) | SpawnError::Grant(_)) => {
-                ServiceError::Denied(message)
-            }
+            DeployError::Spawn(SpawnError::Signature(_) | SpawnError::Grant(_))
+            | DeployError::Denied(_) => ServiceError::Denied(message),
             DeployError::Spawn(SpawnError::Setup { .. }) | DeployError::Persist(_) => {
                 ServiceError::Unavailable(message)
             }
@@ -468,6 +545,7 @@ impl ActorControl for Node {
                     config: launch.config,
                     io: r1_runtime::Io::default(),
                     route: None,
+                    deeploy: None,
                 })
                 .await?;
             Ok(summary(info))
@@ -492,6 +570,9 @@ pub enum DeployError {
     /// The actor could not be stopped (no such actor, or it did not answer).
     #[error(transparent)]
     Delivery(#[from] r1_runtime::DeliveryError),
+    /// The node refuses what was asked (a system-only grant).
+    #[error("{0}")]
+    Denied(String),
     /// The deployment could not be saved or removed on disk; a failed save stops the actor.
     #[error("cannot record the deployment: {0}")]
     Persist(String),
@@ -516,6 +597,8 @@ pub struct Launch {
     pub io: r1_runtime::Io,
     /// For an HTTP component: the path prefix it is served on (default `/NAME`).
     pub route: Option<String>,
+    /// For a Deeploy replica: its app (`OWNER/NAME`), so the reconciler knows it as its own.
+    pub deeploy: Option<String>,
 }
 
 /// Starts the mesh and CSTORE replication, and routes mesh events to their services.

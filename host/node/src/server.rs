@@ -28,10 +28,7 @@ pub fn serve(config: NodeConfig) -> Result<()> {
     let cors_origins = config.api_cors_origins.clone();
     actix::System::new().block_on(async move {
         let node = node::Node::start(config).await?;
-        crate::heartbeat::start(
-            node.clone(),
-            std::time::Duration::from_millis(node.config().deeploy.heartbeat_ms),
-        );
+        crate::deeploy::start(&node).await;
         let data = actix_web::web::Data::new(node.clone());
         let addr = node.config().api;
         let server = actix_web::HttpServer::new(move || {

@@ -12,6 +12,7 @@
 //! before instantiation, naming the grant), and an instance's handle is scoped to its grant.
 
 pub mod cstore;
+pub mod deeploy;
 pub mod edil;
 pub mod http;
 pub mod infer;
@@ -67,13 +68,14 @@ pub struct Unit {
 }
 
 /// Every capability the runtime can grant, in linking order.
-pub static UNITS: [&Unit; 6] = [
+pub static UNITS: [&Unit; 7] = [
     &cstore::UNIT,
     &r1fs::UNIT,
     &infer::UNIT,
     &edil::UNIT,
     &mesh::UNIT,
     &http::UNIT,
+    &deeploy::UNIT,
 ];
 
 /// The unit of `cap`.
@@ -97,6 +99,8 @@ pub struct HostServices {
     pub infer: Option<Arc<dyn InferService>>,
     /// Federated learning: `edil:JOB`, `edil-owner:JOB`.
     pub edil: Option<Arc<dyn EdilService>>,
+    /// Deeploy's scheduler control: `deeploy` (system actors only).
+    pub deeploy: Option<Arc<dyn r1_core::contract::deeploy::SchedulerControl>>,
 }
 
 /// Gives `state` the scoped handle of every capability `grants` include.
@@ -398,6 +402,7 @@ mod tests {
             Capability::Edil,
             Capability::Mesh,
             Capability::Http,
+            Capability::Deeploy,
         ] {
             assert_eq!(UNITS.iter().filter(|u| u.cap == cap).count(), 1, "{cap:?}");
             assert_eq!(unit(cap).cap, cap);
@@ -415,6 +420,7 @@ mod tests {
             "r1:edil",
             "r1:mesh",
             "wasi:http",
+            "r1:deeploy",
         ] {
             let owners = UNITS
                 .iter()

@@ -73,6 +73,7 @@ pub(super) async fn start_actor(
             config,
             io,
             route,
+            deeploy: None,
         })
         .await?;
     Ok(HttpResponse::Created().json(info))

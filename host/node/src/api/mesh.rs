@@ -35,7 +35,7 @@ pub(super) async fn mesh_block(
 
 /// Every node's latest heartbeat as this node sees it, with its age.
 pub(super) async fn deeploy_nodes(node: NodeData) -> HttpResponse {
-    let beats: Vec<serde_json::Value> = crate::heartbeat::read_all(&node)
+    let beats: Vec<serde_json::Value> = crate::deeploy::heartbeat::read_all(node.store())
         .into_iter()
         .map(|(beat, age_ms)| {
             json!({
@@ -62,15 +62,10 @@ pub(super) async fn deeploy_submit(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     match result {
         Ok(desired) => Ok(HttpResponse::Ok().json(desired)),
-        Err(SubmitError::Refused(DeeployError::Invalid(why))) => Err(ApiError::BadRequest(why)),
         Err(SubmitError::Refused(DeeployError::Replayed)) => {
-            Ok(HttpResponse::Conflict()
-                .json(json!({ "error": DeeployError::Replayed.to_string() })))
+            Err(ApiError::Conflict(DeeployError::Replayed.to_string()))
         }
-        Err(SubmitError::Refused(other)) => Err(ApiError::Forbidden(other.to_string())),
-        Err(e @ SubmitError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
-        Err(e @ SubmitError::Unsupported(_)) => Err(ApiError::BadRequest(e.to_string())),
-        Err(e @ SubmitError::Store(_)) => Err(ApiError::Unavailable(e.to_string())),
+        Err(e) => Err(submit_error(e)),
     }
 }
 
@@ -86,4 +81,81 @@ pub(super) async fn deeploy_plan(node: NodeData) -> HttpResponse {
         "placements": plan.placements,
         "short": plan.short,
     }))
+}
+
+fn submit_error(e: crate::deeploy::SubmitError) -> ApiError {
+    use crate::deeploy::SubmitError;
+    match e {
+        SubmitError::Refused(r1_deeploy::DeeployError::Invalid(why)) => ApiError::BadRequest(why),
+        SubmitError::Refused(other) => ApiError::Forbidden(other.to_string()),
+        e @ SubmitError::NotFound(_) => ApiError::NotFound(e.to_string()),
+        e @ SubmitError::Conflict(_) => ApiError::Conflict(e.to_string()),
+        e @ SubmitError::Store(_) => ApiError::Unavailable(e.to_string()),
+    }
+}
+
+/// The `name` parameter resolved to an app id, and the other parameters.
+fn app_and_params(
+    node: &crate::node::Node,
+    req: &actix_web::HttpRequest,
+) -> Result<(String, Vec<(String, String)>), ApiError> {
+    let mut name = None;
+    let mut rest = Vec::new();
+    for (key, value) in super::query_pairs(req)? {
+        if key == "name" {
+            name = Some(value);
+        } else {
+            rest.push((key, value));
+        }
+    }
+    let name = name.ok_or_else(|| ApiError::BadRequest("give ?name=APP".into()))?;
+    let app = crate::deeploy::resolve(node, &name).map_err(submit_error)?;
+    Ok((app, rest))
+}
+
+/// One app: desired state, placement (with events), and every fresh node's report.
+pub(super) async fn deeploy_show(
+    node: NodeData,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (app, rest) = app_and_params(&node, &req)?;
+    if let Some((key, _)) = rest.first() {
+        return Err(ApiError::BadRequest(format!("unknown parameter {key:?}")));
+    }
+    let view = crate::deeploy::show(&node, &app)
+        .ok_or_else(|| ApiError::NotFound(format!("no app {app:?}")))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A request to an app by name, answered by a healthy replica on any node.
+pub(super) async fn deeploy_request(
+    node: NodeData,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use crate::deeploy::reach::{ReachError, request};
+    let (app, rest) = app_and_params(&node, &req)?;
+    let mut component = None;
+    let mut timeout = std::time::Duration::from_secs(30);
+    for (key, value) in rest {
+        match key.as_str() {
+            "component" => component = Some(value),
+            "timeout_ms" => {
+                let ms: u64 = value
+                    .parse()
+                    .map_err(|_| ApiError::BadRequest(format!("bad timeout_ms {value:?}")))?;
+                timeout = std::time::Duration::from_millis(ms);
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown parameter {other:?}"))),
+        }
+    }
+    let payload = super::payload(body)?;
+    match request(&node, &app, component.as_deref(), payload, timeout).await {
+        Ok(reply) => Ok(HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(reply)),
+        Err(ReachError::App(e)) => Err(submit_error(e)),
+        Err(e @ ReachError::NoReplica { .. }) => Err(ApiError::Unavailable(e.to_string())),
+        Err(ReachError::Delivery(e)) => Err(ApiError::Delivery(e)),
+    }
 }

@@ -34,6 +34,8 @@
 //! | POST | /v1/deeploy/apps | a signed request (JSON) | the app's desired state; 403 forged/expired/policy, 409 replayed, 400 invalid |
 //! | GET | /v1/deeploy/apps | | every app's desired state |
 //! | GET | /v1/deeploy/plan | | the placement rule applied now: `{"placements": [{app, component, node}], "short": [[app, component, missing]]}` |
+//! | GET | /v1/deeploy/app?name=NAME | | one app: `{desired, placement, status}` (NAME or OWNER/NAME); 404, 409 ambiguous |
+//! | POST | /v1/deeploy/app/request?name=NAME[&component=C][&timeout_ms=N] | payload | a healthy replica's reply; 503 none healthy |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -92,6 +94,9 @@ pub enum ApiError {
     /// The caller may not do this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl ResponseError for ApiError {
@@ -103,8 +108,10 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Deploy(DeployError::Persist(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Deploy(DeployError::Route(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Deploy(DeployError::Denied(_)) => StatusCode::FORBIDDEN,
             ApiError::Deploy(DeployError::Delivery(e)) | ApiError::Delivery(e) => {
                 delivery_status(e)
             }
@@ -271,6 +278,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/deeploy/apps", web::post().to(mesh::deeploy_submit))
         .route("/v1/deeploy/apps", web::get().to(mesh::deeploy_apps))
         .route("/v1/deeploy/plan", web::get().to(mesh::deeploy_plan))
+        .route("/v1/deeploy/app", web::get().to(mesh::deeploy_show))
+        .route(
+            "/v1/deeploy/app/request",
+            web::post().to(mesh::deeploy_request),
+        )
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh::mesh_block))
         .route(
             "/v1/mesh/blocked/{peer}",

@@ -1,24 +1,25 @@
 //! Heartbeats: every `[deeploy] heartbeat_ms` the node writes its advert — what it offers
-//! Deeploy's placement (arch, cores, free memory, GPU, models, tags, load) — to CSTORE under
-//! `r1-deeploy/advert/PEER_ID`, stamped with the time. CSTORE signs every op with the node key
-//! and replicates it, so each node reads every other's adverts, authenticated, and a node whose
-//! stamp stops moving has stopped beating (the failover signal; the scheduler acts on it).
+//! Deeploy's placement (arch, cores, memory for workloads, GPU, models, tags, whether it runs a
+//! scheduler) — to CSTORE under `r1-deeploy/advert/PEER_ID`, stamped with the time. CSTORE
+//! signs every op with the node key and replicates it, so each node reads every other's
+//! adverts, authenticated, and a node whose stamp stops moving has stopped beating: after
+//! three periods ([`crate::config::DeeploySettings::fresh_ms`]) it is no longer fresh and the
+//! scheduler places its replicas elsewhere (failover).
 //!
-//! Started by the server once the node is up (`crate::server::serve`). Writes go through
-//! CSTORE's durable path on the blocking pool, never on an actor's thread; a
-//! failed write is logged and the next beat tries again.
+//! The memory advertised is measured once at start, so the advert — and the placement that
+//! follows from it — does not move as replicas start. Writes go through CSTORE's durable path
+//! on the blocking pool, never on an actor's thread; a failed write is logged and the next
+//! beat tries again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use r1_cstore::Cstore;
 use r1_deeploy::placement::NodeAdvert;
+use r1_deeploy::state::{NAMESPACE, keys};
 use serde::{Deserialize, Serialize};
 
 use crate::node::Node;
-
-/// The CSTORE namespace of Deeploy's state.
-pub const NAMESPACE: &str = "r1-deeploy";
-const PREFIX: &str = "advert/";
 
 /// One beat as stored: the advert and when it was written (unix milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +37,8 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Memory available to new work, from `/proc/meminfo` (`MemAvailable`); 0 where unknown.
+/// Memory available to new work, from `/proc/meminfo` (`MemAvailable`), rounded down to
+/// 256 MiB; 0 where unknown.
 fn free_memory_mb() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -46,34 +48,41 @@ fn free_memory_mb() -> u64 {
                 .and_then(|v| v.split_whitespace().next())
                 .and_then(|kb| kb.parse::<u64>().ok())
         })
-        .map_or(0, |kb| kb / 1024)
+        .map_or(0, |kb| kb / 1024 / 256 * 256)
 }
 
-/// This node's advert now.
-pub fn advert(node: &Node) -> NodeAdvert {
+/// This node's advert now, with `memory_mb` for workloads.
+pub fn advert(node: &Node, memory_mb: u64) -> NodeAdvert {
     let models = node.models().models().into_iter().map(|m| m.name).collect();
+    let settings = &node.config().deeploy;
     NodeAdvert {
         node: node.mesh().peer_id().to_string(),
         arch: std::env::consts::ARCH.to_owned(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        free_memory_mb: free_memory_mb(),
+        free_memory_mb: memory_mb,
         gpu: node.models().device_name().starts_with("cuda"),
         models,
-        tags: node.config().deeploy.tags.clone(),
+        tags: settings.tags.clone(),
         load: node.runtime().list().len() as u32,
+        scheduler: settings.scheduler.is_some(),
     }
 }
 
 /// Writes a beat every `period` for as long as the node runs.
 pub fn start(node: Arc<Node>, period: Duration) {
+    let memory_mb = node
+        .config()
+        .deeploy
+        .memory_mb
+        .unwrap_or_else(free_memory_mb);
     tokio::spawn(async move {
-        let key = format!("{PREFIX}{}", node.mesh().peer_id());
+        let key = format!("{}{}", keys::ADVERT, node.mesh().peer_id());
         let mut tick = tokio::time::interval(period.max(Duration::from_millis(50)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let beat = Heartbeat {
-                advert: advert(&node),
+                advert: advert(&node, memory_mb),
                 at_ms: now_ms(),
             };
             let Ok(bytes) = serde_json::to_vec(&beat) else {
@@ -91,11 +100,11 @@ pub fn start(node: Arc<Node>, period: Duration) {
     });
 }
 
-/// Every advert this node has seen (its own included), with its age in milliseconds, by node
-/// id; unreadable entries are skipped.
-pub fn read_all(node: &Node) -> Vec<(Heartbeat, u64)> {
+/// Every advert in `store` (this node's included), with its age in milliseconds, by node id;
+/// unreadable entries are skipped.
+pub fn read_all(store: &Cstore) -> Vec<(Heartbeat, u64)> {
     let now = now_ms();
-    read_under::<Heartbeat>(node, PREFIX)
+    super::read_under::<Heartbeat>(store, keys::ADVERT)
         .into_iter()
         .map(|beat| {
             let age = now.saturating_sub(beat.at_ms);
@@ -104,24 +113,11 @@ pub fn read_all(node: &Node) -> Vec<(Heartbeat, u64)> {
         .collect()
 }
 
-/// Every JSON value under `prefix` in Deeploy's namespace, in key order; entries that do not
-/// read as `T` are skipped.
-pub(crate) fn read_under<T: serde::de::DeserializeOwned>(node: &Node, prefix: &str) -> Vec<T> {
-    let store = node.store();
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    while let Ok(page) = store.list_keys(NAMESPACE, prefix, cursor.as_deref(), 1000) {
-        for key in &page.keys {
-            if let Ok(Some(bytes)) = store.get(NAMESPACE, key)
-                && let Ok(value) = serde_json::from_slice(&bytes)
-            {
-                out.push(value);
-            }
-        }
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    out
+/// The adverts beaten within `fresh_ms`.
+pub fn fresh_adverts(store: &Cstore, fresh_ms: u64) -> Vec<NodeAdvert> {
+    read_all(store)
+        .into_iter()
+        .filter(|(_, age)| *age <= fresh_ms)
+        .map(|(beat, _)| beat.advert)
+        .collect()
 }
