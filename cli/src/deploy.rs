@@ -123,6 +123,15 @@ pub fn watch(api: &str, app: &str, wait: Duration) -> Result<()> {
         return Ok(());
     }
     let client = Client::connect(api)?;
+    let scheduled = client.deeploy_nodes()?.iter().any(|n| {
+        n["advert"]["scheduler"] == true && n["age_ms"].as_u64().is_some_and(|age| age < 30_000)
+    });
+    if !scheduled {
+        println!(
+            "no node on this mesh runs a Deeploy scheduler (r1 node --scheduler): {app} waits in the desired state until one does"
+        );
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use r1_test_support::{NodeProcess, NodeSpec, eventually, guest};
+use r1_deeploy::signed::{Action, SignedRequest};
+use r1_deeploy::state::AppView;
+use r1_test_support::{NodeProcess, NodeSpec, eventually, guest, guest_path};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -74,7 +76,6 @@ const SPEC: &str = "name = \"web\"\nversion = \"1\"\nreplicas = 2\n\n[[component
 #[test]
 fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stale_replayed_or_capped()
  {
-    use r1_deeploy::signed::{Action, SignedRequest};
     let root = tempfile::tempdir().unwrap();
     let a = NodeSpec::new(&root.path().join("a")).start();
     let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
@@ -96,6 +97,8 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
             app.to_str().unwrap(),
             "--key",
             key_path.to_str().unwrap(),
+            "--wait-s",
+            "0",
         ],
         Some(&a.api),
     );
@@ -187,7 +190,6 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
 
 #[test]
 fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
-    use r1_deeploy::signed::{Action, SignedRequest};
     let root = tempfile::tempdir().unwrap();
     let fast = |spec: NodeSpec| spec.arg("--heartbeat-ms").arg("200");
     let a = fast(NodeSpec::new(&root.path().join("a"))).start();
@@ -229,4 +231,395 @@ fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
             .collect();
         (on == vec![peer_id(&a)]).then_some(())
     });
+}
+
+// ---- The fabric: scheduler, reconciler, failover, rolling updates, partitions ----
+
+/// A node that beats every 200 ms (failed over after 600 ms of silence) and runs a scheduler.
+fn fabric(root: &std::path::Path, name: &str, tags: &[&str]) -> NodeSpec {
+    let mut spec = NodeSpec::new(&root.join(name))
+        .arg("--heartbeat-ms")
+        .arg("200")
+        .arg("--scheduler")
+        .arg(guest_path("deeploy_scheduler").to_str().unwrap());
+    for tag in tags {
+        spec = spec.arg("--tag").arg(tag);
+    }
+    spec
+}
+
+/// The replica component added to R1FS through `node`; its cid.
+fn replica_cid(node: &NodeProcess) -> String {
+    let wasm = guest("guest_replica");
+    let size = wasm.len() as u64;
+    let added = node
+        .client()
+        .fs_add(None, None, std::io::Cursor::new(wasm), Some(size), |_| {})
+        .unwrap();
+    added["cid"].as_str().unwrap().to_owned()
+}
+
+/// A spec of the replica component: `version`, then any extra top-level lines, with a health
+/// check every 200 ms and updates gated on 400 ms of health.
+fn replica_spec(name: &str, version: &str, cid: &str, top: &str, healthy: bool) -> String {
+    format!(
+        "name = \"{name}\"\nversion = \"{version}\"\n{top}\n\n[[components]]\nname = \"api\"\ncid = \"{cid}\"\nconfig = {{ version = \"{version}\", healthy = \"{healthy}\" }}\n\n[health]\ninterval_ms = 200\ntimeout_ms = 150\n\n[update]\nmin_healthy_ms = 400\nprogress_deadline_ms = 10000\n"
+    )
+}
+
+fn submit(node: &NodeProcess, key: &ed25519_dalek::SigningKey, name: &str, spec: &str) -> String {
+    let request = SignedRequest::sign(key, Action::Deploy, name, spec, now_s(), 120).unwrap();
+    let desired = node.client().deeploy_submit(&request).unwrap();
+    desired["app_id"].as_str().unwrap().to_owned()
+}
+
+fn view(node: &NodeProcess, app: &str) -> Option<AppView> {
+    serde_json::from_value(node.client().deeploy_app(app).ok()?).ok()
+}
+
+/// Waits until `app` runs `version` only, every placed replica healthy; returns the view.
+fn converged(node: &NodeProcess, app: &str, version: &str) -> AppView {
+    eventually(&format!("{app} converges on {version}"), WAIT, || {
+        let v = view(node, app)?;
+        (v.desired.as_ref()?.version == version && v.progress().converged()).then_some(v)
+    })
+}
+
+/// The nodes `view` places replicas of `version` on.
+fn nodes_of(view: &AppView) -> std::collections::BTreeSet<String> {
+    view.placement
+        .iter()
+        .flat_map(|p| p.slots.iter().map(|s| s.node.clone()))
+        .collect()
+}
+
+/// Deeploy replicas (actors named after `app_name`) running on `node`.
+/// Node `i` of `fleet`, which must be alive.
+fn node(fleet: &[Option<NodeProcess>], i: usize) -> &NodeProcess {
+    fleet[i].as_ref().expect("a live node")
+}
+
+fn running_replicas(node: &NodeProcess, app_name: &str) -> usize {
+    node.client()
+        .actors()
+        .unwrap_or_default()
+        .iter()
+        .filter(|a| {
+            a["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&format!("{app_name}-")))
+                && a["status"]["state"] == "running"
+        })
+        .count()
+}
+
+/// Sends `who` to `app` through `node` until `stop`; returns (answers, failures, versions seen).
+fn client_loop(
+    api: String,
+    token: String,
+    app: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u32, Vec<String>, std::collections::BTreeSet<String>)> {
+    std::thread::spawn(move || {
+        let client = r1_client::Client::with_token(&api, Some(token)).unwrap();
+        let (mut ok, mut failures, mut versions) =
+            (0, Vec::new(), std::collections::BTreeSet::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match client.app_request(&app, None, b"who".to_vec(), Duration::from_secs(5)) {
+                Ok(reply) => {
+                    ok += 1;
+                    let text = String::from_utf8_lossy(&reply).into_owned();
+                    versions.insert(text.split(' ').next().unwrap_or("").to_owned());
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (ok, failures, versions)
+    })
+}
+
+#[test]
+fn apps_are_placed_with_constraints_fail_over_roll_without_a_failed_request_and_revert() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let first = fabric(r, "n1", &["zone=a"]).start();
+    let mut fleet: Vec<Option<NodeProcess>> = vec![Some(first)];
+    let join = fleet[0].as_ref().unwrap().spec.clone();
+    for (name, tags) in [
+        ("n2", &["zone=a"][..]),
+        ("n3", &["zone=b"][..]),
+        ("n4", &["zone=b", "tier=edge"][..]),
+        ("n5", &["zone=c", "tier=edge"][..]),
+    ] {
+        fleet.push(Some(fabric(r, name, tags).join(&join).start()));
+    }
+
+    let ids: Vec<String> = (0..5).map(|i| peer_id(node(&fleet, i))).collect();
+    let n1 = fleet[0].as_ref().unwrap();
+    eventually("n1 sees five fresh adverts", WAIT, || {
+        (adverts(n1)
+            .iter()
+            .filter(|n| n["age_ms"].as_u64() < Some(600))
+            .count()
+            == 5)
+            .then_some(())
+    });
+    let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
+    let cid = replica_cid(n1);
+
+    // Five replicas: one on every node, each answering through its own node.
+    let five = submit(
+        n1,
+        &key,
+        "five",
+        &replica_spec("five", "1", &cid, "replicas = 5", true),
+    );
+    let v = converged(node(&fleet, 1), &five, "1");
+    assert_eq!(nodes_of(&v).len(), 5, "five distinct nodes: {v:?}");
+    for i in 0..5 {
+        let reply = node(&fleet, i)
+            .client()
+            .app_request("five", None, b"who".to_vec(), WAIT)
+            .unwrap();
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        assert!(text.starts_with("1 five-api-1-"), "{text}");
+    }
+    // Removed by its owner: every replica stops.
+    let remove = SignedRequest::sign(&key, Action::Remove, "five", "", now_s(), 120).unwrap();
+    node(&fleet, 2).client().deeploy_submit(&remove).unwrap();
+    eventually("every replica of five stops", WAIT, || {
+        (0..5)
+            .all(|i| running_replicas(node(&fleet, i), "five") == 0)
+            .then_some(())
+    });
+
+    // Constraints: only tier=edge nodes (n4, n5); three asked, one short, said so.
+    let edge = submit(
+        n1,
+        &key,
+        "edge",
+        &replica_spec(
+            "edge",
+            "1",
+            &cid,
+            "replicas = 3\n[constraints]\ntags = { tier = \"edge\" }",
+            true,
+        ),
+    );
+    let v = eventually("edge runs on the edge nodes", WAIT, || {
+        let v = view(n1, &edge)?;
+        (v.progress().healthy == 2).then_some(v)
+    });
+    assert_eq!(
+        nodes_of(&v),
+        [ids[3].clone(), ids[4].clone()].into_iter().collect(),
+        "{v:?}"
+    );
+    assert_eq!(
+        v.placement.as_ref().unwrap().short,
+        vec![("api".to_string(), 1)]
+    );
+
+    // Spread: three replicas over three zones, one in each.
+    let web = submit(
+        n1,
+        &key,
+        "web",
+        &replica_spec("web", "1", &cid, "replicas = 3\nspread = \"zone\"", true),
+    );
+    let v = converged(n1, &web, "1");
+    let zone_of = |id: &String| match ids.iter().position(|x| x == id) {
+        Some(0 | 1) => "a",
+        Some(2 | 3) => "b",
+        _ => "c",
+    };
+    let zones: std::collections::BTreeSet<&str> = nodes_of(&v).iter().map(zone_of).collect();
+    assert_eq!(zones.len(), 3, "one replica per zone: {v:?}");
+
+    // SIGKILL a node that runs a web replica (not n1, which the test talks to): the replica
+    // serves elsewhere, and never again on the dead node.
+    let on = nodes_of(&v);
+    let victim = (1..5)
+        .find(|&i| on.contains(&ids[i]))
+        .expect("a web replica off n1");
+    let _ = fleet[victim].take().expect("victim").kill();
+    let n1 = fleet[0].as_ref().unwrap();
+    let v = eventually(
+        "web serves three replicas again without the dead node",
+        WAIT,
+        || {
+            let v = view(n1, &web)?;
+            let placed = nodes_of(&v);
+            (v.progress().converged() && placed.len() == 3 && !placed.contains(&ids[victim]))
+                .then_some(v)
+        },
+    );
+    assert!(
+        v.placement
+            .as_ref()
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.text.contains("stopped beating")),
+        "{v:?}"
+    );
+
+    // A rolling update with a client sending throughout: not one request fails.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = client_loop(n1.api.clone(), n1.token.clone(), web.clone(), stop.clone());
+    eventually("the client is answered", WAIT, || {
+        n1.client()
+            .app_request(&web, None, b"who".to_vec(), WAIT)
+            .ok()
+    });
+    submit(
+        n1,
+        &key,
+        "web",
+        &replica_spec("web", "2", &cid, "replicas = 3\nspread = \"zone\"", true),
+    );
+    converged(n1, &web, "2");
+    // The owner rolls back: version 1 again (version 2 becomes the way forward).
+    let back = SignedRequest::sign(&key, Action::Rollback, "web", "", now_s(), 120).unwrap();
+    let desired = n1.client().deeploy_submit(&back).unwrap();
+    assert_eq!(desired["version"], "1", "{desired}");
+    assert_eq!(desired["previous"]["version"], "2", "{desired}");
+    converged(n1, &web, "1");
+    // A version that fails its health checks reverts by itself, and nothing fails meanwhile:
+    // the old replicas keep serving beside the failing ones until it is reverted.
+    submit(
+        n1,
+        &key,
+        "web",
+        &replica_spec("web", "3", &cid, "replicas = 3\nspread = \"zone\"", false),
+    );
+    let v = eventually("version 3 is reverted", WAIT, || {
+        let v = view(n1, &web)?;
+        let d = v.desired.as_ref()?;
+        (d.version == "1" && d.reverted.is_some()).then_some(v)
+    });
+    let why = v.desired.as_ref().unwrap().reverted.clone().unwrap();
+    assert!(
+        why.starts_with("3 reverted") && why.contains("health"),
+        "{why}"
+    );
+    let v = converged(n1, &web, "1");
+    assert!(v.placement.unwrap().slots.iter().all(|s| s.version == "1"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (answered, failures, versions) = client.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        answered as usize + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        answered > 20,
+        "the client kept sending ({answered} answers)"
+    );
+    assert!(
+        versions.contains("1") && versions.contains("2"),
+        "{versions:?}"
+    );
+    assert!(
+        !versions.contains("3"),
+        "an unhealthy replica answered: {versions:?}"
+    );
+}
+
+#[test]
+fn a_partition_heals_to_one_placement_and_a_node_restarted_while_cut_off_runs_its_replicas() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let a = fabric(r, "a", &[]).start();
+    let b = fabric(r, "b", &[]).join(&a.spec).start();
+    let c = fabric(r, "c", &[]).join(&a.spec).join(&b.spec).start();
+    let (id_a, id_b, id_c) = (peer_id(&a), peer_id(&b), peer_id(&c));
+    eventually("a sees three fresh adverts", WAIT, || {
+        (adverts(&a)
+            .iter()
+            .filter(|n| n["age_ms"].as_u64() < Some(600))
+            .count()
+            == 3)
+            .then_some(())
+    });
+    let key = ed25519_dalek::SigningKey::from_bytes(&[22; 32]);
+    let cid = replica_cid(&a);
+    let app = submit(
+        &a,
+        &key,
+        "web",
+        &replica_spec("web", "1", &cid, "replicas = 2", true),
+    );
+    let v = converged(&a, &app, "1");
+    // Cut off a node that runs a replica: c when it has one, else b.
+    let placed = nodes_of(&v);
+    let (mut cut, cut_id, mut other, other_id, keep, keep_id) = if placed.contains(&id_c) {
+        (c, id_c, b, id_b, a, id_a)
+    } else {
+        (b, id_b, c, id_c, a, id_a)
+    };
+    for (node, peer) in [
+        (&keep, &cut_id),
+        (&other, &cut_id),
+        (&cut, &keep_id),
+        (&cut, &other_id),
+    ] {
+        node.client().block_peer(peer, true).unwrap();
+    }
+    // Restarted while cut off (the others still refuse it): it runs its replica again, from
+    // its own records, and its own scheduler keeps it there.
+    let spec = cut.kill();
+    cut = spec.start();
+    assert_eq!(
+        running_replicas(&cut, "web"),
+        1,
+        "the replica is back as soon as the node is up"
+    );
+    for peer in [&keep_id, &other_id] {
+        cut.client().block_peer(peer, true).unwrap();
+    }
+    // Meanwhile the other side re-places the cut node's replica: two sides, two schedulers,
+    // three replicas in all.
+    eventually(
+        "the majority side runs two replicas without the cut node",
+        WAIT,
+        || {
+            let v = view(&keep, &app)?;
+            let placed = nodes_of(&v);
+            (v.progress().converged() && placed.len() == 2 && !placed.contains(&cut_id))
+                .then_some(())
+        },
+    );
+    eventually("the cut node still runs its replica", WAIT, || {
+        (running_replicas(&cut, "web") == 1).then_some(())
+    });
+    // Heal: one placement again, two replicas, none doubled.
+    for (node, peer) in [
+        (&keep, &cut_id),
+        (&other, &cut_id),
+        (&cut, &keep_id),
+        (&cut, &other_id),
+    ] {
+        node.client().block_peer(peer, false).unwrap();
+    }
+    let total = |nodes: &[&NodeProcess]| -> usize {
+        nodes.iter().map(|n| running_replicas(n, "web")).sum()
+    };
+    eventually("two replicas in all after the heal", WAIT, || {
+        let v = view(&keep, &app)?;
+        (v.progress().converged() && nodes_of(&v).len() == 2 && total(&[&keep, &other, &cut]) == 2)
+            .then_some(())
+    });
+    // And every node agrees on that placement.
+    let mine = view(&keep, &app).unwrap().placement.unwrap().slots;
+    eventually("every node holds the same placement", WAIT, || {
+        [&other, &cut]
+            .iter()
+            .all(|n| view(n, &app).and_then(|v| v.placement).map(|p| p.slots) == Some(mine.clone()))
+            .then_some(())
+    });
+    let _ = &mut other;
 }
