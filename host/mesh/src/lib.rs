@@ -18,6 +18,10 @@
 //! - The swarm runs on its own thread; [`Mesh`] is a cheap handle that talks to it over
 //!   channels, so callers on any runtime can use it.
 //! - Blocked peers ([`Mesh::block`]) are disconnected and refused until unblocked.
+//! - **Peer exchange**: kademlia runs in server mode, and every node asks its peers for theirs
+//!   when its peer count changes and every 10 s; admitted peers found that way are dialled, so
+//!   nodes that joined through one node end up connected to each other (a full mesh, which
+//!   direct actor links need).
 
 #![warn(missing_docs)]
 
@@ -520,8 +524,15 @@ async fn build_swarm(
     for addr in &config.listen {
         swarm.listen_on(addr.clone()).map_err(|e| start(&e))?;
     }
+    // Answer routing queries even without a confirmed external address (loopback, LANs), so
+    // peers that joined through one node learn of each other (see `PEER_EXCHANGE`).
+    swarm.behaviour_mut().kad.set_mode(Some(kad::Mode::Server));
     Ok(swarm)
 }
+
+/// Redial ticks (2 s each) between peer-exchange rounds; a round also runs at the first tick
+/// after the number of connected peers changed.
+const PEER_EXCHANGE_TICKS: u32 = 5;
 
 async fn run(
     mut swarm: Swarm<Behaviour>,
@@ -538,6 +549,8 @@ async fn run(
     > = Default::default();
     let mut blocked: HashSet<PeerId> = HashSet::new();
     let mut redial = tokio::time::interval(Duration::from_secs(2));
+    let mut ticks: u32 = 0;
+    let mut last_peers = 0usize;
     let mut listen: Vec<Multiaddr> = Vec::new();
     // Which peer answered at each bootstrap address, once we dialled it successfully.
     let mut bootstrap_peers: std::collections::HashMap<Multiaddr, PeerId> = Default::default();
@@ -555,6 +568,14 @@ async fn run(
                         let _ = swarm.dial(addr.clone());
                     }
                 }
+                // Peer exchange: ask the peers we have for theirs (answers arrive as routing
+                // updates, and admitted peers found that way are dialled).
+                let peers = swarm.connected_peers().count();
+                if peers > 0 && (peers != last_peers || ticks % PEER_EXCHANGE_TICKS == 0) {
+                    let _ = swarm.behaviour_mut().kad.bootstrap();
+                }
+                last_peers = peers;
+                ticks = ticks.wrapping_add(1);
             }
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
@@ -692,6 +713,23 @@ async fn handle_event(
         })) => {
             for addr in info.listen_addrs {
                 swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+            peer,
+            addresses,
+            ..
+        })) => {
+            // A node one of our peers knows: connect to it directly, so every admitted node of
+            // a mesh reaches every other without being told all their addresses.
+            if peer != *swarm.local_peer_id()
+                && !swarm.is_connected(&peer)
+                && admitted(admission, &peer).await
+            {
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .addresses(addresses.into_vec())
+                    .build();
+                let _ = swarm.dial(opts);
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
