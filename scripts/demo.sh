@@ -109,4 +109,6 @@ printf '%s\n' "$more" | sed 's/^/    /'
 on "$survivor" app call pipeline --component source "$more" | sed 's/^/    /'
 say "the sink, on its new node, holds the old lines and the new ones:"
 wait_lines "$survivor" 5 | sed 's/^/    /'
+say "the app's logs, gathered from every node that runs a stage (r1 app logs pipeline):"
+on "$survivor" app logs pipeline | tail -n 5 | sed 's/^/    /'
 say "done: three nodes, one app, one node lost, nothing lost"

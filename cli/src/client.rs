@@ -83,6 +83,17 @@ pub fn actor(cmd: ActorCommand) -> Result<()> {
             Ok(())
         }
         ActorCommand::Status { name, api } => print_json(&Client::connect(&api.api)?.actor(&name)?),
+        ActorCommand::Logs { name, api } => {
+            for line in Client::connect(&api.api)?.actor_logs(&name)? {
+                println!(
+                    "{}  {:<5} {}",
+                    crate::deploy::clock(line["at_ms"].as_u64().unwrap_or(0)),
+                    line["level"].as_str().unwrap_or("?"),
+                    line["text"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
         ActorCommand::Where { name, api } => {
             let found = Client::connect(&api.api)?.locate(&name)?;
             let nodes: Vec<&str> = found["nodes"]

@@ -274,8 +274,36 @@ pub fn show(api: &str, name: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `r1 app logs NAME`: `TIME …NODE INSTANCE LEVEL TEXT`, by time.
+pub fn logs(api: &str, name: &str) -> Result<()> {
+    let answer = Client::connect(api)?.app_logs(name)?;
+    let lines = answer["lines"].as_array().cloned().unwrap_or_default();
+    if lines.is_empty() {
+        println!("no lines logged by {name}'s replicas yet");
+    }
+    for l in lines {
+        let node = l["node"].as_str().unwrap_or("?");
+        println!(
+            "{}  …{}  {}  {:<5} {}",
+            clock(l["at_ms"].as_u64().unwrap_or(0)),
+            r1_deeploy::scheduler::short_node(node),
+            l["instance"].as_str().unwrap_or("?"),
+            l["level"].as_str().unwrap_or("?"),
+            l["text"].as_str().unwrap_or("")
+        );
+    }
+    for m in answer["missing"].as_array().cloned().unwrap_or_default() {
+        eprintln!(
+            "(lines of node {} missing: {})",
+            m[0].as_str().unwrap_or("?"),
+            m[1].as_str().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
 /// `HH:MM:SS.mmm` UTC of a unix-millisecond time.
-fn clock(ms: u64) -> String {
+pub fn clock(ms: u64) -> String {
     let s = ms / 1000;
     format!(
         "{:02}:{:02}:{:02}.{:03}",

@@ -477,6 +477,12 @@ enum ActorCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// What the actor logged lately (stdout, stderr, its log events; the newest 500 lines).
+    Logs {
+        name: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -494,6 +500,13 @@ enum AppCommand {
         /// Print the JSON instead.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The app's recent log lines from every replica, each tagged with its node and replica.
+    Logs {
+        /// The app's name (or OWNER/NAME).
+        name: String,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -817,6 +830,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Apps { api } => deploy::list(&api.api),
         Command::App(AppCommand::Plan { api }) => deploy::plan(&api.api),
         Command::App(AppCommand::Show { name, json, api }) => deploy::show(&api.api, &name, json),
+        Command::App(AppCommand::Logs { name, api }) => deploy::logs(&api.api, &name),
         Command::App(AppCommand::Call {
             name,
             message,

@@ -1,11 +1,13 @@
 //! Captures a guest's stdout/stderr into the node log, one tracing event per line, tagged
-//! with the actor's name. Partial lines are buffered up to 8 KiB, then flushed as they are.
+//! with the actor's name, and into the runtime's [`LogBook`]. Partial lines are buffered up to 8 KiB, then flushed as they are.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+
+use crate::logbook::LogBook;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
@@ -16,11 +18,16 @@ const MAX_LINE: usize = 8 * 1024;
 pub struct LogStream {
     actor: Arc<str>,
     stream: &'static str,
+    book: LogBook,
 }
 
 impl LogStream {
-    pub fn new(actor: Arc<str>, stream: &'static str) -> Self {
-        Self { actor, stream }
+    pub fn new(actor: Arc<str>, stream: &'static str, book: LogBook) -> Self {
+        Self {
+            actor,
+            stream,
+            book,
+        }
     }
 
     fn writer(&self) -> LineWriter {
@@ -28,6 +35,7 @@ impl LogStream {
             actor: self.actor.clone(),
             stream: self.stream,
             pending: Vec::new(),
+            book: self.book.clone(),
         }
     }
 }
@@ -52,6 +60,7 @@ struct LineWriter {
     actor: Arc<str>,
     stream: &'static str,
     pending: Vec<u8>,
+    book: LogBook,
 }
 
 impl LineWriter {
@@ -70,6 +79,12 @@ impl LineWriter {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
+        let level = if self.stream == "stderr" {
+            "warn"
+        } else {
+            "info"
+        };
+        self.book.record(&self.actor, level, text);
         if self.stream == "stderr" {
             tracing::warn!(target: "r1::guest", actor = %self.actor, stream = self.stream, "{text}");
         } else {

@@ -20,6 +20,7 @@ pub(crate) struct Recipe {
     pub config: Vec<(String, String)>,
     pub io: Io,
     pub router: Arc<Router>,
+    pub logbook: crate::logbook::LogBook,
     pub services: crate::capability::HostServices,
 }
 
@@ -33,6 +34,7 @@ impl Recipe {
             self.limits.max_memory_bytes,
             self.router.clone(),
             &self.io,
+            self.logbook.clone(),
         )?;
         state.config = crate::host::config::variables(&self.config);
         crate::capability::attach(&self.grants, &self.services, &mut state)?;

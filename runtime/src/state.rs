@@ -112,6 +112,8 @@ pub struct ActorState {
         Arc<dyn EdilService>,
         std::collections::BTreeMap<String, bool>,
     )>,
+    /// Where this actor's log lines are kept for the API.
+    pub(crate) logbook: crate::logbook::LogBook,
     /// Deeploy's scheduler control, present only when granted (system actors).
     pub(crate) deeploy: Option<Arc<dyn r1_core::contract::deeploy::SchedulerControl>>,
 }
@@ -138,7 +140,14 @@ impl ActorState {
         max_memory_bytes: usize,
         router: Arc<Router>,
     ) -> Result<Self, String> {
-        Self::with_io(name, grants, max_memory_bytes, router, &Io::default())
+        Self::with_io(
+            name,
+            grants,
+            max_memory_bytes,
+            router,
+            &Io::default(),
+            crate::logbook::LogBook::default(),
+        )
     }
 
     /// [`ActorState::new`] with standard streams, arguments and environment set by `io`.
@@ -148,14 +157,15 @@ impl ActorState {
         max_memory_bytes: usize,
         router: Arc<Router>,
         io: &Io,
+        logbook: crate::logbook::LogBook,
     ) -> Result<Self, String> {
         let mut wasi = WasiCtxBuilder::new();
         // Nothing ambient: no inherited env, args, stdin or network unless `io` says so.
         if io.inherit_stdio {
             wasi.inherit_stdio();
         } else {
-            wasi.stdout(LogStream::new(name.clone(), "stdout"))
-                .stderr(LogStream::new(name.clone(), "stderr"));
+            wasi.stdout(LogStream::new(name.clone(), "stdout", logbook.clone()))
+                .stderr(LogStream::new(name.clone(), "stderr", logbook.clone()));
         }
         let mut argv = vec![name.to_string()];
         argv.extend(io.args.iter().cloned());
@@ -190,6 +200,7 @@ impl ActorState {
             http_hooks: Default::default(),
             edil: None,
             deeploy: None,
+            logbook,
         };
         Ok(state)
     }

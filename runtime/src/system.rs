@@ -81,6 +81,8 @@ struct Inner {
     config: RuntimeConfig,
     pres: Mutex<PreCache>,
     router: Arc<Router>,
+    /// Each actor's recent log lines.
+    logbook: crate::logbook::LogBook,
     actors: Mutex<ActorTable>,
     /// The HTTP components, by name.
     http_apps: Mutex<HashMap<String, Arc<HttpApp>>>,
@@ -173,6 +175,7 @@ impl RuntimeBuilder {
                 config,
                 pres: Mutex::default(),
                 router: Arc::new(Router::with_remote(remote)),
+                logbook: Default::default(),
                 actors: Mutex::default(),
                 http_apps: Mutex::default(),
                 policy,
@@ -344,6 +347,7 @@ impl Runtime {
             config,
             io,
             router: self.inner.router.clone(),
+            logbook: self.inner.logbook.clone(),
             services: self.inner.services.clone(),
         }
     }
@@ -583,6 +587,7 @@ impl Runtime {
             .remove(name)
             .ok_or_else(|| DeliveryError::UnknownActor(name.to_owned()))?;
         self.inner.router.unregister(name);
+        self.inner.logbook.forget(name);
         self.inner
             .http_apps
             .lock()
@@ -649,6 +654,13 @@ impl Runtime {
             .cloned()
             .ok_or_else(|| HttpError::NoSuchComponent(name.to_owned()))?;
         app.handle(request).await
+    }
+
+    /// What actor `name` logged lately (stdout, stderr, its log events), oldest first; `None`
+    /// when no such actor runs.
+    pub fn logs(&self, name: &str) -> Option<Vec<crate::LogLine>> {
+        self.info(name)?;
+        Some(self.inner.logbook.lines(name))
     }
 
     /// The nodes an actor called `name` runs on: this one first when it runs here, then the

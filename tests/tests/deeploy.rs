@@ -385,6 +385,20 @@ fn apps_are_placed_with_constraints_fail_over_roll_without_a_failed_request_and_
         let text = String::from_utf8_lossy(&reply).into_owned();
         assert!(text.starts_with("1 five-api-1-"), "{text}");
     }
+    // Its logs, gathered from every replica, each line tagged with its node.
+    let logs = node(&fleet, 3).client().app_logs("five").unwrap();
+    let from: std::collections::BTreeSet<&str> = logs["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("replica 1 ready as five-api-1-"))
+        })
+        .filter_map(|l| l["node"].as_str())
+        .collect();
+    assert_eq!(from.len(), 5, "a ready line from each node: {logs}");
     // Removed by its owner: every replica stops.
     let remove = SignedRequest::sign(&key, Action::Remove, "five", "", now_s(), 120).unwrap();
     node(&fleet, 2).client().deeploy_submit(&remove).unwrap();

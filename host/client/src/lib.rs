@@ -366,6 +366,16 @@ impl Client {
         self.json(self.get("/v1/deeploy/app").query(&[("name", name)]))
     }
 
+    /// App `name`'s recent log lines from every replica (`lines`, `missing`).
+    pub fn app_logs(&self, name: &str) -> Result<Value> {
+        self.json(self.get("/v1/deeploy/app/logs").query(&[("name", name)]))
+    }
+
+    /// Actor `name`'s recent log lines (`[{at_ms, level, text}]`).
+    pub fn actor_logs(&self, name: &str) -> Result<Vec<Value>> {
+        self.json(self.get(&format!("/v1/actors/{name}/logs")))
+    }
+
     /// Sends `payload` to app `name` (its `component`, when it has several) and returns the
     /// reply of a healthy replica on any node.
     pub fn app_request(

@@ -75,8 +75,10 @@ pub struct Node {
     /// Where the RESP listener is bound, if on.
     resp: Option<std::net::SocketAddr>,
     deployments: Deployments,
-    /// Deeploy replicas running here: instance name → app.
-    replicas: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// Deeploy replicas running here: instance name → app (shared with the log service).
+    replicas: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+    /// Answers other nodes' requests for this node's replicas' logs.
+    log_service: Arc<crate::deeploy::logs::LogService>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
@@ -284,7 +286,11 @@ impl Node {
         remote.attach(runtime.local_delivery());
         // Each service registers the gossip topics, request services and streams it owns;
         // the mesh's events are served once every one of them is in place.
-        let protocols = remote.register(fs.register(replicator.register(Protocols::new())));
+        let replicas: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+            Default::default();
+        let log_service = crate::deeploy::logs::LogService::new(runtime.clone(), replicas.clone());
+        let protocols = log_service
+            .register(remote.register(fs.register(replicator.register(Protocols::new()))));
         protocols.serve(&mesh, events)?;
         let routes = Arc::new(crate::http_apps::Routes::default());
         let http = match config.http {
@@ -313,7 +319,8 @@ impl Node {
             deeploy_nonces: Default::default(),
             resp,
             deployments,
-            replicas: Default::default(),
+            replicas,
+            log_service,
         });
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
@@ -433,6 +440,11 @@ impl Node {
 
     fn replicas(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
         self.replicas.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This node's side of `r1 app logs`.
+    pub fn log_service(&self) -> &crate::deeploy::logs::LogService {
+        &self.log_service
     }
 
     /// The Deeploy replicas on this node: instance name → app (`OWNER/NAME`).

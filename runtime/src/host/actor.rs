@@ -98,6 +98,20 @@ impl mailbox::Host for ActorState {
 impl logging::Host for ActorState {
     fn log(&mut self, level: Level, context: String, message: String) {
         let actor = &*self.name;
+        let name = match level {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        };
+        let text = if context.is_empty() {
+            message.clone()
+        } else {
+            format!("{context}: {message}")
+        };
+        self.logbook.record(actor, name, &text);
         match level {
             Level::Trace => tracing::trace!(target: "r1::guest", actor, context, "{message}"),
             Level::Debug => tracing::debug!(target: "r1::guest", actor, context, "{message}"),

@@ -164,3 +164,16 @@ pub(super) async fn publish(
     let delivered = node.runtime().publish(&topic, payload(body)?);
     Ok(HttpResponse::Ok().json(json!({ "delivered": delivered })))
 }
+
+/// What an actor logged lately: `[{at_ms, level, text}]`, oldest first.
+pub(super) async fn actor_logs(
+    node: NodeData,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    checked(NameKind::Actor, &name)?;
+    let lines = node
+        .runtime()
+        .logs(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no actor named {name:?}")))?;
+    Ok(HttpResponse::Ok().json(lines))
+}

@@ -159,3 +159,15 @@ pub(super) async fn deeploy_request(
         Err(ReachError::Delivery(e)) => Err(ApiError::Delivery(e)),
     }
 }
+
+/// An app's recent log lines from every replica, tagged with node and instance.
+pub(super) async fn deeploy_logs(
+    node: NodeData,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (app, rest) = app_and_params(&node, &req)?;
+    if let Some((key, _)) = rest.first() {
+        return Err(ApiError::BadRequest(format!("unknown parameter {key:?}")));
+    }
+    Ok(HttpResponse::Ok().json(crate::deeploy::logs::gather(&node, &app).await))
+}

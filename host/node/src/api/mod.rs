@@ -11,6 +11,7 @@
 //! | POST | /v1/actors/{name}/request?timeout_ms=N&node=NODE | payload | the reply bytes (`node`: the actor on that node) |
 //! | POST | /v1/actors/{name}/send?node=NODE | payload | 202 |
 //! | GET | /v1/actors/{name}/where | | `{"name", "nodes": [node ids], "here": bool}` |
+//! | GET | /v1/actors/{name}/logs | | its recent log lines `[{at_ms, level, text}]` (stdout, stderr, log events; the newest 500) |
 //! | POST | /v1/topics/{topic} | payload | `{"delivered": n}`, subscribers on every node |
 //! | GET | /v1/cstore/{namespace}/{key} | | the value bytes, 404 if absent |
 //! | PUT | /v1/cstore/{namespace}/{key}?min_acks=N | value | `{"version": v}` once durable (and on N peers) |
@@ -36,6 +37,7 @@
 //! | GET | /v1/deeploy/plan | | the placement rule applied now: `{"placements": [{app, component, node}], "short": [[app, component, missing]]}` |
 //! | GET | /v1/deeploy/app?name=NAME | | one app: `{desired, placement, status}` (NAME or OWNER/NAME); 404, 409 ambiguous |
 //! | POST | /v1/deeploy/app/request?name=NAME[&component=C][&timeout_ms=N] | payload | a healthy replica's reply; 503 none healthy |
+//! | GET | /v1/deeploy/app/logs?name=NAME | | `{"lines": [{node, instance, at_ms, level, text}], "missing": [[node, why]]}` from every replica |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
@@ -283,6 +285,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/deeploy/app/request",
             web::post().to(mesh::deeploy_request),
         )
+        .route("/v1/deeploy/app/logs", web::get().to(mesh::deeploy_logs))
+        .route("/v1/actors/{name}/logs", web::get().to(actors::actor_logs))
         .route("/v1/mesh/blocked/{peer}", web::put().to(mesh::mesh_block))
         .route(
             "/v1/mesh/blocked/{peer}",

@@ -10,12 +10,14 @@
 //!   [`control::Control`] and ticked every `schedule_ms`;
 //! - reconciles ([`reconciler`]): runs exactly the replicas the placements give it, checks
 //!   their health and reports it;
-//! - answers requests to an app by name from a healthy replica on any node ([`reach`]).
+//! - answers requests to an app by name from a healthy replica on any node ([`reach`]);
+//! - gathers an app's logs from every node that runs a replica ([`logs`]).
 //!
 //! The records and who writes each are in [`r1_deeploy::state`].
 
 pub mod control;
 pub mod heartbeat;
+pub mod logs;
 pub mod reach;
 pub mod reconciler;
 

@@ -1,4 +1,4 @@
-//! A Deeploy test replica. Config: `version` (echoed in every reply), `healthy` (`false`: the
+//! A Deeploy test replica; prints `replica VERSION ready as NAME` when it starts. Config: `version` (echoed in every reply), `healthy` (`false`: the
 //! health message fails, to exercise auto-revert). Messages: `health` → `ok` (or an error);
 //! `who` → `VERSION INSTANCE`; anything else → `VERSION:TEXT`.
 
@@ -11,8 +11,10 @@ struct Replica {
 
 impl Actor for Replica {
     fn init(config: Config) -> Result<Self, String> {
+        let version = config.get_or("version", "?").to_owned();
+        println!("replica {version} ready as {}", r1_guest::self_address());
         Ok(Replica {
-            version: config.get_or("version", "?").to_owned(),
+            version,
             healthy: config.get_or("healthy", "true") != "false",
         })
     }
