@@ -94,12 +94,18 @@ started=$(date +%s.%N)
 kill -9 "${pid[$victim]}"
 wait "${pid[$victim]}" 2>/dev/null || true
 pid[$victim]=""
-for _ in $(seq 1 400); do
+moved=no
+for _ in $(seq 1 300); do
   # Moved: the sink's slot is on a live node, and every slot reports running and healthy.
   moved=$(on "$survivor" app show pipeline --json | json '"yes" if all(s["node"] != "'"$sink_node"'" and any(n["node"] == s["node"] and any(r["component"] == s["component"] and r["healthy"] for r in n["replicas"]) for n in d["status"]) for s in d["placement"]["slots"]) else "no"')
   [ "$moved" = yes ] && break
-  sleep 0.1
+  sleep 0.05
 done
+if [ "$moved" != yes ]; then
+  on "$survivor" app show pipeline | sed 's/^/    /'
+  echo "the sink did not move within 30 s" >&2
+  exit 1
+fi
 printf '    the sink moved and serves again after %.1f s\n' "$(echo "$(date +%s.%N) - $started" | bc)"
 on "$survivor" app show pipeline | sed 's/^/    /'
 

@@ -71,7 +71,12 @@ fn now_s() -> u64 {
         .as_secs()
 }
 
-const SPEC: &str = "name = \"web\"\nversion = \"1\"\nreplicas = 2\n\n[[components]]\nname = \"api\"\ncid = \"bafkr4example\"\n";
+/// A two-replica spec of the component `cid`.
+fn web_spec(cid: &str) -> String {
+    format!(
+        "name = \"web\"\nversion = \"1\"\nreplicas = 2\n\n[[components]]\nname = \"api\"\ncid = \"{cid}\"\n"
+    )
+}
 
 #[test]
 fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stale_replayed_or_capped()
@@ -122,7 +127,8 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
     // Straight to the API: the same request twice is a replay.
     let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let client = a.client();
-    let request = SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s(), 120).unwrap();
+    let spec = web_spec(&replica_cid(&a));
+    let request = SignedRequest::sign(&key, Action::Deploy, "web", &spec, now_s(), 120).unwrap();
     client.deeploy_submit(&request).unwrap();
     let replay = client.deeploy_submit(&request).unwrap_err().to_string();
     assert!(
@@ -144,25 +150,30 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
     let err = b.client().deeploy_submit(&request).unwrap_err().to_string();
     assert!(err.contains("used already"), "{err}");
     // Forged: the spec changed after signing.
-    let mut forged = SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s(), 120).unwrap();
-    forged.spec = SPEC.replace("replicas = 2", "replicas = 20");
+    let mut forged = SignedRequest::sign(&key, Action::Deploy, "web", &spec, now_s(), 120).unwrap();
+    forged.spec = spec.replace("replicas = 2", "replicas = 20");
     let err = client.deeploy_submit(&forged).unwrap_err().to_string();
     assert!(err.contains("signature") && err.contains("403"), "{err}");
     // Stale: its window closed.
     let stale =
-        SignedRequest::sign(&key, Action::Deploy, "web", SPEC, now_s() - 1_000, 300).unwrap();
+        SignedRequest::sign(&key, Action::Deploy, "web", &spec, now_s() - 1_000, 300).unwrap();
     let err = client.deeploy_submit(&stale).unwrap_err().to_string();
     assert!(err.contains("validity window"), "{err}");
     // Capped: a host directory for a remote spec.
-    let capped_spec = SPEC.replace(
-        "cid = \"bafkr4example\"",
-        "cid = \"bafkr4example\"\ngrants = [\"fs:/etc\"]",
-    );
+    let capped_spec = spec.replace("name = \"api\"", "name = \"api\"\ngrants = [\"fs:/etc\"]");
     let capped =
         SignedRequest::sign(&key, Action::Deploy, "web", &capped_spec, now_s(), 120).unwrap();
     let err = client.deeploy_submit(&capped).unwrap_err().to_string();
     assert!(
         err.contains("operator policy") && err.contains("host directory"),
+        "{err}"
+    );
+    // A component no node holds: refused before anything is recorded, saying why.
+    let nowhere = web_spec("bafkr4idv24c57n4wkxvqdlvsidtyfbnns25dbnxbz4ptkmde3h3uc6xzzz");
+    let request = SignedRequest::sign(&key, Action::Deploy, "web", &nowhere, now_s(), 120).unwrap();
+    let err = client.deeploy_submit(&request).unwrap_err().to_string();
+    assert!(
+        err.contains("cannot be fetched from R1FS") && err.contains("400"),
         "{err}"
     );
     // Another owner cannot remove the first owner's app: its `web` is another app.
@@ -203,7 +214,7 @@ fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
             .then_some(())
     });
     let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
-    let three = SPEC.replace("replicas = 2", "replicas = 3");
+    let three = web_spec(&replica_cid(&a)).replace("replicas = 2", "replicas = 3");
     let request = SignedRequest::sign(&key, Action::Deploy, "web", &three, now_s(), 120).unwrap();
     a.client().deeploy_submit(&request).unwrap();
     let plan = a.client().deeploy_plan().unwrap();
@@ -636,4 +647,43 @@ fn a_partition_heals_to_one_placement_and_a_node_restarted_while_cut_off_runs_it
             .then_some(())
     });
     let _ = &mut other;
+}
+
+#[test]
+fn a_deployed_component_is_kept_on_several_nodes_so_its_uploader_can_die() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let a = fabric(r, "a", &[]).start();
+    let b = fabric(r, "b", &["tier=edge"]).join(&a.spec).start();
+    let c = fabric(r, "c", &[]).join(&a.spec).start();
+    eventually("three fresh adverts", WAIT, || {
+        (adverts(&a)
+            .iter()
+            .filter(|n| n["age_ms"].as_u64() < Some(600))
+            .count()
+            == 3)
+            .then_some(())
+    });
+    // The component is uploaded to b only, and its one replica may only run on b.
+    let cid = replica_cid(&b);
+    assert!(c.client().fs_stat(&cid).is_err(), "c does not hold it yet");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[23; 32]);
+    let spec = replica_spec(
+        "edge",
+        "1",
+        &cid,
+        "replicas = 1\n[constraints]\ntags = { tier = \"edge\" }",
+        true,
+    );
+    let app = submit(&a, &key, "edge", &spec);
+    converged(&a, &app, "1");
+    // Deploying kept copies on the mesh: c, which runs nothing of it, holds one too.
+    eventually("c holds a copy of the component", WAIT, || {
+        c.client().fs_stat(&cid).ok()
+    });
+    let _ = b.kill();
+    // b is gone, the component is not: a node can still start it.
+    let again = replica_spec("edge", "2", &cid, "replicas = 1", true);
+    submit(&a, &key, "edge", &again);
+    converged(&a, &app, "2");
 }

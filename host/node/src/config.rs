@@ -69,6 +69,9 @@ pub struct DeeploySettings {
     pub reconcile_ms: u64,
     /// Memory offered to workloads, MiB (default: what is available at start).
     pub memory_mb: Option<u64>,
+    /// Copies of each deployed component R1FS keeps on the mesh (the accepting node's
+    /// included), so no single node's loss takes a component with it.
+    pub component_copies: u32,
 }
 
 impl DeeploySettings {
@@ -88,6 +91,7 @@ impl Default for DeeploySettings {
             schedule_ms: 500,
             reconcile_ms: 500,
             memory_mb: None,
+            component_copies: 3,
         }
     }
 }

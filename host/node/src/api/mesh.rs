@@ -57,9 +57,19 @@ pub(super) async fn deeploy_submit(
     use r1_deeploy::DeeployError;
     let node = node.into_inner();
     let request = body.into_inner();
-    let result = web::block(move || crate::deeploy::submit(&node, &request))
+    let n = node.clone();
+    let accepted = web::block(move || crate::deeploy::accept(&n, &request))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let result = match accepted {
+        Ok(accepted) => match crate::deeploy::keep_components(&node, &accepted).await {
+            Ok(()) => web::block(move || crate::deeploy::record(&node, accepted))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     match result {
         Ok(desired) => Ok(HttpResponse::Ok().json(desired)),
         Err(SubmitError::Refused(DeeployError::Replayed)) => {

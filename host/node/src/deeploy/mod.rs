@@ -53,13 +53,71 @@ fn store_error(e: impl std::fmt::Display) -> SubmitError {
     SubmitError::Store(e.to_string())
 }
 
-/// Verifies and applies `request`; returns the app's desired state (for a remove, the record
-/// that was removed).
-pub fn submit(node: &Node, request: &SignedRequest) -> Result<DesiredApp, SubmitError> {
+/// A request that passed verification, its nonce claimed and (a deploy) the policy checked:
+/// ready to be recorded.
+pub struct Accepted {
+    verified: r1_deeploy::signed::Verified,
+    request: SignedRequest,
+}
+
+impl Accepted {
+    /// The spec of a deploy.
+    pub fn spec(&self) -> Option<&r1_deeploy::spec::AppSpec> {
+        self.verified.spec.as_ref()
+    }
+}
+
+/// Verifies `request` (signature, then window), claims its nonce here and mesh-wide, and
+/// checks a deploy's spec against this node's operator policy.
+pub fn accept(node: &Node, request: &SignedRequest) -> Result<Accepted, SubmitError> {
     let now_s = now_ms() / 1000;
     let verified = request.verify(now_s)?;
     node.deeploy_nonces().claim(&verified, now_s)?;
     claim_mesh_wide(node, &verified, now_s)?;
+    if let Some(spec) = &verified.spec {
+        node.config().deeploy.policy.check(spec)?;
+    }
+    Ok(Accepted {
+        verified,
+        request: request.clone(),
+    })
+}
+
+/// Makes sure every component of a deploy can be fetched by any node later: each is pinned
+/// here (fetched from the mesh if needed) with `[deeploy] component_copies` copies kept in
+/// R1FS, so the node that took the deploy can die without taking the only copy with it. A
+/// component no node holds is refused here, before anything is recorded.
+pub async fn keep_components(node: &Node, accepted: &Accepted) -> Result<(), SubmitError> {
+    use r1_core::contract::blobs::BlobService;
+    let Some(spec) = accepted.spec() else {
+        return Ok(());
+    };
+    let copies = node.config().deeploy.component_copies.max(1);
+    let blobs: &dyn BlobService = &**node.files();
+    for component in &spec.components {
+        let Some(cid) = &component.cid else { continue };
+        blobs.pin(cid, copies).await.map_err(|e| {
+            SubmitError::Refused(DeeployError::Invalid(format!(
+                "component {:?}: {cid} cannot be fetched from R1FS on this mesh ({e}); `r1 deploy` adds local files, `r1 fs add` adds one by hand",
+                component.name
+            )))
+        })?;
+    }
+    Ok(())
+}
+
+/// Verifies and applies `request` ([`accept`], then [`record`]); returns the app's desired
+/// state (for a remove, the record that was removed). The API also runs
+/// [`keep_components`] between the two.
+pub fn submit(node: &Node, request: &SignedRequest) -> Result<DesiredApp, SubmitError> {
+    let accepted = accept(node, request)?;
+    record(node, accepted)
+}
+
+/// Writes an accepted request's effect to the desired state.
+pub fn record(node: &Node, accepted: Accepted) -> Result<DesiredApp, SubmitError> {
+    let Accepted { verified, request } = accepted;
+    let request = &request;
     let key = format!("{}{}", keys::APP, verified.app_id);
     let store = node.store();
     let existing: Option<DesiredApp> = read_one(store, &key);
@@ -68,7 +126,6 @@ pub fn submit(node: &Node, request: &SignedRequest) -> Result<DesiredApp, Submit
             let Some(spec) = &verified.spec else {
                 return Err(DeeployError::Invalid("a deploy carries a spec".into()).into());
             };
-            node.config().deeploy.policy.check(spec)?;
             // The version replaced is what a rollback or an auto-revert returns to; deploying
             // the same version again keeps the one before it.
             let previous = match &existing {
