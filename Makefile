@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -35,7 +35,7 @@ datasets:
 test: guests models datasets
 	bash scripts/test.sh
 
-## demo: start a local node and run the pipeline example through it
+## demo: the fabric demo: three local nodes, the pipeline deployed with Deeploy, one node killed
 demo: guests
 	R1_BIN=$(R1) bash scripts/demo.sh
 
@@ -73,6 +73,11 @@ bench-http: guests
 	$(CARGO) build --release -p r1-cli
 	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/wasmtime-serve $(CARGO) build --release --manifest-path bench/wasmtime-serve/Cargo.toml
 	bash scripts/bench-http.sh $(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/wasmtime-serve/release/wasmtime-serve-bench
+
+## bench-deeploy: deploy-to-serving (cached, cold), failover after SIGKILL, placements/s against 10,000 adverts, memory per node with 30 nodes
+bench-deeploy: guests
+	$(CARGO) build --release -p r1-cli -p r1-deeploy-bench
+	R1_BIN=$(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/release/r1-deeploy-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets

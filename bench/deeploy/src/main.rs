@@ -14,7 +14,8 @@
 //!    scheduler; resident memory of each after they settle.
 //!
 //! Environment: `R1_BIN` (the release r1), `R1_GUEST_WASM_DIR`; `BENCH_DEPLOYS` (default 20),
-//! `BENCH_FAILOVERS` (5), `BENCH_NODES` (30).
+//! `BENCH_FAILOVERS` (5), `BENCH_NODES` (30); `BENCH_PHASES` (default
+//! `placement,deploy,failover,memory`) to run only some.
 
 use std::time::{Duration, Instant};
 
@@ -272,6 +273,7 @@ fn failover(root: &std::path::Path, runs: usize) -> (Vec<f64>, Vec<f64>) {
         wait_for("the app answers again", || answers(w, "solo").then_some(()));
         serve.push(killed.elapsed().as_secs_f64());
         nodes[victim] = Some(spec.start());
+        let w = nodes[watcher].as_ref().expect("watcher");
         wait_for("the node is back", || (fresh_nodes(w) == 3).then_some(()));
     }
     (detect, serve)
@@ -315,20 +317,46 @@ fn main() {
     let deploys = env_usize("BENCH_DEPLOYS", 20);
     let runs = env_usize("BENCH_FAILOVERS", 5);
     let count = env_usize("BENCH_NODES", 30);
+    let phases =
+        std::env::var("BENCH_PHASES").unwrap_or_else(|_| "placement,deploy,failover,memory".into());
+    let run = |phase: &str| phases.split(',').any(|p| p.trim() == phase);
     let root = tempfile::tempdir().expect("temp dir");
 
-    eprintln!("[bench-deeploy] placement: 10,000 adverts, 1,000 apps x 3 replicas...");
-    let rate = placement_throughput();
-    println!("deeploy_placements_per_s={rate:.0}  (target >= 5000; Nomad's C1M run ~3750)");
+    if run("placement") {
+        eprintln!("[bench-deeploy] placement: 10,000 adverts, 1,000 apps x 3 replicas...");
+        let rate = placement_throughput();
+        println!("deeploy_placements_per_s={rate:.0}  (target >= 5000; Nomad's C1M run ~3750)");
+    }
+    if run("deploy") {
+        deploy_phase(root.path(), deploys);
+    }
+    if run("failover") {
+        eprintln!("[bench-deeploy] failover: 3 nodes, default 1 s heartbeat, {runs} SIGKILLs...");
+        let (mut detect, mut serve) = failover(root.path(), runs);
+        println!(
+            "deeploy_failover: detected p50 {:.1} s p99 {:.1} s; serving again p50 {:.1} s p99 {:.1} s  (target <= 10 s; Nomad >= 20 s, wadm 70 s, Kubernetes ~5.7 min by default)",
+            quantile(&mut detect, 0.5),
+            quantile(&mut detect, 0.99),
+            quantile(&mut serve, 0.5),
+            quantile(&mut serve, 0.99),
+        );
+    }
+    if run("memory") {
+        eprintln!("[bench-deeploy] memory: {count} node processes in one mesh...");
+        let (mean, max) = memory(root.path(), count);
+        println!("deeploy_memory_per_node: {count} nodes, RSS mean {mean:.0} MiB max {max:.0} MiB");
+    }
+}
 
+fn deploy_phase(root: &std::path::Path, deploys: usize) {
     eprintln!("[bench-deeploy] deploy to serving: 3 nodes, {deploys} deploys cached and cold...");
     let nodes: Vec<NodeProcess> = {
-        let first = fabric_node(root.path(), "d0", true).start();
+        let first = fabric_node(root, "d0", true).start();
         let join = first.spec.clone();
         let mut v = vec![first];
         for i in 1..3 {
             v.push(
-                fabric_node(root.path(), &format!("d{i}"), true)
+                fabric_node(root, &format!("d{i}"), true)
                     .join(&join)
                     .start(),
             );
@@ -351,19 +379,4 @@ fn main() {
             ms(quantile(&mut all, 0.99)),
         );
     }
-    drop(nodes);
-
-    eprintln!("[bench-deeploy] failover: 3 nodes, default 1 s heartbeat, {runs} SIGKILLs...");
-    let (mut detect, mut serve) = failover(root.path(), runs);
-    println!(
-        "deeploy_failover: detected p50 {:.1} s p99 {:.1} s; serving again p50 {:.1} s p99 {:.1} s  (target <= 10 s; Nomad >= 20 s, wadm 70 s, Kubernetes ~5.7 min by default)",
-        quantile(&mut detect, 0.5),
-        quantile(&mut detect, 0.99),
-        quantile(&mut serve, 0.5),
-        quantile(&mut serve, 0.99),
-    );
-
-    eprintln!("[bench-deeploy] memory: {count} node processes in one mesh...");
-    let (mean, max) = memory(root.path(), count);
-    println!("deeploy_memory_per_node: {count} nodes, RSS mean {mean:.0} MiB max {max:.0} MiB");
 }

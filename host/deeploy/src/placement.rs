@@ -110,6 +110,28 @@ pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)], sticky: &Sticky
     nodes.sort_by(|a, b| a.node.cmp(&b.node));
     let mut free: Vec<u64> = nodes.iter().map(|n| n.free_memory_mb).collect();
     let mut load: Vec<u32> = vec![0; nodes.len()];
+    // Per node, computed once: its hash; its index by id (for sticky lookups); for each spread
+    // tag in use, its group (the tag's values in order, "" for nodes without it). The loop over
+    // nodes per app is then index arithmetic: 10,000 nodes cost a few microseconds, not a
+    // string hash or a tree lookup each.
+    let node_hash: Vec<u64> = nodes.iter().map(|n| mix(&[&n.node])).collect();
+    let index: std::collections::HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.node.as_str(), i))
+        .collect();
+    let mut kept: std::collections::HashMap<(&str, &str), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (app, component, node) in sticky {
+        if let Some(&i) = index.get(node.as_str()) {
+            kept.entry((app.as_str(), component.as_str()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut spreads: std::collections::HashMap<&str, (usize, Vec<usize>)> =
+        std::collections::HashMap::new();
+    let mut marked = vec![false; nodes.len()];
     let mut apps: Vec<&(String, AppSpec)> = apps.iter().collect();
     apps.sort_by(|a, b| a.0.cmp(&b.0));
     let mut plan = Plan::default();
@@ -119,55 +141,76 @@ pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)], sticky: &Sticky
             .min_memory_mb
             .unwrap_or(DEFAULT_REPLICA_MB)
             .max(1);
+        let constrained = spec.constraints != Constraints::default();
+        let (group_count, group_of) = match &spec.spread {
+            Some(tag) => {
+                let (count, of) = spreads.entry(tag.as_str()).or_insert_with(|| {
+                    let values: std::collections::BTreeSet<&str> = nodes
+                        .iter()
+                        .map(|n| n.tags.get(tag).map_or("", String::as_str))
+                        .collect();
+                    let rank: BTreeMap<&str, usize> =
+                        values.iter().enumerate().map(|(g, v)| (*v, g)).collect();
+                    let of = nodes
+                        .iter()
+                        .map(|n| rank[n.tags.get(tag).map_or("", String::as_str)])
+                        .collect();
+                    (values.len(), of)
+                });
+                (*count, Some(&*of))
+            }
+            None => (1, None),
+        };
         let mut components: Vec<_> = spec.components.iter().collect();
         components.sort_by(|a, b| a.name.cmp(&b.name));
         for component in components {
-            let candidates: Vec<usize> = (0..nodes.len())
-                .filter(|&i| meets(nodes[i], &spec.constraints) && free[i] >= reserve)
-                .collect();
+            let app_hash = mix(&[app_id, &component.name]);
+            let sticky_here = kept
+                .get(&(app_id.as_str(), component.name.as_str()))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for &i in sticky_here {
+                marked[i] = true;
+            }
+            // Candidates by group, keyed best first: already there, then least load, then
+            // the rendezvous hash.
+            let mut groups: Vec<Vec<((bool, u32, u64, usize), usize)>> =
+                vec![Vec::new(); group_count.max(1)];
+            let mut candidates = 0usize;
+            for i in 0..nodes.len() {
+                if free[i] < reserve || (constrained && !meets(nodes[i], &spec.constraints)) {
+                    continue;
+                }
+                candidates += 1;
+                let g = group_of.map_or(0, |of| of[i]);
+                let key = (!marked[i], load[i], mix_u64(node_hash[i] ^ app_hash), i);
+                groups[g].push((key, i));
+            }
+            for &i in sticky_here {
+                marked[i] = false;
+            }
             let wanted = match spec.replicas {
                 Some(n) => n as usize,
-                None => candidates.len(),
+                None => candidates,
             };
-            // Group by the spread tag's value (one group when there is no spread tag).
-            let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for &i in &candidates {
-                let key = spec
-                    .spread
-                    .as_ref()
-                    .and_then(|t| nodes[i].tags.get(t))
-                    .map_or("", String::as_str);
-                groups.entry(key).or_default().push(i);
-            }
-            // Within a group, best first: already there, then least load, then the rendezvous
-            // hash. Only the first
-            // `wanted` can be taken, so those are selected in linear time and only they sorted
-            // (10,000 candidates cost one hash each, not one per comparison).
-            let app_hash = mix(&[app_id, &component.name]);
-            for members in groups.values_mut() {
-                let mut keyed: Vec<((bool, u32, u64, usize), usize)> = members
-                    .iter()
-                    .map(|&i| {
-                        let h = mix(&[&nodes[i].node]) ^ app_hash;
-                        let here = sticky.contains(&(
-                            app_id.clone(),
-                            component.name.clone(),
-                            nodes[i].node.clone(),
-                        ));
-                        ((!here, load[i], mix_u64(h), i), i)
-                    })
-                    .collect();
-                if keyed.len() > wanted && wanted > 0 {
-                    keyed.select_nth_unstable(wanted - 1);
-                    keyed.truncate(wanted);
-                }
-                keyed.sort_unstable();
-                *members = keyed.into_iter().rev().map(|(_, i)| i).collect(); // pop() = best
-            }
+            // Only the first `wanted` of a group can be taken: selected in linear time, and
+            // only they sorted.
+            let mut groups: Vec<Vec<usize>> = groups
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .map(|mut keyed| {
+                    if keyed.len() > wanted && wanted > 0 {
+                        keyed.select_nth_unstable(wanted - 1);
+                        keyed.truncate(wanted);
+                    }
+                    keyed.sort_unstable();
+                    keyed.into_iter().rev().map(|(_, i)| i).collect() // pop() = best
+                })
+                .collect();
             let mut placed = 0;
             while placed < wanted {
                 let mut progressed = false;
-                for members in groups.values_mut() {
+                for members in groups.iter_mut() {
                     if placed == wanted {
                         break;
                     }
