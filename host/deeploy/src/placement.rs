@@ -96,6 +96,10 @@ fn mix_u64(mut h: u64) -> u64 {
     h ^ (h >> 31)
 }
 
+/// A candidate's rank, lowest first: (not already there, this plan's load, rendezvous hash,
+/// node index).
+type Rank = (bool, u32, u64, usize);
+
 /// (app, component, node) triples already placed: kept where they still fit.
 pub type Sticky = std::collections::HashSet<(String, String, String)>;
 
@@ -174,8 +178,7 @@ pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)], sticky: &Sticky
             }
             // Candidates by group, keyed best first: already there, then least load, then
             // the rendezvous hash.
-            let mut groups: Vec<Vec<((bool, u32, u64, usize), usize)>> =
-                vec![Vec::new(); group_count.max(1)];
+            let mut groups: Vec<Vec<(Rank, usize)>> = vec![Vec::new(); group_count.max(1)];
             let mut candidates = 0usize;
             for i in 0..nodes.len() {
                 if free[i] < reserve || (constrained && !meets(nodes[i], &spec.constraints)) {

@@ -314,7 +314,7 @@ fn roll(input: RollInput<'_>, slots: &mut Vec<Slot>) -> Option<String> {
     let failing = |node: &str| -> Option<String> {
         let r = status(node, want)?;
         let why = if matches!(r.state.as_str(), "failed" | "refused") {
-            format!("{}", r.state)
+            r.state.clone()
         } else if r.failures >= FAILURES_TO_FAIL {
             format!("{} health checks failed in a row", r.failures)
         } else if !r.healthy && now_ms.saturating_sub(r.started_ms) > update.progress_deadline_ms {

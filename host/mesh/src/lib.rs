@@ -571,7 +571,7 @@ async fn run(
                 // Peer exchange: ask the peers we have for theirs (answers arrive as routing
                 // updates, and admitted peers found that way are dialled).
                 let peers = swarm.connected_peers().count();
-                if peers > 0 && (peers != last_peers || ticks % PEER_EXCHANGE_TICKS == 0) {
+                if peers > 0 && (peers != last_peers || ticks.is_multiple_of(PEER_EXCHANGE_TICKS)) {
                     let _ = swarm.behaviour_mut().kad.bootstrap();
                 }
                 last_peers = peers;
@@ -715,22 +715,20 @@ async fn handle_event(
                 swarm.behaviour_mut().kad.add_address(&peer_id, addr);
             }
         }
+        // A node one of our peers knows: connect to it directly, so every admitted node of a
+        // mesh reaches every other without being told all their addresses.
         SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
             peer,
             addresses,
             ..
-        })) => {
-            // A node one of our peers knows: connect to it directly, so every admitted node of
-            // a mesh reaches every other without being told all their addresses.
-            if peer != *swarm.local_peer_id()
-                && !swarm.is_connected(&peer)
-                && admitted(admission, &peer).await
-            {
-                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
-                    .addresses(addresses.into_vec())
-                    .build();
-                let _ = swarm.dial(opts);
-            }
+        })) if peer != *swarm.local_peer_id()
+            && !swarm.is_connected(&peer)
+            && admitted(admission, &peer).await =>
+        {
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .addresses(addresses.into_vec())
+                .build();
+            let _ = swarm.dial(opts);
         }
         SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
             for (peer, addr) in found {

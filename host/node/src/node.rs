@@ -460,8 +460,10 @@ impl Node {
         wasm: Vec<u8>,
         period: std::time::Duration,
     ) -> Result<(), SpawnError> {
-        let mut grants = Grants::default();
-        grants.deeploy = true;
+        let grants = Grants {
+            deeploy: true,
+            ..Grants::default()
+        };
         self.runtime
             .spawn(ActorSpec {
                 name: SCHEDULER.into(),

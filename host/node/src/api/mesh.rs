@@ -35,7 +35,7 @@ pub(super) async fn mesh_block(
 
 /// Every node's latest heartbeat as this node sees it, with its age.
 pub(super) async fn deeploy_nodes(node: NodeData) -> HttpResponse {
-    let beats: Vec<serde_json::Value> = crate::deeploy::heartbeat::read_all(node.store())
+    let beats: Vec<serde_json::Value> = crate::deeploy::store::read_all(node.store())
         .into_iter()
         .map(|(beat, age_ms)| {
             json!({
@@ -179,5 +179,13 @@ pub(super) async fn deeploy_logs(
     if let Some((key, _)) = rest.first() {
         return Err(ApiError::BadRequest(format!("unknown parameter {key:?}")));
     }
-    Ok(HttpResponse::Ok().json(crate::deeploy::logs::gather(&node, &app).await))
+    let logs = crate::deeploy::logs::gather(
+        node.mesh(),
+        node.store(),
+        node.config().deeploy.fresh_ms(),
+        node.log_service(),
+        &app,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(logs))
 }

@@ -15,8 +15,7 @@ use r1_core::contract::deeploy::SchedulerControl;
 use r1_cstore::Cstore;
 use r1_deeploy::state::{AppPlacement, DesiredApp, NAMESPACE, NodeStatus, View, keys};
 
-use super::heartbeat::{fresh_adverts, now_ms};
-use super::{read_one, read_under, write};
+use super::store::{fresh_adverts, now_ms, read_one, read_under, write};
 
 /// Deeploy control over one node's CSTORE (cheap to clone: the store is a handle).
 #[derive(Clone)]
@@ -72,8 +71,7 @@ impl Control {
                 placement.app
             )));
         }
-        write(&self.store, &key, &placement)
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        write(&self.store, &key, &placement).map_err(ServiceError::Unavailable)?;
         tracing::info!(app, replicas = placement.slots.len(), "placement written");
         Ok(())
     }
@@ -98,20 +96,8 @@ impl Control {
             at_ms: now_ms(),
             ..current
         };
-        write(&self.store, &key, &reverted).map_err(|e| ServiceError::Unavailable(e.to_string()))
+        write(&self.store, &key, &reverted).map_err(ServiceError::Unavailable)
     }
-}
-
-/// The status reports for `app` from nodes beaten within `fresh_ms`.
-pub fn fresh_status(store: &Cstore, app: &str, fresh_ms: u64) -> Vec<NodeStatus> {
-    let fresh: BTreeSet<String> = fresh_adverts(store, fresh_ms)
-        .into_iter()
-        .map(|n| n.node)
-        .collect();
-    read_under::<NodeStatus>(store, &format!("{}{app}/", keys::STATUS))
-        .into_iter()
-        .filter(|s| fresh.contains(&s.node))
-        .collect()
 }
 
 /// Runs `f` on the blocking pool.

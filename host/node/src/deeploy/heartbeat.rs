@@ -12,30 +12,13 @@
 //! beat tries again.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use r1_cstore::Cstore;
 use r1_deeploy::placement::NodeAdvert;
 use r1_deeploy::state::{NAMESPACE, keys};
-use serde::{Deserialize, Serialize};
 
+use super::store::{Heartbeat, now_ms};
 use crate::node::Node;
-
-/// One beat as stored: the advert and when it was written (unix milliseconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Heartbeat {
-    /// What the node offers.
-    pub advert: NodeAdvert,
-    /// When (unix milliseconds, the writer's clock).
-    pub at_ms: u64,
-}
-
-/// The current time in unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Memory available to new work, from `/proc/meminfo` (`MemAvailable`), rounded down to
 /// 256 MiB; 0 where unknown.
@@ -98,26 +81,4 @@ pub fn start(node: Arc<Node>, period: Duration) {
             }
         }
     });
-}
-
-/// Every advert in `store` (this node's included), with its age in milliseconds, by node id;
-/// unreadable entries are skipped.
-pub fn read_all(store: &Cstore) -> Vec<(Heartbeat, u64)> {
-    let now = now_ms();
-    super::read_under::<Heartbeat>(store, keys::ADVERT)
-        .into_iter()
-        .map(|beat| {
-            let age = now.saturating_sub(beat.at_ms);
-            (beat, age)
-        })
-        .collect()
-}
-
-/// The adverts beaten within `fresh_ms`.
-pub fn fresh_adverts(store: &Cstore, fresh_ms: u64) -> Vec<NodeAdvert> {
-    read_all(store)
-        .into_iter()
-        .filter(|(_, age)| *age <= fresh_ms)
-        .map(|(beat, _)| beat.advert)
-        .collect()
 }

@@ -15,8 +15,6 @@ use r1_mesh::{NodePeerId, Protocol, Protocols, Reply};
 use r1_runtime::{LogLine, Runtime};
 use serde::{Deserialize, Serialize};
 
-use crate::node::Node;
-
 /// The mesh request service: body the app id, answer JSON `[InstanceLines]`.
 pub const SERVICE: &str = "r1-deeploy-logs";
 /// How long one node's answer is waited for.
@@ -101,9 +99,16 @@ impl Protocol for LogService {
     }
 }
 
-/// Gathers `app_id`'s lines from this node and every fresh node that reports a replica.
-pub async fn gather(node: &Node, app_id: &str) -> AppLogs {
-    let own = node.mesh().peer_id().to_string();
+/// Gathers `app_id`'s lines from this node (`local`) and every node beaten within
+/// `fresh_ms` that reports a replica (asked over `mesh`).
+pub async fn gather(
+    mesh: &r1_mesh::Mesh,
+    store: &r1_cstore::Cstore,
+    fresh_ms: u64,
+    local: &LogService,
+    app_id: &str,
+) -> AppLogs {
+    let own = mesh.peer_id().to_string();
     let mut lines = Vec::new();
     let mut missing = Vec::new();
     let mut take = |from: &str, replicas: Vec<InstanceLines>| {
@@ -119,16 +124,13 @@ pub async fn gather(node: &Node, app_id: &str) -> AppLogs {
             }
         }
     };
-    take(&own, node.log_service().local(app_id));
-    let status =
-        super::control::fresh_status(node.store(), app_id, node.config().deeploy.fresh_ms());
+    take(&own, local.local(app_id));
+    let status = super::store::fresh_status(store, app_id, fresh_ms);
     for report in status.iter().filter(|s| s.node != own) {
         let Ok(peer) = report.node.parse::<NodePeerId>() else {
             continue;
         };
-        let asked = node
-            .mesh()
-            .request(peer, SERVICE, app_id.as_bytes().to_vec());
+        let asked = mesh.request(peer, SERVICE, app_id.as_bytes().to_vec());
         match tokio::time::timeout(ASK_TIMEOUT, asked).await {
             Ok(Ok(bytes)) => match serde_json::from_slice::<Vec<InstanceLines>>(&bytes) {
                 Ok(replicas) => take(&report.node, replicas),
@@ -138,6 +140,6 @@ pub async fn gather(node: &Node, app_id: &str) -> AppLogs {
             Err(_) => missing.push((report.node.clone(), "no answer within 5 s".into())),
         }
     }
-    lines.sort_by(|a, b| a.at_ms.cmp(&b.at_ms));
+    lines.sort_by_key(|l| l.at_ms);
     AppLogs { lines, missing }
 }

@@ -20,9 +20,8 @@ pub mod heartbeat;
 pub mod logs;
 pub mod reach;
 pub mod reconciler;
+pub mod store;
 
-use r1_cstore::Cstore;
-use serde::Serialize;
 
 use r1_deeploy::DeeployError;
 use r1_deeploy::nonces::NonceStore;
@@ -30,7 +29,7 @@ use r1_deeploy::signed::{Action, SignedRequest};
 use r1_deeploy::state::{AppPlacement, AppView, DesiredApp, NAMESPACE, keys};
 
 use crate::node::Node;
-use heartbeat::now_ms;
+use store::{now_ms, read_one, read_under};
 
 /// Why a request was not taken: the Deeploy refusal, or the store failing.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +168,7 @@ pub fn record(node: &Node, accepted: Accepted) -> Result<DesiredApp, SubmitError
             }
         }
     };
-    write(store, &key, &desired)?;
+    store::write(store, &key, &desired).map_err(SubmitError::Store)?;
     tracing::info!(app = %desired.app_id, version = %desired.version, action = ?verified.action, "app accepted");
     Ok(desired)
 }
@@ -232,40 +231,6 @@ pub async fn start(node: &std::sync::Arc<Node>) {
     }
 }
 
-/// One JSON record of Deeploy's namespace, if present and readable.
-pub(crate) fn read_one<T: serde::de::DeserializeOwned>(store: &Cstore, key: &str) -> Option<T> {
-    let bytes = store.get(NAMESPACE, key).ok()??;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// Writes one JSON record into Deeploy's namespace (durable, replicated).
-pub(crate) fn write<T: Serialize>(store: &Cstore, key: &str, value: &T) -> Result<(), SubmitError> {
-    let bytes = serde_json::to_vec(value).map_err(store_error)?;
-    store.set(NAMESPACE, key, &bytes).map_err(store_error)?;
-    Ok(())
-}
-
-/// Every JSON value under `prefix` in Deeploy's namespace, in key order; entries that do not
-/// read as `T` are skipped.
-pub(crate) fn read_under<T: serde::de::DeserializeOwned>(store: &Cstore, prefix: &str) -> Vec<T> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    while let Ok(page) = store.list_keys(NAMESPACE, prefix, cursor.as_deref(), 1000) {
-        for key in &page.keys {
-            if let Ok(Some(bytes)) = store.get(NAMESPACE, key)
-                && let Ok(value) = serde_json::from_slice(&bytes)
-            {
-                out.push(value);
-            }
-        }
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    out
-}
-
 /// Every app's desired state this node holds, by app id.
 pub fn apps(node: &Node) -> Vec<DesiredApp> {
     read_under(node.store(), keys::APP)
@@ -303,7 +268,7 @@ pub fn show(node: &Node, app_id: &str) -> Option<AppView> {
     Some(AppView {
         desired,
         placement,
-        status: control::fresh_status(node.store(), app_id, node.config().deeploy.fresh_ms()),
+        status: store::fresh_status(node.store(), app_id, node.config().deeploy.fresh_ms()),
     })
 }
 
@@ -311,7 +276,7 @@ pub fn show(node: &Node, app_id: &str) -> Option<AppView> {
 /// state, ignoring what runs (a preview; the scheduler keeps running replicas where they are).
 /// Apps whose stored spec no longer parses are skipped and logged.
 pub fn plan(node: &Node) -> r1_deeploy::placement::Plan {
-    let adverts = heartbeat::fresh_adverts(node.store(), node.config().deeploy.fresh_ms());
+    let adverts = store::fresh_adverts(node.store(), node.config().deeploy.fresh_ms());
     let apps: Vec<(String, r1_deeploy::spec::AppSpec)> = apps(node)
         .into_iter()
         .filter_map(|app| match r1_deeploy::spec::AppSpec::parse(&app.spec) {

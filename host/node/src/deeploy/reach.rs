@@ -12,7 +12,8 @@ use r1_deeploy::spec::AppSpec;
 use r1_deeploy::state::{DesiredApp, keys};
 use r1_runtime::DeliveryError;
 
-use super::{SubmitError, read_one};
+use super::SubmitError;
+use super::store::read_one;
 use crate::node::Node;
 
 /// Why an app request got no answer.
@@ -70,8 +71,7 @@ pub async fn request(
         },
     };
     let own = node.mesh().peer_id().to_string();
-    let status =
-        super::control::fresh_status(node.store(), app_id, node.config().deeploy.fresh_ms());
+    let status = super::store::fresh_status(node.store(), app_id, node.config().deeploy.fresh_ms());
     let mut local = Vec::new();
     let mut remote = Vec::new();
     for report in &status {

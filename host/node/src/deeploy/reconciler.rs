@@ -28,8 +28,7 @@ use r1_deeploy::spec::{AppSpec, Health};
 use r1_deeploy::state::{AppPlacement, NAMESPACE, NodeStatus, ReplicaStatus, instance_name, keys};
 use r1_runtime::{ActorStatus, Grants};
 
-use super::heartbeat::now_ms;
-use super::read_under;
+use super::store::{now_ms, read_under};
 use crate::node::{Launch, Node};
 
 /// A refused or failed start is tried again after this long.
