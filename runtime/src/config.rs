@@ -51,6 +51,8 @@ pub struct ActorLimits {
     pub deadline: Duration,
     /// Messages queued before senders see `mailbox-full`.
     pub mailbox_capacity: usize,
+    /// This actor's restart policy; `None`: the runtime's (`[runtime.restart]`).
+    pub restart: Option<RestartPolicy>,
 }
 
 impl Default for ActorLimits {
@@ -59,6 +61,7 @@ impl Default for ActorLimits {
             max_memory_bytes: 64 << 20,
             deadline: Duration::from_secs(5),
             mailbox_capacity: 1024,
+            restart: None,
         }
     }
 }

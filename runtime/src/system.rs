@@ -463,7 +463,7 @@ impl Runtime {
         let template = Arc::new(ActorTemplate {
             recipe: self.recipe(&name, grants.clone(), config, limits, io),
             pre,
-            policy: self.inner.config.restart,
+            policy: limits.restart.unwrap_or(self.inner.config.restart),
         });
         let instance = template.start().await.map_err(|crash| {
             self.inner.router.unregister(&name);

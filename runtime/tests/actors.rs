@@ -278,6 +278,33 @@ async fn unbounded_allocation_hits_memory_limit_and_restarts() {
 }
 
 #[actix_rt::test]
+async fn an_actor_s_own_restart_policy_overrides_the_runtime_s() {
+    let rt = Runtime::builder(config(), TrustPolicy::dev())
+        .build()
+        .unwrap();
+    // The runtime allows 3 restarts; this actor's own policy none: its first crash is final.
+    let mut strict = spec("strict", "guest_crasher", &[]);
+    strict.limits = Some(ActorLimits {
+        restart: Some(RestartPolicy {
+            max_restarts: 0,
+            ..RestartPolicy::default()
+        }),
+        ..ActorLimits::default()
+    });
+    rt.spawn(strict).await.unwrap();
+    assert!(matches!(
+        ask(&rt, "strict", "boom").await,
+        Err(DeliveryError::Crashed { .. })
+    ));
+    wait_for(&rt, "strict", |i| {
+        matches!(i.status, ActorStatus::Failed { .. })
+    })
+    .await;
+    assert_eq!(rt.info("strict").unwrap().restarts, 0);
+    rt.shutdown().await;
+}
+
+#[actix_rt::test]
 async fn crash_loop_is_stopped_by_restart_intensity() {
     let rt = Runtime::builder(config(), TrustPolicy::dev())
         .build()

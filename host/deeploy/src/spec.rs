@@ -30,6 +30,12 @@
 //! min_healthy_ms = 3000
 //! canaries = 0
 //! auto_revert = true
+//!
+//! [restart]
+//! max_restarts = 5
+//! window_ms = 30000
+//! backoff_ms = 10
+//! max_backoff_ms = 2000
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,6 +76,36 @@ pub struct AppSpec {
     /// How a new version replaces the old.
     #[serde(default)]
     pub update: UpdateStrategy,
+    /// How a crashed replica is restarted on its node (default: the node's policy).
+    #[serde(default)]
+    pub restart: Option<Restart>,
+}
+
+/// A replica's restart policy: crashes are restarted after a backoff that doubles from
+/// `backoff_ms` up to `max_backoff_ms`; more than `max_restarts` within `window_ms` marks the
+/// replica failed (during an update, that fails the new version: it reverts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restart {
+    /// Crashes allowed inside the window.
+    pub max_restarts: u32,
+    /// The window, in milliseconds.
+    pub window_ms: u64,
+    /// The first backoff, in milliseconds.
+    pub backoff_ms: u64,
+    /// The longest backoff, in milliseconds.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            window_ms: 30_000,
+            backoff_ms: 10,
+            max_backoff_ms: 2_000,
+        }
+    }
 }
 
 /// Node requirements.
@@ -239,6 +275,13 @@ impl AppSpec {
                 "health: interval_ms and timeout_ms must be > 0, timeout_ms ≤ interval_ms",
             ));
         }
+        if let Some(r) = &self.restart
+            && (r.window_ms == 0 || r.backoff_ms > r.max_backoff_ms)
+        {
+            return Err(invalid(
+                "restart: window_ms must be > 0 and backoff_ms ≤ max_backoff_ms",
+            ));
+        }
         if self.update.max_unavailable == 0 && self.update.max_surge == 0 {
             return Err(invalid(
                 "update: max_unavailable and max_surge cannot both be 0 (nothing could move)",
@@ -276,6 +319,10 @@ grants = ["mesh"]
 [health]
 interval_ms = 1000
 timeout_ms = 200
+
+[restart]
+max_restarts = 3
+window_ms = 10000
 "#;
 
     #[test]
@@ -287,6 +334,8 @@ timeout_ms = 200
         assert_eq!(spec.health.as_ref().unwrap().message, "health");
         assert_eq!(spec.update, UpdateStrategy::default());
         assert_eq!(spec.constraints.tags["tier"], "edge");
+        let restart = spec.restart.as_ref().unwrap();
+        assert_eq!((restart.max_restarts, restart.backoff_ms), (3, 10));
     }
 
     #[test]
@@ -316,6 +365,7 @@ timeout_ms = 200
                 "spread = \"zone\"\nsurprise = 1",
                 "unknown field",
             ),
+            ("window_ms = 10000", "window_ms = 0", "restart: window_ms"),
         ];
         for (from, to, expect) in cases {
             let text = EXAMPLE.replacen(from, to, 1);

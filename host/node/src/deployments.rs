@@ -33,6 +33,9 @@ pub struct Deployment {
     /// For a Deeploy replica: its app (`OWNER/NAME`); the reconciler owns it.
     #[serde(default)]
     pub deeploy: Option<String>,
+    /// Its own restart policy, when it has one (else the runtime's).
+    #[serde(default)]
+    pub restart: Option<r1_runtime::RestartPolicy>,
 }
 
 /// The deployment records and component files under a data dir.

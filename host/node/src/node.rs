@@ -352,7 +352,7 @@ impl Node {
                     wasm,
                     grants,
                     config: d.config.clone(),
-                    limits: None,
+                    limits: self.limits_with(d.restart),
                 },
                 io,
             )
@@ -375,6 +375,7 @@ impl Node {
             io,
             route,
             deeploy,
+            restart,
         } = launch;
         if grants.deeploy {
             return Err(DeployError::Denied(
@@ -389,7 +390,7 @@ impl Node {
                     wasm: wasm.clone(),
                     grants: grants.clone(),
                     config: config.clone(),
-                    limits: None,
+                    limits: self.limits_with(restart),
                 },
                 io.clone(),
             )
@@ -425,6 +426,7 @@ impl Node {
             env: io.env,
             route,
             deeploy: deeploy.clone(),
+            restart,
         };
         if let Err(err) = self.deployments.save(&deployment, &wasm) {
             // Not remembered means not acknowledged: undo the start.
@@ -436,6 +438,18 @@ impl Node {
             self.replicas().insert(name, app);
         }
         Ok(info)
+    }
+
+    /// The runtime's default limits with `restart` as the restart policy; `None` when there
+    /// is none (the runtime's defaults apply whole).
+    fn limits_with(
+        &self,
+        restart: Option<r1_runtime::RestartPolicy>,
+    ) -> Option<r1_runtime::ActorLimits> {
+        restart.map(|r| r1_runtime::ActorLimits {
+            restart: Some(r),
+            ..self.config.runtime.default_limits
+        })
     }
 
     fn replicas(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
@@ -560,6 +574,7 @@ impl ActorControl for Node {
                     io: r1_runtime::Io::default(),
                     route: None,
                     deeploy: None,
+                    restart: None,
                 })
                 .await?;
             Ok(summary(info))
@@ -613,6 +628,8 @@ pub struct Launch {
     pub route: Option<String>,
     /// For a Deeploy replica: its app (`OWNER/NAME`), so the reconciler knows it as its own.
     pub deeploy: Option<String>,
+    /// Its own restart policy (`None`: the runtime's).
+    pub restart: Option<r1_runtime::RestartPolicy>,
 }
 
 /// Starts the mesh and CSTORE replication, and routes mesh events to their services.

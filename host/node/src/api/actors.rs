@@ -74,6 +74,7 @@ pub(super) async fn start_actor(
             io,
             route,
             deeploy: None,
+            restart: None,
         })
         .await?;
     Ok(HttpResponse::Created().json(info))

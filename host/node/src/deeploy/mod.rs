@@ -22,7 +22,6 @@ pub mod reach;
 pub mod reconciler;
 pub mod store;
 
-
 use r1_deeploy::DeeployError;
 use r1_deeploy::nonces::NonceStore;
 use r1_deeploy::signed::{Action, SignedRequest};

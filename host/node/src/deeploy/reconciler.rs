@@ -359,6 +359,12 @@ async fn start_replica(node: &Node, instance: &str, want: &Wanted) -> Result<(),
         io: r1_runtime::Io::default(),
         route: None,
         deeploy: Some(want.app.clone()),
+        restart: spec.restart.as_ref().map(|r| r1_runtime::RestartPolicy {
+            max_restarts: r.max_restarts,
+            window: Duration::from_millis(r.window_ms),
+            initial_backoff: Duration::from_millis(r.backoff_ms),
+            max_backoff: Duration::from_millis(r.max_backoff_ms),
+        }),
     })
     .await
     .map(|_| ())
