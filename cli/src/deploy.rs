@@ -265,6 +265,21 @@ pub fn show(api: &str, name: &str, json: bool) -> Result<()> {
     for (component, missing) in &placement.short {
         println!("  {component}: {missing} replica(s) short (too few nodes qualify)");
     }
+    let mut components: Vec<&str> = placement
+        .slots
+        .iter()
+        .map(|s| s.component.as_str())
+        .collect();
+    components.dedup();
+    if !components.is_empty() {
+        println!("  reach it by name from any node or actor (mesh grant):");
+        for c in components {
+            println!(
+                "    {c}: {}",
+                r1_deeploy::state::app_address(&placement.app, c)
+            );
+        }
+    }
     if !placement.events.is_empty() {
         println!("  events:");
         for e in placement.events.iter().rev().take(12).rev() {

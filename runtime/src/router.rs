@@ -18,6 +18,11 @@
 //! this node. The router tells the transport whenever its actors or subscriptions change
 //! ([`RemoteDelivery::advertise`]), so other nodes route to them.
 //!
+//! **Aliases** ([`Router::set_alias`]): one name standing for several actors here — a
+//! Deeploy app's component, served by its healthy replicas. A send to an alias goes to one
+//! of them in turn; the directory advertises aliases like actor names, so other nodes reach
+//! an app by its alias the same way. An actor's own name wins over an alias of that name.
+//!
 //! Messages from other nodes come in through [`LocalDelivery`], which the router implements:
 //! queued in arrival order (waiting a bounded time for room), with the sender shown as
 //! `NODE/ACTOR`.
@@ -87,6 +92,8 @@ pub enum Reach {
 #[derive(Default)]
 pub struct Router {
     actors: RwLock<HashMap<String, Recipient<Deliver>>>,
+    /// Alias → the actors here it stands for, and whose turn is next.
+    aliases: RwLock<HashMap<String, (Vec<String>, usize)>>,
     topics: RwLock<HashMap<String, BTreeSet<String>>>,
     remote: Option<Arc<dyn RemoteDelivery>>,
     /// This node's id on the mesh (the transport's), read once.
@@ -132,11 +139,51 @@ impl Router {
         }
     }
 
+    /// Makes `alias` stand for `actors` (those running here); an empty list removes it.
+    /// Changing it re-advertises this node's directory.
+    pub fn set_alias(&self, alias: &str, actors: Vec<String>) {
+        let changed = {
+            let mut aliases = write(&self.aliases);
+            if actors.is_empty() {
+                aliases.remove(alias).is_some()
+            } else {
+                let same = aliases.get(alias).is_some_and(|(now, _)| *now == actors);
+                if !same {
+                    aliases.insert(alias.to_owned(), (actors, 0));
+                }
+                !same
+            }
+        };
+        if changed {
+            self.advertise();
+        }
+    }
+
+    /// The actor here that `name` reaches: itself, or the next of an alias's actors that runs.
+    fn resolve_here(&self, name: &str) -> Option<String> {
+        if read(&self.actors).contains_key(name) {
+            return Some(name.to_owned());
+        }
+        let mut aliases = write(&self.aliases);
+        let (actors, turn) = aliases.get_mut(name)?;
+        let running = read(&self.actors);
+        for _ in 0..actors.len() {
+            let pick = &actors[*turn % actors.len()];
+            *turn = turn.wrapping_add(1);
+            if running.contains_key(pick) {
+                return Some(pick.clone());
+            }
+        }
+        None
+    }
+
     /// Tells the transport what runs here now.
     fn advertise(&self) {
         let Some(remote) = &self.remote else { return };
         let mut actors: Vec<String> = read(&self.actors).keys().cloned().collect();
+        actors.extend(read(&self.aliases).keys().cloned());
         actors.sort();
+        actors.dedup();
         let topics = read(&self.topics)
             .iter()
             .map(|(t, s)| (t.clone(), s.len() as u32))
@@ -185,9 +232,9 @@ impl Router {
         read(&self.actors).get(name).map(|m| m.try_send(msg))
     }
 
-    /// Whether an actor called `name` runs on this node.
+    /// Whether an actor called `name` runs on this node (or `name` is an alias here).
     pub fn is_local(&self, name: &str) -> bool {
-        read(&self.actors).contains_key(name)
+        read(&self.actors).contains_key(name) || read(&self.aliases).contains_key(name)
     }
 
     /// This node's id on the mesh, when it has a transport.
@@ -220,8 +267,8 @@ impl Router {
             None => (None, to),
         };
         if node.is_none() || node == self.own.as_deref() {
-            if self.is_local(name) {
-                return Ok(Route::Local(name.to_owned()));
+            if let Some(here) = self.resolve_here(name) {
+                return Ok(Route::Local(here));
             }
             if node.is_some() {
                 return Err(DeliveryError::UnknownActor(to.to_owned()));
@@ -397,8 +444,9 @@ impl LocalDelivery for Router {
                 reply,
             };
             // Waits for room in order: the caller queues the next message only after this
-            // one, so arrival order is mailbox order.
-            match self.send_until(&to, msg, Instant::now() + wait).await {
+            // one, so arrival order is mailbox order. An alias goes to one of its actors.
+            let target = self.resolve_here(&to).unwrap_or_else(|| to.clone());
+            match self.send_until(&target, msg, Instant::now() + wait).await {
                 None => Err(RemoteError::UnknownActor(to)),
                 Some(Ok(())) => Ok(()),
                 Some(Err(SendError::Closed(_))) => {

@@ -669,6 +669,12 @@ impl Runtime {
         self.inner.router.locate(name)
     }
 
+    /// Makes `alias` a name for `actors` running here (messages to it go to each in turn,
+    /// and other nodes reach it through the directory); an empty list removes it.
+    pub fn set_alias(&self, alias: &str, actors: Vec<String>) {
+        self.inner.router.set_alias(alias, actors);
+    }
+
     /// The other nodes this one can deliver to now.
     pub fn nodes(&self) -> Vec<String> {
         self.inner.router.nodes()

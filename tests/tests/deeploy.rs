@@ -458,6 +458,19 @@ fn apps_are_placed_with_constraints_fail_over_roll_without_a_failed_request_and_
         v.placement.as_ref().unwrap().short,
         vec![("api".to_string(), 1)]
     );
+    // Reached by its address from a node that runs none of it: the mesh's names (the
+    // directory) lead to a healthy replica on n4 or n5.
+    let address = r1_deeploy::state::app_address(&edge, "api");
+    let reply = eventually("n1 reaches edge by its address", WAIT, || {
+        n1.client()
+            .request(&address, b"who".to_vec(), Duration::from_secs(5))
+            .ok()
+    });
+    assert!(
+        String::from_utf8_lossy(&reply).starts_with("1 edge-api-1-"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
 
     // Spread: three replicas over three zones, one in each.
     let web = submit(

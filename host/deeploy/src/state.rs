@@ -271,6 +271,22 @@ impl AppView {
     }
 }
 
+/// The name an app's component answers to on the mesh: `NAME.COMPONENT.OWNER8` (a hash
+/// when longer than 64 characters). Every node with a healthy replica of it answers to it, so
+/// an actor with the `mesh` grant — or `r1 request`, or any API client — reaches a healthy
+/// replica by this one name, wherever the replicas run now.
+pub fn app_address(app_id: &str, component: &str) -> String {
+    let (owner, name) = app_id.split_once('/').unwrap_or(("", app_id));
+    let owner8: String = owner.chars().take(8).collect();
+    let full = format!("{name}.{component}.{owner8}");
+    if full.len() <= 64 {
+        full
+    } else {
+        let h = blake3::hash(format!("{app_id}\0{component}").as_bytes());
+        format!("app-{}", &h.to_hex()[..32])
+    }
+}
+
 /// A replica's instance (actor) name on its node: `APP-COMPONENT-VERSION-OWNER8`, or a hash
 /// of them when that would pass the 64-character name limit. Characters a name may not hold
 /// become `_`.
@@ -314,7 +330,13 @@ mod tests {
         assert_ne!(a, instance_name("ab12cd34ef/web", "api", "1.3.0"));
         let long = instance_name(&format!("o/{}", "x".repeat(60)), "api", "1 beta");
         assert!(long.len() <= 64 && long.starts_with("dpl-"));
-        for n in [a, long, instance_name("o/w", "c", "v 1+2")] {
+        assert_eq!(app_address("ab12cd34ef/web", "api"), "web.api.ab12cd34");
+        for n in [
+            a,
+            long,
+            instance_name("o/w", "c", "v 1+2"),
+            app_address(&format!("o/{}", "x".repeat(64)), "api"),
+        ] {
             assert!(r1_core::name::is_valid_name(&n), "{n}");
         }
     }

@@ -11,7 +11,9 @@
 //!    replica's state and retried only after [`RETRY_AFTER_MS`];
 //! 4. health: a replica whose spec has `[health]` is sent its health message every interval
 //!    and is healthy while it answers within the timeout; without one, running is healthy;
-//! 5. report each app's replicas here to `status/OWNER/NAME/NODE` when something changed, and
+//! 5. point each app address (`NAME.COMPONENT.OWNER8`) at this node's healthy replicas, so
+//!    a request by that name from any node reaches a healthy replica;
+//! 6. report each app's replicas here to `status/OWNER/NAME/NODE` when something changed, and
 //!    at least every [`REPORT_EVERY_MS`].
 //!
 //! Replicas are started through [`Node::deploy`], so they are recorded on disk: a node that
@@ -25,7 +27,9 @@ use std::time::Duration;
 
 use r1_core::contract::blobs::BlobService;
 use r1_deeploy::spec::{AppSpec, Health};
-use r1_deeploy::state::{AppPlacement, NAMESPACE, NodeStatus, ReplicaStatus, instance_name, keys};
+use r1_deeploy::state::{
+    AppPlacement, NAMESPACE, NodeStatus, ReplicaStatus, app_address, instance_name, keys,
+};
 use r1_runtime::{ActorStatus, Grants};
 
 use super::store::{now_ms, read_under};
@@ -75,6 +79,8 @@ pub fn start(node: Arc<Node>, period: Duration) {
 #[derive(Default)]
 struct Reconciler {
     tracked: HashMap<String, Tracked>,
+    /// App addresses this node answers to now, and for which replicas.
+    addresses: HashMap<String, Vec<String>>,
     /// What was last reported per app, and when.
     reported: HashMap<String, (Vec<ReplicaStatus>, u64)>,
 }
@@ -150,6 +156,7 @@ impl Reconciler {
             self.tracked.insert(instance.clone(), t);
         }
         self.check_health(node, &wanted).await;
+        self.answer_to_addresses(node, &wanted);
         self.report(node, &own, &wanted).await;
     }
 
@@ -197,6 +204,30 @@ impl Reconciler {
                 }
             }
         }
+    }
+
+    /// Points each app address (`app_address`) at this node's healthy replicas of it, so
+    /// requests by the app's name reach only replicas that pass their health checks.
+    fn answer_to_addresses(&mut self, node: &Node, wanted: &BTreeMap<String, Wanted>) {
+        let mut now: HashMap<String, Vec<String>> = HashMap::new();
+        for (instance, want) in wanted {
+            if self.tracked.get(instance).is_some_and(|t| t.healthy) {
+                now.entry(app_address(&want.app, &want.component))
+                    .or_default()
+                    .push(instance.clone());
+            }
+        }
+        for (address, instances) in &now {
+            if self.addresses.get(address) != Some(instances) {
+                node.runtime().set_alias(address, instances.clone());
+            }
+        }
+        for address in self.addresses.keys() {
+            if !now.contains_key(address) {
+                node.runtime().set_alias(address, Vec::new());
+            }
+        }
+        self.addresses = now;
     }
 
     async fn report(&mut self, node: &Node, own: &str, wanted: &BTreeMap<String, Wanted>) {
