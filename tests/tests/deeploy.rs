@@ -13,6 +13,18 @@ fn adverts(node: &NodeProcess) -> Vec<serde_json::Value> {
     node.client().deeploy_nodes().unwrap_or_default()
 }
 
+/// Waits until `node` sees `count` adverts beaten within the last 600 ms (fast heartbeats).
+fn wait_fresh(node: &NodeProcess, count: usize) {
+    eventually(&format!("{count} fresh adverts"), WAIT, || {
+        (adverts(node)
+            .iter()
+            .filter(|n| n["age_ms"].as_u64() < Some(600))
+            .count()
+            == count)
+            .then_some(())
+    });
+}
+
 fn peer_id(node: &NodeProcess) -> String {
     node.get_json("/v1/status")["peer_id"]
         .as_str()
@@ -218,14 +230,7 @@ fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
     let fast = |spec: NodeSpec| spec.arg("--heartbeat-ms").arg("200");
     let a = fast(NodeSpec::new(&root.path().join("a"))).start();
     let b = fast(NodeSpec::new(&root.path().join("b")).join(&a.spec)).start();
-    eventually("A sees both nodes beat", WAIT, || {
-        (adverts(&a)
-            .iter()
-            .filter(|n| n["age_ms"].as_u64() < Some(600))
-            .count()
-            == 2)
-            .then_some(())
-    });
+    wait_fresh(&a, 2);
     let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
     let three = web_spec(&replica_cid(&a)).replace("replicas = 2", "replicas = 3");
     let request = SignedRequest::sign(&key, Action::Deploy, "web", &three, now_s(), 120).unwrap();
@@ -381,14 +386,7 @@ fn apps_are_placed_with_constraints_fail_over_roll_without_a_failed_request_and_
 
     let ids: Vec<String> = (0..5).map(|i| peer_id(node(&fleet, i))).collect();
     let n1 = fleet[0].as_ref().unwrap();
-    eventually("n1 sees five fresh adverts", WAIT, || {
-        (adverts(n1)
-            .iter()
-            .filter(|n| n["age_ms"].as_u64() < Some(600))
-            .count()
-            == 5)
-            .then_some(())
-    });
+    wait_fresh(n1, 5);
     let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
     let cid = replica_cid(n1);
 
@@ -588,14 +586,7 @@ fn a_partition_heals_to_one_placement_and_a_node_restarted_while_cut_off_runs_it
     let b = fabric(r, "b", &[]).join(&a.spec).start();
     let c = fabric(r, "c", &[]).join(&a.spec).join(&b.spec).start();
     let (id_a, id_b, id_c) = (peer_id(&a), peer_id(&b), peer_id(&c));
-    eventually("a sees three fresh adverts", WAIT, || {
-        (adverts(&a)
-            .iter()
-            .filter(|n| n["age_ms"].as_u64() < Some(600))
-            .count()
-            == 3)
-            .then_some(())
-    });
+    wait_fresh(&a, 3);
     let key = ed25519_dalek::SigningKey::from_bytes(&[22; 32]);
     let cid = replica_cid(&a);
     let app = submit(
@@ -682,14 +673,7 @@ fn a_deployed_component_is_kept_on_several_nodes_so_its_uploader_can_die() {
     let a = fabric(r, "a", &[]).start();
     let b = fabric(r, "b", &["tier=edge"]).join(&a.spec).start();
     let c = fabric(r, "c", &[]).join(&a.spec).start();
-    eventually("three fresh adverts", WAIT, || {
-        (adverts(&a)
-            .iter()
-            .filter(|n| n["age_ms"].as_u64() < Some(600))
-            .count()
-            == 3)
-            .then_some(())
-    });
+    wait_fresh(&a, 3);
     // The component is uploaded to b only, and its one replica may only run on b.
     let cid = replica_cid(&b);
     assert!(c.client().fs_stat(&cid).is_err(), "c does not hold it yet");

@@ -123,15 +123,21 @@ fn app_and_params(
     Ok((app, rest))
 }
 
+/// The `name` parameter resolved to an app id, no other parameter allowed.
+fn app_only(node: &crate::node::Node, req: &actix_web::HttpRequest) -> Result<String, ApiError> {
+    let (app, rest) = app_and_params(node, req)?;
+    match rest.first() {
+        Some((key, _)) => Err(ApiError::BadRequest(format!("unknown parameter {key:?}"))),
+        None => Ok(app),
+    }
+}
+
 /// One app: desired state, placement (with events), and every fresh node's report.
 pub(super) async fn deeploy_show(
     node: NodeData,
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, rest) = app_and_params(&node, &req)?;
-    if let Some((key, _)) = rest.first() {
-        return Err(ApiError::BadRequest(format!("unknown parameter {key:?}")));
-    }
+    let app = app_only(&node, &req)?;
     let view = crate::deeploy::show(&node, &app)
         .ok_or_else(|| ApiError::NotFound(format!("no app {app:?}")))?;
     Ok(HttpResponse::Ok().json(view))
@@ -175,10 +181,7 @@ pub(super) async fn deeploy_logs(
     node: NodeData,
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, rest) = app_and_params(&node, &req)?;
-    if let Some((key, _)) = rest.first() {
-        return Err(ApiError::BadRequest(format!("unknown parameter {key:?}")));
-    }
+    let app = app_only(&node, &req)?;
     let logs = crate::deeploy::logs::gather(
         node.mesh(),
         node.store(),
