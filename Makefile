@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets clients test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -31,8 +31,12 @@ models:
 datasets:
 	@bash scripts/fetch-digits.sh >/dev/null
 
+## clients: the Redis clients the RESP tests drive (redis-py 8 from PyPI, node-redis 5 from npm)
+clients:
+	@bash scripts/setup-clients.sh >/dev/null
+
 ## test: the whole suite (unit, runtime with real guests, end-to-end nodes, real models)
-test: guests models datasets
+test: guests models datasets clients
 	bash scripts/test.sh
 
 ## demo: the fabric demo: three local nodes, the pipeline deployed with Deeploy, one node killed

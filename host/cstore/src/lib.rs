@@ -393,6 +393,73 @@ impl Cstore {
         Ok(KeyPage { keys, cursor })
     }
 
+    /// Hash keys in `ns` (those with at least one live field) starting with `prefix`, in
+    /// byte order, at most `limit` (capped at [`MAX_PAGE`]) after `cursor`. Each hash costs one
+    /// seek past its fields, not a read of every field.
+    pub fn list_hash_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<KeyPage> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        check_name("namespace", ns)?;
+        check_name("key", prefix)?;
+        // `h NS \0 KEY \0 FIELD`; keys hold no NUL, so `KEY \x01` sorts after all of KEY's
+        // fields and before any longer key.
+        // `h NS \0 \0` for the empty key and field; without the last NUL: every hash of NS.
+        let mut ns_prefix = cell_key(Kind::HashField, ns, "", "");
+        ns_prefix.pop();
+        let mut full_prefix = ns_prefix.clone();
+        full_prefix.extend_from_slice(prefix.as_bytes());
+        let past = |key: &str| {
+            let mut k = ns_prefix.clone();
+            k.extend_from_slice(key.as_bytes());
+            k.push(1);
+            k
+        };
+        let mut start = match cursor {
+            Some(c) if c.as_bytes() >= prefix.as_bytes() => Bound::Included(past(c)),
+            _ => Bound::Included(full_prefix.clone()),
+        };
+        let mut keys: Vec<String> = Vec::new();
+        let mut more = false;
+        'scan: loop {
+            let mut next_start = None;
+            for item in self.shared.cells.range((start.clone(), Bound::Unbounded)) {
+                let (cell, op) = item.into_inner()?;
+                if !cell.starts_with(&full_prefix) {
+                    break 'scan;
+                }
+                let rest = &cell[ns_prefix.len()..];
+                let Some(end) = rest.iter().position(|b| *b == 0) else {
+                    continue;
+                };
+                let key = std::str::from_utf8(&rest[..end]).map_err(|_| CstoreError::Corrupt {
+                    key: String::from_utf8_lossy(&cell).into_owned(),
+                    reason: "key is not UTF-8".into(),
+                })?;
+                if self.decode(&cell, &op)?.value.is_none() {
+                    continue; // a deleted field; the hash may still have live ones
+                }
+                if keys.len() == limit {
+                    more = true;
+                    break 'scan;
+                }
+                keys.push(key.to_owned());
+                next_start = Some(past(key));
+                break;
+            }
+            match next_start {
+                Some(s) => start = Bound::Included(s),
+                None => break,
+            }
+        }
+        let cursor = if more { keys.last().cloned() } else { None };
+        Ok(KeyPage { keys, cursor })
+    }
+
     /// Sets `field` of hash `key`; returns true when the field is new.
     pub fn hset(&self, ns: &str, key: &str, field: &str, value: &[u8]) -> Result<bool> {
         check_value(value)?;
