@@ -410,6 +410,10 @@ struct NodeArgs {
     /// Where models run: cpu, cuda, cuda:N or auto (default: the config's, else cpu).
     #[arg(long)]
     device: Option<String>,
+    /// When CSTORE acknowledges a write: sync (on disk, the default), relaxed (written to the
+    /// journal, synced within 1 s: a power loss may lose that second) or relaxed:MS.
+    #[arg(long)]
+    cstore_durability: Option<String>,
     /// Milliseconds between Deeploy heartbeats (default: the config's, else 1000); a node
     /// silent for three is failed over.
     #[arg(long)]

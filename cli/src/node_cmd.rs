@@ -46,6 +46,10 @@ pub fn run_node(args: NodeArgs) -> Result<()> {
             )
         }
     }
+    if let Some(mode) = &args.cstore_durability {
+        // Checked where it is used (the node says which setting is wrong).
+        config.mesh.cstore_durability = mode.clone();
+    }
     if let Some(ms) = args.heartbeat_ms {
         config.deeploy.heartbeat_ms = ms.max(50);
     }

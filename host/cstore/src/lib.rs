@@ -6,9 +6,14 @@
 //! replica that has seen the same ops holds the same values, whatever the delivery order.
 //!
 //! Invariants:
-//! - **Durability**: a mutating call returns only after its op is in the fjall journal and
-//!   synced (`PersistMode::SyncData`, shared by concurrent writers: group commit). An
-//!   acknowledged write survives `kill -9`.
+//! - **Durability** ([`Durability`]), per store: `sync` (the default) — a mutating call
+//!   returns only after its op is in the fjall journal and synced (`PersistMode::SyncData`,
+//!   shared by concurrent writers: group commit); an acknowledged write survives `kill -9` and
+//!   power loss. `relaxed` — a call returns once its batch is written to the journal file
+//!   (handed to the OS: it survives `kill -9` of the node), and the journal is synced at least
+//!   every `flush` (default 1 s): a machine crash or power loss can lose the writes of the last
+//!   `flush`, what Redis's `appendfsync everysec` promises. Replication and `min_acks` are the
+//!   same in both.
 //! - **Namespaces**: every key lives in a namespace; names cannot contain NUL, so one
 //!   namespace can never alias another. The runtime maps an actor's grant to one namespace.
 //! - **Versions**: a key's version grows by one per write (absent or deleted = 0);
@@ -105,6 +110,43 @@ pub enum Applied {
     Stale,
 }
 
+/// How far a write has gone when its call returns (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Synced to disk before the ack (survives power loss).
+    #[default]
+    Sync,
+    /// Written to the journal file before the ack (survives a process crash); synced at least
+    /// every `flush`.
+    Relaxed {
+        /// The longest a written batch waits for its sync.
+        flush: std::time::Duration,
+    },
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    /// `sync`, `relaxed` (1 s) or `relaxed:MS`.
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.split_once(':') {
+            None if s == "sync" => Ok(Durability::Sync),
+            None if s == "relaxed" => Ok(Durability::Relaxed {
+                flush: std::time::Duration::from_secs(1),
+            }),
+            Some(("relaxed", ms)) => ms
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(|ms| Durability::Relaxed {
+                    flush: std::time::Duration::from_millis(ms),
+                })
+                .ok_or_else(|| format!("relaxed:{ms}: the flush period must be milliseconds > 0")),
+            _ => Err(format!("{s:?}: expected sync, relaxed or relaxed:MS")),
+        }
+    }
+}
+
 /// Handle to a node's store; cheap to clone, safe to share across threads.
 #[derive(Clone)]
 pub struct Cstore {
@@ -142,12 +184,38 @@ struct Committer {
 const MAX_BATCH: usize = 4096;
 
 impl Committer {
-    fn start(shared: Arc<Shared>) -> Result<Self> {
+    fn start(shared: Arc<Shared>, durability: Durability) -> Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("r1-cstore-commit".into())
             .spawn(move || {
-                while let Ok(first) = rx.recv() {
+                // Relaxed: when the oldest write not yet synced was acknowledged.
+                let mut unsynced_since: Option<std::time::Instant> = None;
+                loop {
+                    let first = match (durability, unsynced_since) {
+                        (Durability::Relaxed { flush }, Some(since)) => {
+                            let wait = flush.saturating_sub(since.elapsed());
+                            match rx.recv_timeout(wait) {
+                                Ok(job) => Some(job),
+                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                            }
+                        }
+                        _ => match rx.recv() {
+                            Ok(job) => Some(job),
+                            Err(_) => break,
+                        },
+                    };
+                    if let (Durability::Relaxed { flush }, Some(since)) =
+                        (durability, unsynced_since)
+                        && since.elapsed() >= flush
+                    {
+                        match shared.db.persist(PersistMode::SyncData) {
+                            Ok(()) => unsynced_since = None,
+                            Err(e) => tracing::error!("CSTORE journal sync failed: {e}"),
+                        }
+                    }
+                    let Some(first) = first else { continue };
                     let mut pending = vec![first(&shared)];
                     while pending.len() < MAX_BATCH {
                         match rx.try_recv() {
@@ -156,16 +224,26 @@ impl Committer {
                         }
                     }
                     let durable = if shared.dirty.swap(false, Ordering::AcqRel) {
-                        shared
-                            .db
-                            .persist(PersistMode::SyncData)
-                            .map_err(|e| e.to_string())
+                        let mode = match durability {
+                            Durability::Sync => PersistMode::SyncData,
+                            Durability::Relaxed { .. } => {
+                                unsynced_since.get_or_insert_with(std::time::Instant::now);
+                                PersistMode::Buffer
+                            }
+                        };
+                        shared.db.persist(mode).map_err(|e| e.to_string())
                     } else {
                         Ok(())
                     };
                     for finish in pending {
                         finish(&shared, &durable);
                     }
+                }
+                // Stopping: whatever was acknowledged reaches the disk.
+                if unsynced_since.is_some()
+                    && let Err(e) = shared.db.persist(PersistMode::SyncData)
+                {
+                    tracing::error!("CSTORE journal sync at stop failed: {e}");
                 }
             })
             .map_err(|e| CstoreError::Invalid {
@@ -200,8 +278,15 @@ impl Cstore {
         Self::open_with_key(dir, SigningKey::from_bytes(&seed))
     }
 
-    /// Opens (or creates) the store under `dir`; writes are signed with `key`.
+    /// Opens (or creates) the store under `dir`; writes are signed with `key` and synced
+    /// before they are acknowledged ([`Durability::Sync`]).
     pub fn open_with_key(dir: &Path, key: SigningKey) -> Result<Self> {
+        Self::open_with(dir, key, Durability::Sync)
+    }
+
+    /// Opens (or creates) the store under `dir`; writes are signed with `key` and
+    /// acknowledged as `durability` says.
+    pub fn open_with(dir: &Path, key: SigningKey, durability: Durability) -> Result<Self> {
         let db = Database::builder(dir).open()?;
         let cells = db.keyspace("cells", KeyspaceCreateOptions::default)?;
         let writer = key.verifying_key().to_bytes();
@@ -217,7 +302,7 @@ impl Cstore {
         });
         shared.rebuild_digests()?;
         Ok(Self {
-            committer: Arc::new(Committer::start(shared.clone())?),
+            committer: Arc::new(Committer::start(shared.clone(), durability)?),
             shared,
         })
     }

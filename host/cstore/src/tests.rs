@@ -240,3 +240,43 @@ fn concurrent_writers_share_fsyncs_and_lose_nothing() {
     });
     assert_eq!(s.list_keys("n", "", None, 1000).unwrap().keys.len(), 400);
 }
+
+#[test]
+fn durability_modes_parse_and_relaxed_writes_survive_a_stop() {
+    use crate::Durability;
+    use std::time::Duration;
+    assert_eq!("sync".parse::<Durability>(), Ok(Durability::Sync));
+    assert_eq!(
+        "relaxed".parse::<Durability>(),
+        Ok(Durability::Relaxed {
+            flush: Duration::from_secs(1)
+        })
+    );
+    assert_eq!(
+        "relaxed:250".parse::<Durability>(),
+        Ok(Durability::Relaxed {
+            flush: Duration::from_millis(250)
+        })
+    );
+    for bad in ["relaxed:0", "relaxed:x", "fast", ""] {
+        assert!(bad.parse::<Durability>().is_err(), "{bad}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    {
+        // A long flush period: only the stop's final sync puts these on disk.
+        let store = Cstore::open_with(
+            dir.path(),
+            key.clone(),
+            Durability::Relaxed {
+                flush: Duration::from_secs(3600),
+            },
+        )
+        .unwrap();
+        for i in 0..50 {
+            store.set("ns", &format!("k{i}"), b"v").unwrap();
+        }
+    }
+    let store = Cstore::open_with_key(dir.path(), key).unwrap();
+    assert_eq!(store.list_keys("ns", "", None, 100).unwrap().keys.len(), 50);
+}

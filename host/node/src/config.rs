@@ -165,7 +165,11 @@ pub struct MeshSettings {
     pub anti_entropy_ms: u64,
     /// Tombstones older than this many seconds are collected.
     pub tombstone_horizon_s: u64,
-    /// RESP2 (Redis protocol) listener for CSTORE; `None`: off.
+    /// When a CSTORE write is acknowledged: `sync` (on disk; the default), `relaxed` (written
+    /// to the journal file, synced within 1 s) or `relaxed:MS` (synced within MS ms). What a
+    /// crash can lose in each: `docs/cstore.md`.
+    pub cstore_durability: String,
+    /// Redis-protocol (RESP2/RESP3) listener for CSTORE; `None`: off.
     pub resp: Option<SocketAddr>,
     /// The CSTORE namespace RESP clients read and write.
     pub resp_namespace: String,
@@ -202,6 +206,7 @@ impl Default for MeshSettings {
             tombstone_horizon_s: 86_400,
             resp: Some(([127, 0, 0, 1], 6380).into()),
             resp_namespace: "resp".into(),
+            cstore_durability: "sync".into(),
             actor_link_queue: r1_remote::RemoteConfig::default().link_queue,
             actor_deliver_wait_ms: r1_remote::RemoteConfig::default().deliver_wait.as_millis()
                 as u64,

@@ -163,10 +163,20 @@ pub fn node_key(data_dir: &Path) -> Result<SigningKey> {
     keys::load_or_create(&data_dir.join("node.key")).context("cannot load the node identity")
 }
 
-/// Opens the data dir's CSTORE, with a clear message when another process holds it.
+/// Opens the data dir's CSTORE (writes synced before their ack), with a clear message when
+/// another process holds it.
 pub fn open_cstore(data_dir: &Path, key: SigningKey) -> Result<Cstore> {
+    open_cstore_with(data_dir, key, r1_cstore::Durability::Sync)
+}
+
+/// [`open_cstore`] with writes acknowledged as `durability` says.
+pub fn open_cstore_with(
+    data_dir: &Path,
+    key: SigningKey,
+    durability: r1_cstore::Durability,
+) -> Result<Cstore> {
     let dir = data_dir.join("cstore");
-    Cstore::open_with_key(&dir, key).with_context(|| {
+    Cstore::open_with(&dir, key, durability).with_context(|| {
         format!(
             "cannot open CSTORE at {} (is another r1 node using this data dir?)",
             dir.display()
@@ -238,7 +248,14 @@ impl Node {
         let node_key = node_key(&config.data_dir)?;
         let identity = keys::public_key(&node_key);
         let policy = trust_policy(config.dev, config.trust_file.as_deref(), &[identity])?;
-        let cstore = open_cstore(&config.data_dir, node_key.clone())?;
+        let durability: r1_cstore::Durability = config
+            .mesh
+            .cstore_durability
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("[mesh] cstore_durability")?;
+        let cstore = open_cstore_with(&config.data_dir, node_key.clone(), durability)?;
+        tracing::info!(?durability, "CSTORE open");
         let (mesh, replicator, events) = start_mesh(&config.mesh, &node_key, &cstore)?;
         let fs = FsService::new(
             r1_fs::BlockStore::open(&config.data_dir.join("fs"))?,
