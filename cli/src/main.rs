@@ -41,7 +41,7 @@ enum Command {
     /// r1's.
     Run(RunArgs),
     /// Start a node on the embedded default (or --config FILE) and serve its HTTP API.
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Print a component's imports, exports and the grants it needs.
     Inspect {
         component: PathBuf,
@@ -748,7 +748,7 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Node(args) => node_cmd::run_node(args),
+        Command::Node(args) => node_cmd::run_node(*args),
         Command::Inspect { component, json } => inspect::inspect(&component, json),
         Command::Build {
             paths,
