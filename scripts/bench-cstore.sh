@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# CSTORE vs Redis, in one run: redis-benchmark -t set,get against redis-server and against a
-# CSTORE node (RESP listener) that replicates to two peers; then replication latency
-# (write on node A, visible on node C) p50/p99 over loopback.
+# CSTORE vs Redis like for like, in one run on one loopback. Each side is a primary with two
+# replicas: redis-server with two `replicaof` replicas, in three configurations (default;
+# appendonly + appendfsync everysec; appendonly + appendfsync always), and a three-node CSTORE
+# mesh (node A's RESP listener; A replicates to B and C) in the matching modes (`relaxed`
+# for everysec, `sync` for always). redis-benchmark -t set,get (-c 50) and SET pipelined
+# (-P 16) against each. Then replication latency (a write on A, seen on C) p50/p99.
 #
 # Usage: scripts/bench-cstore.sh [path/to/r1 (release)]   (`make bench-cstore` builds it)
 set -euo pipefail
@@ -14,48 +17,89 @@ bash scripts/setup-tools.sh
 
 BENCH_NAME=bench source scripts/bench-lib.sh
 
-redis_port=$(port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
+rate() { # port test [extra redis-benchmark args] -> requests per second
+  local p=$1 t=$2; shift 2
+  redis-benchmark -h 127.0.0.1 -p "$p" -t "$t" -n "$requests" -c "$clients" -q "$@" 2>/dev/null \
+    | tr '\r' '\n' | grep -i "^$t:" | tail -1 | grep -oE '[0-9]+(\.[0-9]+)?' | head -1
+}
+ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+declare -A result
 
-# One API token for the three nodes, so the CLI below reaches each with it.
+# --- Redis: a primary and two replicas per configuration --------------------------------
+redis_run() { # name, then redis-server options for all three
+  local name=$1; shift
+  local dir="$work/redis-$name" primary; primary=$(port)
+  local rpids=()
+  mkdir -p "$dir/p" "$dir/r1" "$dir/r2"
+  redis-server --port "$primary" --bind 127.0.0.1 --dir "$dir/p" --daemonize no "$@" >"$dir/p.log" 2>&1 &
+  rpids+=($!)
+  for r in r1 r2; do
+    redis-server --port "$(port)" --bind 127.0.0.1 --dir "$dir/$r" --daemonize no \
+      --replicaof 127.0.0.1 "$primary" "$@" >"$dir/$r.log" 2>&1 &
+    rpids+=($!)
+  done
+  for _ in $(seq 1 200); do
+    redis-cli -p "$primary" info replication 2>/dev/null | grep -q '^connected_slaves:2' && break
+    sleep 0.05
+  done
+  redis-cli -p "$primary" info replication | grep -q '^connected_slaves:2' \
+    || { echo "redis $name: replicas did not attach" >&2; exit 1; }
+  echo "redis ($name, 2 replicas)..." >&2
+  result[redis_${name}_set]=$(rate "$primary" set)
+  result[redis_${name}_get]=$(rate "$primary" get)
+  result[redis_${name}_setp]=$(rate "$primary" set -P 16)
+  kill "${rpids[@]}" 2>/dev/null || true
+  wait "${rpids[@]}" 2>/dev/null || true
+}
+redis_run default
+redis_run everysec --appendonly yes --appendfsync everysec
+redis_run always --appendonly yes --appendfsync always
+
+# --- CSTORE: three nodes per mode -------------------------------------------------------
 "$r1" token rotate --token-file "$work/api.token" >/dev/null
 export R1_API_TOKEN_FILE="$work/api.token"
 declare -A api mesh resp
-for n in a b c; do api[$n]=$(port); mesh[$n]=$(port); resp[$n]=$(port); done
-start_node() {
-  local n=$1; shift
-  "$r1" node --data-dir "$work/$n" --api "127.0.0.1:${api[$n]}" --api-token-file "$work/api.token" --mesh-listen "127.0.0.1:${mesh[$n]}" --http off \
-    --resp "127.0.0.1:${resp[$n]}" "$@" 2>"$work/$n.log" &
-  pids+=($!)
-}
-start_node a
-start_node b --join "127.0.0.1:${mesh[a]}"
-start_node c --join "127.0.0.1:${mesh[a]}" --join "127.0.0.1:${mesh[b]}"
-for n in a b c; do
-  for _ in $(seq 1 200); do
-    connected=$(R1_API="127.0.0.1:${api[$n]}" "$r1" mesh status 2>/dev/null | grep -c '"12D3' || true)
-    [ "$connected" -ge 3 ] && break   # own id + two peers
-    sleep 0.05
+cstore_run() { # mode
+  local mode=$1 cpids=()
+  for n in a b c; do api[$n]=$(port); mesh[$n]=$(port); resp[$n]=$(port); done
+  start_node() {
+    local n=$1; shift
+    "$r1" node --data-dir "$work/$mode-$n" --api "127.0.0.1:${api[$n]}" --api-token-file "$work/api.token" \
+      --mesh-listen "127.0.0.1:${mesh[$n]}" --http off --resp "127.0.0.1:${resp[$n]}" \
+      --cstore-durability "$mode" "$@" 2>"$work/$mode-$n.log" &
+    cpids+=($!)
+  }
+  start_node a
+  start_node b --join "127.0.0.1:${mesh[a]}"
+  start_node c --join "127.0.0.1:${mesh[a]}" --join "127.0.0.1:${mesh[b]}"
+  for n in a b c; do
+    for _ in $(seq 1 200); do
+      connected=$(R1_API="127.0.0.1:${api[$n]}" "$r1" mesh status 2>/dev/null | grep -c '"12D3' || true)
+      [ "$connected" -ge 3 ] && break   # own id + two peers
+      sleep 0.05
+    done
   done
-done
-for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
-
-rate() { # port test -> requests per second
-  redis-benchmark -h 127.0.0.1 -p "$1" -t "$2" -n "$requests" -c "$clients" -q 2>/dev/null \
-    | tr '\r' '\n' | grep -i "^$2:" | tail -1 | grep -oE '[0-9]+(\.[0-9]+)?' | head -1
+  echo "cstore ($mode, replicating to 2 peers)..." >&2
+  result[cstore_${mode}_set]=$(rate "${resp[a]}" set)
+  result[cstore_${mode}_get]=$(rate "${resp[a]}" get)
+  result[cstore_${mode}_setp]=$(rate "${resp[a]}" set -P 16)
+  if [ "$mode" = sync ]; then
+    python3 scripts/replication_latency.py "${resp[a]}" "${resp[c]}" "${LATENCY_SAMPLES:-300}"
+  fi
+  kill "${cpids[@]}" 2>/dev/null || true
+  wait "${cpids[@]}" 2>/dev/null || true
 }
+cstore_run relaxed
+cstore_run sync
 
-echo "redis-benchmark -t set,get -n $requests -c $clients (loopback; CSTORE node A replicates to B and C)"
-redis_set=$(rate "$redis_port" set);  cstore_set=$(rate "${resp[a]}" set)
-redis_get=$(rate "$redis_port" get);  cstore_get=$(rate "${resp[a]}" get)
-ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
-printf '%-28s %14s %14s %8s\n' metric cstore redis ratio
-printf '%-28s %14s %14s %8s\n' cstore_resp_set_vs_redis "$cstore_set" "$redis_set" "$(ratio "$cstore_set" "$redis_set")"
-printf '%-28s %14s %14s %8s\n' cstore_resp_get_vs_redis "$cstore_get" "$redis_get" "$(ratio "$cstore_get" "$redis_get")"
-
-# Replication reached C for the benchmark's keys too? (sanity, not timing)
-b_has=$(redis-cli -p "${resp[c]}" exists key:__rand_int__ || true)
-echo "node C holds the benchmark key: $b_has"
-
-python3 scripts/replication_latency.py "${resp[a]}" "${resp[c]}" "${LATENCY_SAMPLES:-300}"
+echo "redis-benchmark -n $requests -c $clients on loopback; each side a primary with 2 replicas"
+printf '%-40s %12s %12s %8s  %s\n' metric cstore redis ratio peer
+row() { # key cstore redis peer-label
+  printf '%-40s %12s %12s %8s  %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"
+}
+row cstore_set_sync_vs_redis_always "${result[cstore_sync_set]}" "${result[redis_always_set]}" "redis appendfsync always"
+row cstore_set_relaxed_vs_redis_everysec "${result[cstore_relaxed_set]}" "${result[redis_everysec_set]}" "redis appendfsync everysec"
+row cstore_set_relaxed_vs_redis_default "${result[cstore_relaxed_set]}" "${result[redis_default_set]}" "redis default (RDB snapshots)"
+row cstore_get_vs_redis "${result[cstore_sync_get]}" "${result[redis_default_get]}" "redis default"
+row cstore_set_p16_sync_vs_redis_always "${result[cstore_sync_setp]}" "${result[redis_always_setp]}" "-P 16"
+row cstore_set_p16_relaxed_vs_redis_everysec "${result[cstore_relaxed_setp]}" "${result[redis_everysec_setp]}" "-P 16"

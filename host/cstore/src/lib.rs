@@ -110,6 +110,18 @@ pub enum Applied {
     Stale,
 }
 
+/// A write queued on the committer ([`Cstore::set_queued`]).
+pub struct Queued<T>(tokio::sync::oneshot::Receiver<Result<T>>);
+
+impl<T> Queued<T> {
+    /// The write's result, once its batch is durable.
+    pub async fn wait(self) -> Result<T> {
+        self.0
+            .await
+            .map_err(|_| CstoreError::Durability("the store's committer has stopped".into()))?
+    }
+}
+
 /// How far a write has gone when its call returns (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -318,7 +330,35 @@ impl Cstore {
         &self,
         work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
     ) -> Result<T> {
+        let stopped = || CstoreError::Durability("the store's committer has stopped".into());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.enqueue(work, move |result| {
+            let _ = tx.send(result);
+        })?;
+        rx.recv().map_err(|_| stopped())?
+    }
+
+    /// Queues `work` on the committer; the receiver gets its result once its batch is
+    /// durable. An async caller awaits it without holding a thread while the batch syncs.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<T>>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(work, move |result| {
+            let _ = tx.send(result);
+        })?;
+        Ok(rx)
+    }
+
+    /// Queues `work` on the committer; `reply` gets its result once its batch is durable
+    /// (after the op is queued for replication).
+    fn enqueue<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+        reply: impl FnOnce(Result<T>) + Send + 'static,
+    ) -> Result<()> {
+        let tx = reply;
         let job: Job = Box::new(move |shared: &Shared| -> Pending {
             let outcome = work(shared);
             Box::new(move |shared: &Shared, durable: &Result<(), String>| {
@@ -332,7 +372,7 @@ impl Cstore {
                     (Ok(_), Err(e)) => Err(CstoreError::Durability(e.clone())),
                     (Err(e), _) => Err(e),
                 };
-                let _ = tx.send(result);
+                tx(result);
             })
         });
         let stopped = || CstoreError::Durability("the store's committer has stopped".into());
@@ -342,7 +382,7 @@ impl Cstore {
             .ok_or_else(stopped)?
             .send(job)
             .map_err(|_| stopped())?;
-        rx.recv().map_err(|_| stopped())?
+        Ok(())
     }
 
     fn decode(&self, cell: &[u8], op: &[u8]) -> Result<OpBody> {
@@ -377,10 +417,32 @@ impl Cstore {
 
     /// Writes `value` and returns its new version, after it is durable.
     pub fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
+        self.commit(Self::set_work(ns, key, value)?)
+    }
+
+    /// [`Cstore::set`] for async callers: no thread waits while the write's batch syncs.
+    pub async fn set_async(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
+        self.set_queued(ns, key, value)?.wait().await
+    }
+
+    /// Queues a [`Cstore::set`] and returns at once; [`Queued::wait`] gives its result once
+    /// its batch is durable. Writes queued one after another are applied in that order, and
+    /// share a batch (one journal sync) when they arrive together: what a pipelining client
+    /// gets.
+    pub fn set_queued(&self, ns: &str, key: &str, value: &[u8]) -> Result<Queued<u64>> {
+        Ok(Queued(self.submit(Self::set_work(ns, key, value)?)?))
+    }
+
+    /// The committer job of a set (its input checked here, on the caller's thread).
+    fn set_work(
+        ns: &str,
+        key: &str,
+        value: &[u8],
+    ) -> Result<impl FnOnce(&Shared) -> Result<(u64, Option<Vec<u8>>)> + Send + 'static> {
         check_value(value)?;
         let cell = kv_cell(ns, key)?;
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
-        self.commit(move |sh| {
+        Ok(move |sh: &Shared| {
             let current = sh.read_cell(&cell)?;
             let version = Shared::current_version(&current) + 1;
             let op = sh.write_local(

@@ -210,6 +210,51 @@ pub fn verify(op: &[u8]) -> Result<OpBody, OpError> {
     Ok(body)
 }
 
+/// [`verify`] for many ops at once: the well-formed ones are checked in one ed25519 batch
+/// verification (about half the cost per signature); only when the batch fails is each
+/// checked alone, so a bad op is still pinned to itself and the good ones kept.
+pub fn verify_all(ops: &[Vec<u8>]) -> Vec<Result<OpBody, OpError>> {
+    let mut out: Vec<Result<OpBody, OpError>> = Vec::with_capacity(ops.len());
+    let mut messages = Vec::new();
+    let mut signatures = Vec::new();
+    let mut keys = Vec::new();
+    let mut checked = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let parsed = decode(op).and_then(|body| {
+            let (signed, sig) = op.split_at(op.len() - SIG_LEN);
+            let sig: [u8; SIG_LEN] = sig
+                .try_into()
+                .map_err(|_| OpError::Malformed("signature"))?;
+            let key = VerifyingKey::from_bytes(&body.writer).map_err(|_| OpError::BadSignature)?;
+            Ok((
+                body,
+                signed_message(signed),
+                Signature::from_bytes(&sig),
+                key,
+            ))
+        });
+        match parsed {
+            Ok((body, message, signature, key)) => {
+                messages.push(message);
+                signatures.push(signature);
+                keys.push(key);
+                checked.push(i);
+                out.push(Ok(body));
+            }
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    if !refs.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_err() {
+        for (n, &i) in checked.iter().enumerate() {
+            if keys[n].verify(refs[n], &signatures[n]).is_err() {
+                out[i] = Err(OpError::BadSignature);
+            }
+        }
+    }
+    out
+}
+
 /// Storage key of a cell: `kind | ns | 0 | key [| 0 | field]`. Names never contain NUL, so
 /// cells of different namespaces, keys or kinds never collide.
 pub fn cell_key(kind: Kind, ns: &str, key: &str, field: &str) -> Vec<u8> {
@@ -264,5 +309,28 @@ mod tests {
             Err(OpError::BadSignature)
         );
         assert!(decode(b"short").is_err());
+    }
+
+    #[test]
+    fn batch_verification_keeps_the_good_ops_and_pins_the_bad_ones() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let other = SigningKey::from_bytes(&[8; 32]);
+        let good: Vec<Vec<u8>> = (0..5)
+            .map(|i| {
+                let mut b = body(Some(b"v"));
+                b.version = i;
+                b.sign(&key)
+            })
+            .collect();
+        assert!(verify_all(&good).iter().all(Result::is_ok));
+        let mut mixed = good.clone();
+        mixed[1][10] ^= 1; // tampered
+        mixed[3] = body(Some(b"v")).sign(&other); // signed by someone else
+        mixed.push(b"short".to_vec());
+        let results = verify_all(&mixed);
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, false, true, false, true, false]);
+        assert_eq!(results[3], Err(OpError::BadSignature));
+        assert_eq!(results[0], verify(&good[0]));
     }
 }

@@ -278,8 +278,9 @@ impl Replicator {
     /// changed the store).
     pub fn apply_verified(&self, from: Option<PeerId>, ops: Vec<Vec<u8>>) -> (usize, usize) {
         let mut accepted = Vec::with_capacity(ops.len());
-        for raw in ops {
-            match op::verify(&raw) {
+        let verified = op::verify_all(&ops);
+        for (raw, checked) in ops.into_iter().zip(verified) {
+            match checked {
                 // The admission answers from memory (allowlist) or a cache (licences).
                 Ok(body) if futures::executor::block_on(self.admission.admits(&body.writer)) => {
                     accepted.push(raw)

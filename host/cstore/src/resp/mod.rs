@@ -14,8 +14,11 @@
 //! not undo the others (Redis does not roll back either). `WATCH` is refused.
 //!
 //! **Pipelining.** Replies are written when the client has sent nothing more, so a pipeline of
-//! N commands costs one write, not N. Writes run on the blocking pool, where concurrent
-//! connections' writes share one fsync (group commit).
+//! N commands costs one write, not N. A plain `SET key value` is queued on the store's
+//! committer without a thread waiting for it (the SETs of a pipeline, and of concurrent
+//! connections, share one batch and one journal sync) and answered, in order, before the next
+//! reply; other writes run on the blocking pool, where concurrent connections' writes also
+//! share a sync (group commit).
 
 mod commands;
 mod wire;
@@ -105,10 +108,35 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
         name: None,
         multi: None,
     };
+    // Plain SETs queued on the committer and not yet answered, in order.
+    let mut queued: Vec<crate::Queued<u64>> = Vec::new();
     loop {
         let Some(command) = read_command(&mut reader, &mut line).await? else {
             return Ok(());
         };
+        // A plain `SET key value` is queued and answered later, so the SETs of a pipeline
+        // share a batch; anything else first answers what is queued (replies keep order).
+        if let Ok(args) = &command
+            && session.multi.is_none()
+            && args.len() == 3
+            && args[0].eq_ignore_ascii_case(b"SET")
+            && let Ok(key) = std::str::from_utf8(&args[1])
+        {
+            match store.set_queued(&ns, key, &args[2]) {
+                Ok(q) => queued.push(q),
+                Err(e) => {
+                    answer_queued(&mut queued, &mut out, session.protocol).await;
+                    Reply::Error(format!("ERR {e}")).write(&mut out, session.protocol);
+                }
+            }
+            if reader.buffer().is_empty() {
+                answer_queued(&mut queued, &mut out, session.protocol).await;
+                reader.get_mut().write_all(&out).await?;
+                out.clear();
+            }
+            continue;
+        }
+        answer_queued(&mut queued, &mut out, session.protocol).await;
         let step = match command {
             Err(e) => Step {
                 reply: Reply::Error(e),
@@ -132,6 +160,17 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
         if step.quit {
             return Ok(());
         }
+    }
+}
+
+/// Answers the queued SETs, in order.
+async fn answer_queued(queued: &mut Vec<crate::Queued<u64>>, out: &mut Vec<u8>, protocol: u8) {
+    for q in queued.drain(..) {
+        let reply = match q.wait().await {
+            Ok(_) => Reply::Status("OK"),
+            Err(e) => Reply::Error(format!("ERR {e}")),
+        };
+        reply.write(out, protocol);
     }
 }
 
