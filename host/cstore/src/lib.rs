@@ -110,6 +110,10 @@ pub enum Applied {
     Stale,
 }
 
+/// A job for the committer: its result and, for a local write, the op to replicate.
+trait Work<T>: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static {}
+impl<T, F: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static> Work<T> for F {}
+
 /// A write queued on the committer ([`Cstore::set_queued`]).
 pub struct Queued<T>(tokio::sync::oneshot::Receiver<Result<T>>);
 
@@ -434,11 +438,7 @@ impl Cstore {
     }
 
     /// The committer job of a set (its input checked here, on the caller's thread).
-    fn set_work(
-        ns: &str,
-        key: &str,
-        value: &[u8],
-    ) -> Result<impl FnOnce(&Shared) -> Result<(u64, Option<Vec<u8>>)> + Send + 'static> {
+    fn set_work(ns: &str, key: &str, value: &[u8]) -> Result<impl Work<u64>> {
         check_value(value)?;
         let cell = kv_cell(ns, key)?;
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
