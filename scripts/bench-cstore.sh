@@ -4,7 +4,9 @@
 # appendonly + appendfsync everysec; appendonly + appendfsync always), and a three-node CSTORE
 # mesh (node A's RESP listener; A replicates to B and C) in the matching modes (`relaxed`
 # for everysec, `sync` for always). redis-benchmark -t set,get (-c 50) and SET pipelined
-# (-P 16) against each. Then replication latency (a write on A, seen on C) p50/p99.
+# (-P 16) against each. Then replication latency (a write on A, seen on C) p50/p99, and the
+# scale table (scripts/bench_cstore_scale.py, redis-py from `make clients`): 10,000 writes
+# converging on 3, 10 and 30 nodes, and a late joiner catching up on 1 M keys.
 #
 # Usage: scripts/bench-cstore.sh [path/to/r1 (release)]   (`make bench-cstore` builds it)
 set -euo pipefail
@@ -80,12 +82,13 @@ cstore_run() { # mode
     done
   done
   echo "cstore ($mode, replicating to 2 peers)..." >&2
+  if [ "$mode" = sync ]; then
+    # On a quiet mesh, before the load (after it, B and C are still applying its backlog).
+    python3 scripts/replication_latency.py "${resp[a]}" "${resp[c]}" "${LATENCY_SAMPLES:-300}"
+  fi
   result[cstore_${mode}_set]=$(rate "${resp[a]}" set)
   result[cstore_${mode}_get]=$(rate "${resp[a]}" get)
   result[cstore_${mode}_setp]=$(rate "${resp[a]}" set -P 16)
-  if [ "$mode" = sync ]; then
-    python3 scripts/replication_latency.py "${resp[a]}" "${resp[c]}" "${LATENCY_SAMPLES:-300}"
-  fi
   kill "${cpids[@]}" 2>/dev/null || true
   wait "${cpids[@]}" 2>/dev/null || true
 }
@@ -103,3 +106,7 @@ row cstore_set_relaxed_vs_redis_default "${result[cstore_relaxed_set]}" "${resul
 row cstore_get_vs_redis "${result[cstore_sync_get]}" "${result[redis_default_get]}" "redis default"
 row cstore_set_p16_sync_vs_redis_always "${result[cstore_sync_setp]}" "${result[redis_always_setp]}" "-P 16"
 row cstore_set_p16_relaxed_vs_redis_everysec "${result[cstore_relaxed_setp]}" "${result[redis_everysec_setp]}" "-P 16"
+
+# --- Scale: convergence with 3, 10 and 30 nodes; a late joiner against 1 M keys -----------
+clients="$(bash scripts/setup-clients.sh)"
+"$clients/venv/bin/python" scripts/bench_cstore_scale.py "$r1"
