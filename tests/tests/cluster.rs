@@ -223,6 +223,29 @@ fn late_joiner_catches_up_by_anti_entropy(mode: &str) {
     drop(b);
 }
 
+/// More than one anti-entropy page (8 MiB) behind: pages resume where the last one stopped.
+/// (Before they did, every round resent the first 8 MiB and a joiner this far behind never
+/// caught up.)
+#[test]
+fn a_joiner_more_than_a_page_behind_catches_up() {
+    let root = tempfile::tempdir().unwrap();
+    let a = NodeSpec::new(&root.path().join("a")).start();
+    let value = vec![b'z'; 60 * 1024];
+    for i in 0..200 {
+        assert!(
+            put(&a, "bulk", &format!("key{i:03}"), &value)
+                .status()
+                .is_success()
+        );
+    }
+    let b = NodeSpec::new(&root.path().join("b")).join(&a.spec).start();
+    eventually("B holds all 200 keys (about 12 MiB)", WAIT, || {
+        let page = b.get_json("/v1/cstore/bulk?limit=1000");
+        (page["keys"].as_array().map_or(0, Vec::len) == 200).then_some(())
+    });
+    assert_eq!(get(&b, "bulk", "key199").map(|v| v.len()), Some(value.len()));
+}
+
 #[test]
 fn peers_outside_the_allowlist_change_nothing() {
     let root = tempfile::tempdir().unwrap();

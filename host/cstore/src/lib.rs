@@ -21,7 +21,8 @@
 //! - **Replication** ([`replication`]) ships ops after they are durable here and applies
 //!   remote ops only when their signature holds and their writer is admitted.
 //! - **Anti-entropy**: cells are hashed into 256 buckets; peers compare bucket digests and
-//!   exchange the ops of differing buckets.
+//!   exchange the ops of differing buckets, in pages of at most 8 MiB that resume where the
+//!   last page with that peer stopped, so a difference of any size is crossed.
 //! - **Tombstones** are collected after a bounded horizon ([`Cstore::collect_tombstones`]); a
 //!   replica partitioned for longer than the horizon may bring a deleted value back.
 
@@ -113,6 +114,15 @@ pub enum Applied {
 /// A job for the committer: its result and, for a local write, the op to replicate.
 trait Work<T>: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static {}
 impl<T, F: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static> Work<T> for F {}
+
+/// A page of ops for anti-entropy ([`Cstore::ops_in_buckets`]).
+#[derive(Debug, Clone, Default)]
+pub struct OpsPage {
+    /// The ops, in cell order.
+    pub ops: Vec<Vec<u8>>,
+    /// The last cell of this page when more follow (`None`: the scan reached the end).
+    pub next: Option<Vec<u8>>,
+}
 
 /// A write queued on the committer ([`Cstore::set_queued`]).
 pub struct Queued<T>(tokio::sync::oneshot::Receiver<Result<T>>);
@@ -728,27 +738,41 @@ impl Cstore {
         self.lock_digests().to_vec()
     }
 
-    /// Every stored op (values and tombstones) whose cell falls in one of `buckets`, up to
-    /// `max_bytes` in total. The second value is false when the limit cut the list short.
-    pub fn ops_in_buckets(&self, buckets: &[u8], max_bytes: usize) -> Result<(Vec<Vec<u8>>, bool)> {
+    /// Stored ops (values and tombstones) whose cell falls in one of `buckets`, in cell order
+    /// after the cell `after` (from the start when `None`), up to `max_bytes` in total. When
+    /// the limit cuts the list short, [`OpsPage::next`] says where the next page starts: an
+    /// exchange that pages on from there covers every op, however large the difference (a
+    /// page that always restarted from the first cell would never get past it).
+    pub fn ops_in_buckets(
+        &self,
+        buckets: &[u8],
+        max_bytes: usize,
+        after: Option<&[u8]>,
+    ) -> Result<OpsPage> {
         let mut wanted = [false; BUCKETS];
         for b in buckets {
             wanted[*b as usize] = true;
         }
-        let mut out = Vec::new();
+        let mut ops = Vec::new();
         let mut total = 0;
-        for item in self.shared.cells.iter() {
+        let start = match after {
+            Some(cell) => Bound::Excluded(cell.to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut last: Option<Vec<u8>> = None;
+        for item in self.shared.cells.range((start, Bound::Unbounded)) {
             let (cell, op) = item.into_inner()?;
             if !wanted[bucket_of(&cell)] {
                 continue;
             }
-            if total + op.len() > max_bytes && !out.is_empty() {
-                return Ok((out, false));
+            if total + op.len() > max_bytes && !ops.is_empty() {
+                return Ok(OpsPage { ops, next: last });
             }
             total += op.len();
-            out.push(op.to_vec());
+            ops.push(op.to_vec());
+            last = Some(cell.to_vec());
         }
-        Ok((out, true))
+        Ok(OpsPage { ops, next: None })
     }
 
     /// Removes tombstones written more than `horizon_ms` ago; returns how many.

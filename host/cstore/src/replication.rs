@@ -94,26 +94,56 @@ fn decode_ops(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(ops)
 }
 
-/// Digest request: 256 × 16 bytes. Response: `u16be n | n bucket ids | ops`.
-fn encode_digests(digests: &[Digest]) -> Vec<u8> {
-    digests.iter().flatten().copied().collect()
-}
-
-fn encode_digest_response(differing: &[u8], ops: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&(differing.len() as u16).to_be_bytes());
-    out.extend_from_slice(differing);
-    out.extend_from_slice(&encode_ops(ops));
+/// Digest request: 256 × 16 bytes, then the cell to resume after (empty: from the start).
+/// Response: `u16be n | n bucket ids | u32be m | m bytes: the page's last cell when more
+/// follow (m = 0: none) | ops`.
+fn encode_digests(digests: &[Digest], after: Option<&[u8]>) -> Vec<u8> {
+    let mut out: Vec<u8> = digests.iter().flatten().copied().collect();
+    out.extend_from_slice(after.unwrap_or_default());
     out
 }
 
-fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), String> {
+fn encode_digest_response(differing: &[u8], page: &crate::OpsPage) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(differing.len() as u16).to_be_bytes());
+    out.extend_from_slice(differing);
+    let next = page.next.as_deref().unwrap_or_default();
+    out.extend_from_slice(&(next.len() as u32).to_be_bytes());
+    out.extend_from_slice(next);
+    out.extend_from_slice(&encode_ops(&page.ops));
+    out
+}
+
+/// (differing buckets, the page).
+fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, crate::OpsPage), String> {
     let (n, rest) = bytes.split_first_chunk::<2>().ok_or("truncated response")?;
     let n = u16::from_be_bytes(*n) as usize;
     if rest.len() < n {
         return Err("truncated bucket list".into());
     }
-    Ok((rest[..n].to_vec(), decode_ops(&rest[n..])?))
+    let (buckets, rest) = rest.split_at(n);
+    let (m, rest) = rest.split_first_chunk::<4>().ok_or("truncated response")?;
+    let m = u32::from_be_bytes(*m) as usize;
+    if rest.len() < m {
+        return Err("truncated cursor".into());
+    }
+    let (next, rest) = rest.split_at(m);
+    Ok((
+        buckets.to_vec(),
+        crate::OpsPage {
+            ops: decode_ops(rest)?,
+            next: (m > 0).then(|| next.to_vec()),
+        },
+    ))
+}
+
+/// Where the anti-entropy pages with one peer stand, each way.
+#[derive(Default)]
+struct Resume {
+    /// The last cell of the page the peer sent us (it resumes after it).
+    pull: Option<Vec<u8>>,
+    /// The last cell of the page we pushed to the peer.
+    push: Option<Vec<u8>>,
 }
 
 /// Replicates one [`Cstore`] over the mesh: gossip, pushes and anti-entropy.
@@ -122,6 +152,8 @@ pub struct Replicator {
     mesh: Mesh,
     /// Whose ops are accepted: the same admission the mesh uses, keyed by writer node key.
     admission: Arc<dyn Admission>,
+    /// Anti-entropy paging with each peer.
+    resume: std::sync::Mutex<std::collections::HashMap<PeerId, Resume>>,
     /// What happened to the remote ops received so far.
     pub stats: ReplicationStats,
 }
@@ -140,6 +172,7 @@ impl Replicator {
             store,
             mesh,
             admission,
+            resume: Default::default(),
             stats: ReplicationStats::default(),
         });
         if let Err(e) = this.mesh.subscribe(TOPIC) {
@@ -348,9 +381,10 @@ impl Replicator {
     fn answer(&self, from: PeerId, service: &str, body: &[u8]) -> Result<Vec<u8>, String> {
         match service {
             SERVICE_DIGEST => {
-                if body.len() != BUCKETS * 16 {
+                if body.len() < BUCKETS * 16 {
                     return Err("digest request must carry 256 buckets of 16 bytes".into());
                 }
+                let (body, after) = body.split_at(BUCKETS * 16);
                 let differing: Vec<u8> = self
                     .store
                     .digests()
@@ -360,11 +394,12 @@ impl Replicator {
                     .filter(|(_, (mine, theirs))| mine.as_slice() != *theirs)
                     .map(|(i, _)| i as u8)
                     .collect();
-                let (ops, _) = self
+                let after = (!after.is_empty()).then_some(after);
+                let page = self
                     .store
-                    .ops_in_buckets(&differing, MAX_SYNC_BYTES)
+                    .ops_in_buckets(&differing, MAX_SYNC_BYTES, after)
                     .map_err(|e| e.to_string())?;
-                Ok(encode_digest_response(&differing, &ops))
+                Ok(encode_digest_response(&differing, &page))
             }
             _ => {
                 let ops = decode_ops(body).map_err(|e| format!("bad push: {e}"))?;
@@ -395,7 +430,14 @@ impl Replicator {
 
     /// One anti-entropy exchange with `peer`, both directions.
     pub async fn sync_with(self: &Arc<Self>, peer: PeerId) {
-        let body = encode_digests(&self.store.digests());
+        let (pull_after, push_after) = {
+            let resume = self.resume.lock().unwrap_or_else(|p| p.into_inner());
+            resume
+                .get(&peer)
+                .map(|r| (r.pull.clone(), r.push.clone()))
+                .unwrap_or_default()
+        };
+        let body = encode_digests(&self.store.digests(), pull_after.as_deref());
         let response = match self.mesh.request(peer, SERVICE_DIGEST, body).await {
             Ok(r) => r,
             Err(e) => {
@@ -403,28 +445,51 @@ impl Replicator {
                 return;
             }
         };
-        let Ok((differing, ops)) = decode_digest_response(&response) else {
+        let Ok((differing, theirs)) = decode_digest_response(&response) else {
             tracing::warn!(%peer, "malformed anti-entropy response");
             return;
         };
         if differing.is_empty() {
+            self.resume
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&peer);
             return;
         }
+        let pulled_next = theirs.next.clone();
         let this = self.clone();
         let mine = tokio::task::spawn_blocking(move || {
-            this.apply_verified(Some(peer), ops);
-            this.store.ops_in_buckets(&differing, MAX_SYNC_BYTES)
+            this.apply_verified(Some(peer), theirs.ops);
+            this.store
+                .ops_in_buckets(&differing, MAX_SYNC_BYTES, push_after.as_deref())
         })
         .await;
-        if let Ok(Ok((ops, _))) = mine
-            && !ops.is_empty()
-            && let Err(e) = self
-                .mesh
-                .request(peer, SERVICE_PUSH, encode_ops(&ops))
-                .await
-        {
-            tracing::debug!(%peer, "anti-entropy push failed: {e}");
+        let mut pushed_next = None;
+        if let Ok(Ok(page)) = mine {
+            pushed_next = page.next.clone();
+            if !page.ops.is_empty()
+                && let Err(e) = self
+                    .mesh
+                    .request(peer, SERVICE_PUSH, encode_ops(&page.ops))
+                    .await
+            {
+                tracing::debug!(%peer, "anti-entropy push failed: {e}");
+                // Not delivered: the next push starts from the beginning again.
+                pushed_next = None;
+            }
         }
+        // The next round with this peer resumes after these pages (from the start once a
+        // scan reached the end).
+        self.resume
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                peer,
+                Resume {
+                    pull: pulled_next,
+                    push: pushed_next,
+                },
+            );
     }
 }
 

@@ -204,12 +204,38 @@ fn anti_entropy_buckets_find_the_difference() {
         .map(|(i, _)| i as u8)
         .collect();
     assert!(!differing.is_empty());
-    let (ops, complete) = a.ops_in_buckets(&differing, usize::MAX).unwrap();
-    assert!(complete);
-    assert_eq!(ops.len(), 50);
-    b.apply_remote(&ops).unwrap();
+    let page = a.ops_in_buckets(&differing, usize::MAX, None).unwrap();
+    assert!(page.next.is_none());
+    assert_eq!(page.ops.len(), 50);
+    b.apply_remote(&page.ops).unwrap();
     assert_eq!(a.digests(), b.digests());
     assert_eq!(b.list_keys("n", "", None, 100).unwrap().keys.len(), 50);
+}
+
+#[test]
+fn anti_entropy_pages_resume_so_a_large_difference_is_crossed() {
+    let (_da, a) = store();
+    let (_db, b) = store();
+    for i in 0..300 {
+        a.set("n", &format!("k{i:03}"), &[b'v'; 1000]).unwrap();
+    }
+    let all: Vec<u8> = (0..=255).collect();
+    // Pages of about ten ops: each picks up where the last stopped, none twice.
+    let mut after: Option<Vec<u8>> = None;
+    let mut pages = 0;
+    loop {
+        let page = a.ops_in_buckets(&all, 10_500, after.as_deref()).unwrap();
+        assert!(page.ops.len() <= 11 && !page.ops.is_empty());
+        b.apply_remote(&page.ops).unwrap();
+        pages += 1;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert!(pages >= 28, "{pages} pages");
+    assert_eq!(a.digests(), b.digests());
+    assert_eq!(b.list_keys("n", "", None, 1000).unwrap().keys.len(), 300);
 }
 
 #[test]
