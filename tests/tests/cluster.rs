@@ -243,7 +243,10 @@ fn a_joiner_more_than_a_page_behind_catches_up() {
         let page = b.get_json("/v1/cstore/bulk?limit=1000");
         (page["keys"].as_array().map_or(0, Vec::len) == 200).then_some(())
     });
-    assert_eq!(get(&b, "bulk", "key199").map(|v| v.len()), Some(value.len()));
+    assert_eq!(
+        get(&b, "bulk", "key199").map(|v| v.len()),
+        Some(value.len())
+    );
 }
 
 #[test]

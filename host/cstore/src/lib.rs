@@ -538,13 +538,7 @@ impl Cstore {
                 more = true;
                 break;
             }
-            let key = std::str::from_utf8(&cell[ns_prefix.len()..]).map_err(|_| {
-                CstoreError::Corrupt {
-                    key: String::from_utf8_lossy(&cell).into_owned(),
-                    reason: "key is not UTF-8".into(),
-                }
-            })?;
-            keys.push(key.to_owned());
+            keys.push(key_text(&cell, &cell[ns_prefix.len()..])?.to_owned());
         }
         let cursor = if more { keys.last().cloned() } else { None };
         Ok(KeyPage { keys, cursor })
@@ -593,10 +587,7 @@ impl Cstore {
                 let Some(end) = rest.iter().position(|b| *b == 0) else {
                     continue;
                 };
-                let key = std::str::from_utf8(&rest[..end]).map_err(|_| CstoreError::Corrupt {
-                    key: String::from_utf8_lossy(&cell).into_owned(),
-                    reason: "key is not UTF-8".into(),
-                })?;
+                let key = key_text(&cell, &rest[..end])?;
                 if self.decode(&cell, &op)?.value.is_none() {
                     continue; // a deleted field; the hash may still have live ones
                 }
@@ -939,6 +930,14 @@ fn check_value(value: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The key bytes of stored `cell` as text (a stored key that is not UTF-8 is corruption).
+fn key_text<'a>(cell: &[u8], key: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(key).map_err(|_| CstoreError::Corrupt {
+        key: String::from_utf8_lossy(cell).into_owned(),
+        reason: "key is not UTF-8".into(),
+    })
 }
 
 fn kv_cell(ns: &str, key: &str) -> Result<Vec<u8>> {
