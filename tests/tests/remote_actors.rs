@@ -300,12 +300,20 @@ fn a_peer_outside_the_allowlist_cannot_deliver() {
         "ok"
     );
     // D connects (the mesh tells it A exists) but A reads nothing from it.
-    eventually("A closes D's stream", WAIT, || {
-        let dropped = a.get_json("/v1/mesh")["mesh"]["dropped_streams"]
-            .as_u64()
-            .unwrap_or(0);
-        (dropped > 0).then_some(())
-    });
+    let deadline = std::time::Instant::now() + WAIT;
+    while a.get_json("/v1/mesh")["mesh"]["dropped_streams"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never closed a stream from D.\nA: {}\nD: {}",
+            a.get_json("/v1/mesh"),
+            d.get_json("/v1/mesh")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let err = ask(&d, "probe", &format!("send {id_a}/echo intruder"));
     assert!(err.starts_with("err:unreachable:"), "{err}");
     let err = ask(&d, "probe", &format!("request {id_a}/echo 1000 echo:x"));
