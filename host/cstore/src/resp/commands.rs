@@ -94,240 +94,236 @@ pub(crate) fn wrong_args(cmd: &str) -> Reply {
 /// Runs one data command (`None`: not a data command).
 pub(crate) fn run(store: &Cstore, ns: &str, args: &[Vec<u8>]) -> Option<Reply> {
     let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
-    let reply = match dispatch(store, ns, &cmd, args) {
-        Some(Ok(reply) | Err(reply)) => reply,
-        None => return None,
-    };
-    Some(reply)
+    if !DATA.contains(&cmd.as_str()) {
+        return None;
+    }
+    Some(match dispatch(store, ns, &cmd, args) {
+        Ok(reply) | Err(reply) => reply,
+    })
 }
 
-fn dispatch(store: &Cstore, ns: &str, cmd: &str, args: &[Vec<u8>]) -> Option<Result<Reply, Reply>> {
+/// Runs data command `cmd` (one of [`DATA`]).
+fn dispatch(store: &Cstore, ns: &str, cmd: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
     let n = args.len();
     let arity = |ok: bool| if ok { Ok(()) } else { Err(wrong_args(cmd)) };
-    let r = (|| -> Result<Reply, Reply> {
-        Ok(match cmd {
-            "PING" => {
-                arity(n <= 2)?;
-                match args.get(1) {
-                    Some(m) => Reply::Bulk(m.clone()),
-                    None => Reply::Status("PONG"),
-                }
+    Ok(match cmd {
+        "PING" => {
+            arity(n <= 2)?;
+            match args.get(1) {
+                Some(m) => Reply::Bulk(m.clone()),
+                None => Reply::Status("PONG"),
             }
-            "ECHO" => {
-                arity(n == 2)?;
-                Reply::Bulk(args[1].clone())
+        }
+        "ECHO" => {
+            arity(n == 2)?;
+            Reply::Bulk(args[1].clone())
+        }
+        "GET" => {
+            arity(n == 2)?;
+            Reply::maybe(store.get(ns, &text(&args[1])?).map_err(store_err)?)
+        }
+        "SET" => {
+            arity(n >= 3)?;
+            set(store, ns, args)?
+        }
+        "SETNX" => {
+            arity(n == 3)?;
+            let key = text(&args[1])?;
+            if store.exists(ns, &key).map_err(store_err)? {
+                Reply::Int(0)
+            } else {
+                store.set(ns, &key, &args[2]).map_err(store_err)?;
+                Reply::Int(1)
             }
-            "GET" => {
-                arity(n == 2)?;
-                Reply::maybe(store.get(ns, &text(&args[1])?).map_err(store_err)?)
+        }
+        "MGET" => {
+            arity(n >= 2)?;
+            let mut out = Vec::with_capacity(n - 1);
+            for k in &args[1..] {
+                out.push(Reply::maybe(store.get(ns, &text(k)?).map_err(store_err)?));
             }
-            "SET" => {
-                arity(n >= 3)?;
-                set(store, ns, args)?
-            }
-            "SETNX" => {
-                arity(n == 3)?;
-                let key = text(&args[1])?;
-                if store.exists(ns, &key).map_err(store_err)? {
-                    Reply::Int(0)
-                } else {
-                    store.set(ns, &key, &args[2]).map_err(store_err)?;
-                    Reply::Int(1)
-                }
-            }
-            "MGET" => {
-                arity(n >= 2)?;
-                let mut out = Vec::with_capacity(n - 1);
-                for k in &args[1..] {
-                    out.push(Reply::maybe(store.get(ns, &text(k)?).map_err(store_err)?));
-                }
-                Reply::Array(out)
-            }
-            "MSET" => {
-                arity(n >= 3 && !n.is_multiple_of(2))?;
-                for pair in args[1..].chunks(2) {
-                    store
-                        .set(ns, &text(&pair[0])?, &pair[1])
-                        .map_err(store_err)?;
-                }
-                Reply::Status("OK")
-            }
-            "DEL" | "UNLINK" => {
-                arity(n >= 2)?;
-                let mut count = 0;
-                for k in &args[1..] {
-                    let key = text(k)?;
-                    let mut gone = store.delete(ns, &key).map_err(store_err)?;
-                    for field in store.hkeys(ns, &key).map_err(store_err)? {
-                        gone |= store.hdel(ns, &key, &field).map_err(store_err)?;
-                    }
-                    count += i64::from(gone);
-                }
-                Reply::Int(count)
-            }
-            "EXISTS" => {
-                arity(n >= 2)?;
-                let mut count = 0;
-                for k in &args[1..] {
-                    count += i64::from(kind_of(store, ns, &text(k)?)? != "none");
-                }
-                Reply::Int(count)
-            }
-            "TYPE" => {
-                arity(n == 2)?;
-                Reply::Status(kind_of(store, ns, &text(&args[1])?)?)
-            }
-            "TTL" | "PTTL" => {
-                arity(n == 2)?;
-                Reply::Int(if kind_of(store, ns, &text(&args[1])?)? == "none" {
-                    -2
-                } else {
-                    -1
-                })
-            }
-            "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" | "GETEX" | "SETEX"
-            | "PSETEX" => return Err(no_ttl(cmd)),
-            "FLUSHDB" | "FLUSHALL" => {
-                return Err(Reply::Error(format!(
-                    "ERR {cmd} is refused: CSTORE is replicated, so it would empty this namespace on every node; delete keys explicitly"
-                )));
-            }
-            "INCR" | "DECR" => {
-                arity(n == 2)?;
-                add(
-                    store,
-                    ns,
-                    &text(&args[1])?,
-                    if cmd == "INCR" { 1 } else { -1 },
-                )?
-            }
-            "INCRBY" | "DECRBY" => {
-                arity(n == 3)?;
-                let by = int(&args[2])?;
-                let by = if cmd == "INCRBY" {
-                    by
-                } else {
-                    by.checked_neg().ok_or_else(overflow)?
-                };
-                add(store, ns, &text(&args[1])?, by)?
-            }
-            "KEYS" => {
-                arity(n == 2)?;
-                let pattern = args[1].clone();
-                Reply::Array(
-                    all_keys(store, ns)?
-                        .into_iter()
-                        .filter(|k| glob(&pattern, k.as_bytes()))
-                        .map(Reply::text)
-                        .collect(),
-                )
-            }
-            "SCAN" => {
-                arity(n >= 2)?;
-                scan(store, ns, args)?
-            }
-            "DBSIZE" => {
-                arity(n == 1)?;
-                Reply::Int(all_keys(store, ns)?.len() as i64)
-            }
-            "HSET" | "HMSET" => {
-                arity(n >= 4 && n.is_multiple_of(2))?;
-                let key = text(&args[1])?;
-                let mut added = 0;
-                for pair in args[2..].chunks(2) {
-                    added += i64::from(
-                        store
-                            .hset(ns, &key, &text(&pair[0])?, &pair[1])
-                            .map_err(store_err)?,
-                    );
-                }
-                if cmd == "HMSET" {
-                    Reply::Status("OK")
-                } else {
-                    Reply::Int(added)
-                }
-            }
-            "HGET" => {
-                arity(n == 3)?;
-                Reply::maybe(
-                    store
-                        .hget(ns, &text(&args[1])?, &text(&args[2])?)
-                        .map_err(store_err)?,
-                )
-            }
-            "HMGET" => {
-                arity(n >= 3)?;
-                let key = text(&args[1])?;
-                let mut out = Vec::new();
-                for f in &args[2..] {
-                    out.push(Reply::maybe(
-                        store.hget(ns, &key, &text(f)?).map_err(store_err)?,
-                    ));
-                }
-                Reply::Array(out)
-            }
-            "HEXISTS" => {
-                arity(n == 3)?;
-                let found = store
-                    .hget(ns, &text(&args[1])?, &text(&args[2])?)
+            Reply::Array(out)
+        }
+        "MSET" => {
+            arity(n >= 3 && !n.is_multiple_of(2))?;
+            for pair in args[1..].chunks(2) {
+                store
+                    .set(ns, &text(&pair[0])?, &pair[1])
                     .map_err(store_err)?;
-                Reply::Int(i64::from(found.is_some()))
             }
-            "HDEL" => {
-                arity(n >= 3)?;
-                let key = text(&args[1])?;
-                let mut count = 0;
-                for f in &args[2..] {
-                    count += i64::from(store.hdel(ns, &key, &text(f)?).map_err(store_err)?);
+            Reply::Status("OK")
+        }
+        "DEL" | "UNLINK" => {
+            arity(n >= 2)?;
+            let mut count = 0;
+            for k in &args[1..] {
+                let key = text(k)?;
+                let mut gone = store.delete(ns, &key).map_err(store_err)?;
+                for field in store.hkeys(ns, &key).map_err(store_err)? {
+                    gone |= store.hdel(ns, &key, &field).map_err(store_err)?;
                 }
-                Reply::Int(count)
+                count += i64::from(gone);
             }
-            "HGETALL" => {
-                arity(n == 2)?;
-                Reply::Map(
+            Reply::Int(count)
+        }
+        "EXISTS" => {
+            arity(n >= 2)?;
+            let mut count = 0;
+            for k in &args[1..] {
+                count += i64::from(kind_of(store, ns, &text(k)?)? != "none");
+            }
+            Reply::Int(count)
+        }
+        "TYPE" => {
+            arity(n == 2)?;
+            Reply::Status(kind_of(store, ns, &text(&args[1])?)?)
+        }
+        "TTL" | "PTTL" => {
+            arity(n == 2)?;
+            Reply::Int(if kind_of(store, ns, &text(&args[1])?)? == "none" {
+                -2
+            } else {
+                -1
+            })
+        }
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" | "GETEX" | "SETEX"
+        | "PSETEX" => return Err(no_ttl(cmd)),
+        "FLUSHDB" | "FLUSHALL" => {
+            return Err(Reply::Error(format!(
+                "ERR {cmd} is refused: CSTORE is replicated, so it would empty this namespace on every node; delete keys explicitly"
+            )));
+        }
+        "INCR" | "DECR" => {
+            arity(n == 2)?;
+            add(
+                store,
+                ns,
+                &text(&args[1])?,
+                if cmd == "INCR" { 1 } else { -1 },
+            )?
+        }
+        "INCRBY" | "DECRBY" => {
+            arity(n == 3)?;
+            let by = int(&args[2])?;
+            let by = if cmd == "INCRBY" {
+                by
+            } else {
+                by.checked_neg().ok_or_else(overflow)?
+            };
+            add(store, ns, &text(&args[1])?, by)?
+        }
+        "KEYS" => {
+            arity(n == 2)?;
+            let pattern = args[1].clone();
+            Reply::Array(
+                all_keys(store, ns)?
+                    .into_iter()
+                    .filter(|k| glob(&pattern, k.as_bytes()))
+                    .map(Reply::text)
+                    .collect(),
+            )
+        }
+        "SCAN" => {
+            arity(n >= 2)?;
+            scan(store, ns, args)?
+        }
+        "DBSIZE" => {
+            arity(n == 1)?;
+            Reply::Int(all_keys(store, ns)?.len() as i64)
+        }
+        "HSET" | "HMSET" => {
+            arity(n >= 4 && n.is_multiple_of(2))?;
+            let key = text(&args[1])?;
+            let mut added = 0;
+            for pair in args[2..].chunks(2) {
+                added += i64::from(
                     store
-                        .hgetall(ns, &text(&args[1])?)
-                        .map_err(store_err)?
-                        .into_iter()
-                        .map(|(f, v)| (Reply::text(f), Reply::Bulk(v)))
-                        .collect(),
-                )
+                        .hset(ns, &key, &text(&pair[0])?, &pair[1])
+                        .map_err(store_err)?,
+                );
             }
-            "HKEYS" | "HVALS" | "HLEN" => {
-                arity(n == 2)?;
-                let all = store.hgetall(ns, &text(&args[1])?).map_err(store_err)?;
-                match cmd {
-                    "HLEN" => Reply::Int(all.len() as i64),
-                    "HKEYS" => Reply::Array(all.into_iter().map(|(f, _)| Reply::text(f)).collect()),
-                    _ => Reply::Array(all.into_iter().map(|(_, v)| Reply::Bulk(v)).collect()),
-                }
+            if cmd == "HMSET" {
+                Reply::Status("OK")
+            } else {
+                Reply::Int(added)
             }
-            "STRLEN" => {
-                arity(n == 2)?;
-                let v = store.get(ns, &text(&args[1])?).map_err(store_err)?;
-                Reply::Int(v.map_or(0, |v| v.len() as i64))
+        }
+        "HGET" => {
+            arity(n == 3)?;
+            Reply::maybe(
+                store
+                    .hget(ns, &text(&args[1])?, &text(&args[2])?)
+                    .map_err(store_err)?,
+            )
+        }
+        "HMGET" => {
+            arity(n >= 3)?;
+            let key = text(&args[1])?;
+            let mut out = Vec::new();
+            for f in &args[2..] {
+                out.push(Reply::maybe(
+                    store.hget(ns, &key, &text(f)?).map_err(store_err)?,
+                ));
             }
-            "APPEND" | "GETSET" => {
-                arity(n == 3)?;
-                swap(store, ns, &text(&args[1])?, &args[2], cmd == "APPEND")?
+            Reply::Array(out)
+        }
+        "HEXISTS" => {
+            arity(n == 3)?;
+            let found = store
+                .hget(ns, &text(&args[1])?, &text(&args[2])?)
+                .map_err(store_err)?;
+            Reply::Int(i64::from(found.is_some()))
+        }
+        "HDEL" => {
+            arity(n >= 3)?;
+            let key = text(&args[1])?;
+            let mut count = 0;
+            for f in &args[2..] {
+                count += i64::from(store.hdel(ns, &key, &text(f)?).map_err(store_err)?);
             }
-            "HINCRBY" => {
-                arity(n == 4)?;
-                hincrby(
-                    store,
-                    ns,
-                    &text(&args[1])?,
-                    &text(&args[2])?,
-                    int(&args[3])?,
-                )?
+            Reply::Int(count)
+        }
+        "HGETALL" => {
+            arity(n == 2)?;
+            Reply::Map(
+                store
+                    .hgetall(ns, &text(&args[1])?)
+                    .map_err(store_err)?
+                    .into_iter()
+                    .map(|(f, v)| (Reply::text(f), Reply::Bulk(v)))
+                    .collect(),
+            )
+        }
+        "HKEYS" | "HVALS" | "HLEN" => {
+            arity(n == 2)?;
+            let all = store.hgetall(ns, &text(&args[1])?).map_err(store_err)?;
+            match cmd {
+                "HLEN" => Reply::Int(all.len() as i64),
+                "HKEYS" => Reply::Array(all.into_iter().map(|(f, _)| Reply::text(f)).collect()),
+                _ => Reply::Array(all.into_iter().map(|(_, v)| Reply::Bulk(v)).collect()),
             }
-            _ => return Err(Reply::Error(String::new())),
-        })
-    })();
-    match r {
-        Err(Reply::Error(e)) if e.is_empty() => None,
-        other => Some(other),
-    }
+        }
+        "STRLEN" => {
+            arity(n == 2)?;
+            let v = store.get(ns, &text(&args[1])?).map_err(store_err)?;
+            Reply::Int(v.map_or(0, |v| v.len() as i64))
+        }
+        "APPEND" | "GETSET" => {
+            arity(n == 3)?;
+            swap(store, ns, &text(&args[1])?, &args[2], cmd == "APPEND")?
+        }
+        "HINCRBY" => {
+            arity(n == 4)?;
+            hincrby(
+                store,
+                ns,
+                &text(&args[1])?,
+                &text(&args[2])?,
+                int(&args[3])?,
+            )?
+        }
+        other => return Err(Reply::Error(format!("ERR unknown command '{other}'"))),
+    })
 }
 
 fn overflow() -> Reply {
