@@ -697,3 +697,40 @@ fn a_deployed_component_is_kept_on_several_nodes_so_its_uploader_can_die() {
     submit(&a, &key, "edge", &again);
     converged(&a, &app, "2");
 }
+
+#[test]
+fn a_node_with_a_strict_trust_policy_refuses_an_unsigned_replica_and_says_so() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let dev = fabric(r, "dev", &[]).start();
+    // `dev = false`: the strict trust policy (signed by a trusted publisher, or refused).
+    let config = r.join("strict.toml");
+    std::fs::write(&config, "dev = false\n").unwrap();
+    let strict = fabric(r, "strict", &[])
+        .arg("--config")
+        .arg(config.to_str().unwrap())
+        .join(&dev.spec)
+        .start();
+    wait_fresh(&dev, 2);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[24; 32]);
+    let cid = replica_cid(&dev);
+    // One replica on every node: the dev node runs the unsigned component, the strict one
+    // refuses it (its signature check, before anything is compiled) and reports why.
+    let spec = replica_spec("everywhere", "1", &cid, "per_node = true", true);
+    let app = submit(&dev, &key, "everywhere", &spec);
+    let strict_id = peer_id(&strict);
+    let refused = eventually("the strict node reports the refusal", WAIT, || {
+        let v = view(&dev, &app)?;
+        let mine = v.status.iter().find(|s| s.node == strict_id)?;
+        let r = mine.replicas.first()?;
+        (r.state == "refused").then(|| r.detail.clone().unwrap_or_default())
+    });
+    assert!(
+        refused.contains("sign") || refused.contains("trust"),
+        "{refused}"
+    );
+    assert_eq!(running_replicas(&strict, "everywhere"), 0);
+    eventually("the dev node runs its replica", WAIT, || {
+        (running_replicas(&dev, "everywhere") == 1).then_some(())
+    });
+}
