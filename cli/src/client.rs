@@ -142,6 +142,7 @@ pub fn cstore(cmd: CstoreCommand) -> Result<()> {
             key,
             value,
             min_acks,
+            sync,
             api,
         } => {
             let version = Client::connect(&api.api)?.cstore_set(
@@ -149,6 +150,7 @@ pub fn cstore(cmd: CstoreCommand) -> Result<()> {
                 &key,
                 value.into_bytes(),
                 min_acks,
+                sync,
             )?;
             println!("OK (version {version})");
         }

@@ -568,8 +568,12 @@ enum CstoreCommand {
         namespace: String,
         key: String,
         value: String,
+        /// Wait until this many peers hold it.
         #[arg(long, default_value_t = 0)]
         min_acks: usize,
+        /// Sync it to disk before answering, even on a node whose CSTORE is `relaxed`.
+        #[arg(long)]
+        sync: bool,
         #[command(flatten)]
         api: ApiArgs,
     },

@@ -312,6 +312,20 @@ fn min_acks_waits_for_peers(mode: &str) {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only 1 of the 5 required peers"));
+    // A write may ask to be synced before its answer, whatever the node's mode.
+    let out = r1_ok(
+        &["cstore", "set", "acks", "synced", "v", "--sync", "--min-acks", "1"],
+        Some(&a.api),
+    );
+    assert!(out.starts_with("OK"), "{out}");
+    assert_eq!(get(&b, "acks", "synced").as_deref(), Some("v"));
+    let bad = a
+        .http()
+        .put(a.url("/v1/cstore/acks/k?sync=maybe"))
+        .body("v")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
 
 #[test]

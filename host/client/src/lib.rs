@@ -420,11 +420,22 @@ impl Client {
         self.bytes(self.get(&format!("/v1/cstore/{ns}/{key}")))
     }
 
-    /// Writes a CSTORE value, once durable here (and on `min_acks` peers); its version.
-    pub fn cstore_set(&self, ns: &str, key: &str, value: Vec<u8>, min_acks: usize) -> Result<u64> {
+    /// Writes a CSTORE value, once durable here as the node's mode says — or synced to disk
+    /// when `synced` — and on `min_acks` peers; its version.
+    pub fn cstore_set(
+        &self,
+        ns: &str,
+        key: &str,
+        value: Vec<u8>,
+        min_acks: usize,
+        synced: bool,
+    ) -> Result<u64> {
         let answer: Value = self.json(
             self.put(&format!("/v1/cstore/{ns}/{key}"))
-                .query(&[("min_acks", min_acks)])
+                .query(&[
+                    ("min_acks", min_acks.to_string()),
+                    ("sync", synced.to_string()),
+                ])
                 .body(value),
         )?;
         answer["version"]

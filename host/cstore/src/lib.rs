@@ -190,6 +190,8 @@ struct Shared {
     digests: Mutex<Box<[Digest; BUCKETS]>>,
     /// Ops written here, for replication (set by [`replication`]).
     outbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Journal syncs done (for tests and counters).
+    syncs: std::sync::atomic::AtomicU64,
     /// Set by a job that inserted something; the committer syncs only then.
     dirty: std::sync::atomic::AtomicBool,
 }
@@ -197,7 +199,12 @@ struct Shared {
 /// Finishes a job once its batch is durable (or failed): queues its op for replication,
 /// then answers the caller, so an acknowledged write is always on its way to peers.
 type Pending = Box<dyn FnOnce(&Shared, &Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Shared) -> Pending + Send>;
+/// A unit of work for the committer, and whether it wants its batch synced whatever the
+/// store's mode (a write asking for more durability than the node's, never less).
+struct Job {
+    run: Box<dyn FnOnce(&Shared) -> Pending + Send>,
+    sync: bool,
+}
 
 /// The single writer. Every mutation runs as a job on its thread, so read-modify-write
 /// sequences never interleave; a batch of jobs shares one journal sync (group commit), and
@@ -237,27 +244,39 @@ impl Committer {
                         && since.elapsed() >= flush
                     {
                         match shared.db.persist(PersistMode::SyncData) {
-                            Ok(()) => unsynced_since = None,
+                            Ok(()) => {
+                                unsynced_since = None;
+                                shared.syncs.fetch_add(1, Ordering::Relaxed);
+                            }
                             Err(e) => tracing::error!("CSTORE journal sync failed: {e}"),
                         }
                     }
                     let Some(first) = first else { continue };
-                    let mut pending = vec![first(&shared)];
+                    let mut force_sync = first.sync;
+                    let mut pending = vec![(first.run)(&shared)];
                     while pending.len() < MAX_BATCH {
                         match rx.try_recv() {
-                            Ok(job) => pending.push(job(&shared)),
+                            Ok(job) => {
+                                force_sync |= job.sync;
+                                pending.push((job.run)(&shared));
+                            }
                             Err(_) => break,
                         }
                     }
                     let durable = if shared.dirty.swap(false, Ordering::AcqRel) {
                         let mode = match durability {
-                            Durability::Sync => PersistMode::SyncData,
-                            Durability::Relaxed { .. } => {
+                            Durability::Relaxed { .. } if !force_sync => {
                                 unsynced_since.get_or_insert_with(std::time::Instant::now);
                                 PersistMode::Buffer
                             }
+                            _ => PersistMode::SyncData,
                         };
-                        shared.db.persist(mode).map_err(|e| e.to_string())
+                        let result = shared.db.persist(mode).map_err(|e| e.to_string());
+                        if mode == PersistMode::SyncData && result.is_ok() {
+                            unsynced_since = None; // everything before is on disk too
+                            shared.syncs.fetch_add(1, Ordering::Relaxed);
+                        }
+                        result
                     } else {
                         Ok(())
                     };
@@ -325,6 +344,7 @@ impl Cstore {
             digests: Mutex::new(Box::new([[0; 16]; BUCKETS])),
             outbox: Mutex::new(None),
             dirty: std::sync::atomic::AtomicBool::new(false),
+            syncs: std::sync::atomic::AtomicU64::new(0),
         });
         shared.rebuild_digests()?;
         Ok(Self {
@@ -346,7 +366,17 @@ impl Cstore {
     ) -> Result<T> {
         let stopped = || CstoreError::Durability("the store's committer has stopped".into());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.enqueue(work, move |result| {
+        self.enqueue(work, false, move |result| {
+            let _ = tx.send(result);
+        })?;
+        rx.recv().map_err(|_| stopped())?
+    }
+
+    /// [`Cstore::commit`] with its batch synced to disk whatever the store's mode.
+    fn commit_synced<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T> {
+        let stopped = || CstoreError::Durability("the store's committer has stopped".into());
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.enqueue(work, true, move |result| {
             let _ = tx.send(result);
         })?;
         rx.recv().map_err(|_| stopped())?
@@ -359,7 +389,7 @@ impl Cstore {
         work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<T>>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.enqueue(work, move |result| {
+        self.enqueue(work, false, move |result| {
             let _ = tx.send(result);
         })?;
         Ok(rx)
@@ -370,25 +400,28 @@ impl Cstore {
     fn enqueue<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+        sync: bool,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<()> {
         let tx = reply;
-        let job: Job = Box::new(move |shared: &Shared| -> Pending {
-            let outcome = work(shared);
-            Box::new(move |shared: &Shared, durable: &Result<(), String>| {
-                let result = match (outcome, durable) {
-                    (Ok((value, op)), Ok(())) => {
-                        if let Some(op) = op {
-                            shared.ship(op);
+        let run: Box<dyn FnOnce(&Shared) -> Pending + Send> =
+            Box::new(move |shared: &Shared| -> Pending {
+                let outcome = work(shared);
+                Box::new(move |shared: &Shared, durable: &Result<(), String>| {
+                    let result = match (outcome, durable) {
+                        (Ok((value, op)), Ok(())) => {
+                            if let Some(op) = op {
+                                shared.ship(op);
+                            }
+                            Ok(value)
                         }
-                        Ok(value)
-                    }
-                    (Ok(_), Err(e)) => Err(CstoreError::Durability(e.clone())),
-                    (Err(e), _) => Err(e),
-                };
-                tx(result);
-            })
-        });
+                        (Ok(_), Err(e)) => Err(CstoreError::Durability(e.clone())),
+                        (Err(e), _) => Err(e),
+                    };
+                    tx(result);
+                })
+            });
+        let job = Job { run, sync };
         let stopped = || CstoreError::Durability("the store's committer has stopped".into());
         self.committer
             .jobs
@@ -432,6 +465,17 @@ impl Cstore {
     /// Writes `value` and returns its new version, after it is durable.
     pub fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
         self.commit(Self::set_work(ns, key, value)?)
+    }
+
+    /// [`Cstore::set`], synced to disk before it returns even on a `relaxed` store: a write
+    /// may ask for more durability than the node's mode (never less).
+    pub fn set_synced(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
+        self.commit_synced(Self::set_work(ns, key, value)?)
+    }
+
+    /// Journal syncs done since the store opened.
+    pub fn journal_syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
     /// [`Cstore::set`] for async callers: no thread waits while the write's batch syncs.

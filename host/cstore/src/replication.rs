@@ -260,23 +260,30 @@ impl Replicator {
         }
     }
 
-    /// Writes `value` and waits until `min_acks` peers have applied it.
+    /// Writes `value` (synced to disk first when `synced`, whatever the store's mode) and waits
+    /// until `min_acks` peers have applied it.
     pub async fn set_acked(
         &self,
         ns: &str,
         key: &str,
         value: &[u8],
         min_acks: usize,
+        synced: bool,
     ) -> Result<u64, ReplicationError> {
         let store = self.store.clone();
         let (ns_owned, key_owned, value_owned) = (ns.to_owned(), key.to_owned(), value.to_vec());
-        let version =
-            tokio::task::spawn_blocking(move || store.set(&ns_owned, &key_owned, &value_owned))
-                .await
-                .map_err(|e| CstoreError::Invalid {
-                    what: "write",
-                    reason: e.to_string(),
-                })??;
+        let version = tokio::task::spawn_blocking(move || {
+            if synced {
+                store.set_synced(&ns_owned, &key_owned, &value_owned)
+            } else {
+                store.set(&ns_owned, &key_owned, &value_owned)
+            }
+        })
+        .await
+        .map_err(|e| CstoreError::Invalid {
+            what: "write",
+            reason: e.to_string(),
+        })??;
         if min_acks == 0 {
             return Ok(version);
         }

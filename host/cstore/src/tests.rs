@@ -306,3 +306,36 @@ fn durability_modes_parse_and_relaxed_writes_survive_a_stop() {
     let store = Cstore::open_with_key(dir.path(), key).unwrap();
     assert_eq!(store.list_keys("ns", "", None, 100).unwrap().keys.len(), 50);
 }
+
+#[test]
+fn a_write_can_ask_for_a_sync_on_a_relaxed_store() {
+    use crate::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let relaxed = Cstore::open_with(
+        dir.path(),
+        key,
+        Durability::Relaxed {
+            flush: std::time::Duration::from_secs(3600),
+        },
+    )
+    .unwrap();
+    for i in 0..10 {
+        relaxed.set("ns", &format!("k{i}"), b"v").unwrap();
+    }
+    assert_eq!(
+        relaxed.journal_syncs(),
+        0,
+        "relaxed writes wait for the flush"
+    );
+    relaxed.set_synced("ns", "important", b"v").unwrap();
+    assert_eq!(
+        relaxed.journal_syncs(),
+        1,
+        "this one (and all before it) is on disk"
+    );
+    let (_dir, sync) = store();
+    sync.set("ns", "a", b"v").unwrap();
+    sync.set("ns", "b", b"v").unwrap();
+    assert_eq!(sync.journal_syncs(), 2, "a sync store syncs every batch");
+}

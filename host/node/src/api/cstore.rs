@@ -20,8 +20,20 @@ pub(super) async fn cstore_set(
     let (ns, key) = path.into_inner();
     checked(NameKind::Namespace, &ns)?;
     let mut min_acks = 0usize;
+    let mut synced = false;
     for (k, v) in query_pairs(&req)? {
         match k.as_str() {
+            "sync" => {
+                synced = match v.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(ApiError::BadRequest(format!(
+                            "bad sync {v:?} (true, false)"
+                        )));
+                    }
+                }
+            }
             "min_acks" => {
                 min_acks = v
                     .parse()
@@ -37,9 +49,9 @@ pub(super) async fn cstore_set(
             r1_cstore::MAX_VALUE_BYTES
         )));
     }
-    let version = if min_acks > 0 {
+    let version = if min_acks > 0 || synced {
         node.replicator()
-            .set_acked(&ns, &key, &body, min_acks)
+            .set_acked(&ns, &key, &body, min_acks, synced)
             .await
             .map_err(|e| match e {
                 r1_cstore::replication::ReplicationError::Store(e) => cstore_error(e),

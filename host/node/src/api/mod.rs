@@ -14,7 +14,7 @@
 //! | GET | /v1/actors/{name}/logs | | its recent log lines `[{at_ms, level, text}]` (stdout, stderr, log events; the newest 500) |
 //! | POST | /v1/topics/{topic} | payload | `{"delivered": n}`, subscribers on every node |
 //! | GET | /v1/cstore/{namespace}/{key} | | the value bytes, 404 if absent |
-//! | PUT | /v1/cstore/{namespace}/{key}?min_acks=N | value | `{"version": v}` once durable (and on N peers) |
+//! | PUT | /v1/cstore/{namespace}/{key}?min_acks=N&sync=true | value | `{"version": v}` once durable as the node's mode says (`sync=true`: synced to disk, even on a relaxed node) and on N peers |
 //! | DELETE | /v1/cstore/{namespace}/{key} | | `{"existed": bool}` |
 //! | GET | /v1/cstore/{namespace}?prefix=P&cursor=C&limit=N | | `{"keys": [...], "cursor": ...}` |
 //! | GET | /v1/cstore-hash/{namespace}/{key} | | `{field: value}` (values as UTF-8, lossy) |
