@@ -314,7 +314,16 @@ fn min_acks_waits_for_peers(mode: &str) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("only 1 of the 5 required peers"));
     // A write may ask to be synced before its answer, whatever the node's mode.
     let out = r1_ok(
-        &["cstore", "set", "acks", "synced", "v", "--sync", "--min-acks", "1"],
+        &[
+            "cstore",
+            "set",
+            "acks",
+            "synced",
+            "v",
+            "--sync",
+            "--min-acks",
+            "1",
+        ],
         Some(&a.api),
     );
     assert!(out.starts_with("OK"), "{out}");
