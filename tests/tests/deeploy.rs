@@ -719,6 +719,14 @@ fn a_node_with_a_strict_trust_policy_refuses_an_unsigned_replica_and_says_so() {
     let spec = replica_spec("everywhere", "1", &cid, "per_node = true", true);
     let app = submit(&dev, &key, "everywhere", &spec);
     let strict_id = peer_id(&strict);
+    // Its own scheduler (unsigned, like every component here) was refused too, so it does
+    // not claim one: were it elected leader, nothing would ever be placed.
+    let advert = eventually("the strict node's advert", WAIT, || {
+        adverts(&dev)
+            .into_iter()
+            .find(|n| n["advert"]["node"] == strict_id.as_str())
+    });
+    assert_eq!(advert["advert"]["scheduler"], false, "{advert}");
     let refused = eventually("the strict node reports the refusal", WAIT, || {
         let v = view(&dev, &app)?;
         let mine = v.status.iter().find(|s| s.node == strict_id)?;

@@ -47,7 +47,12 @@ pub fn advert(node: &Node, memory_mb: u64) -> NodeAdvert {
         models,
         tags: settings.tags.clone(),
         load: node.runtime().list().len() as u32,
-        scheduler: settings.scheduler.is_some(),
+        // Only a scheduler that runs counts: one configured but refused (say, unsigned on a
+        // strict node) must not be elected leader and leave the mesh with nobody placing.
+        scheduler: node
+            .runtime()
+            .info(crate::node::SCHEDULER)
+            .is_some_and(|i| i.status == r1_runtime::ActorStatus::Running),
     }
 }
 
