@@ -137,6 +137,24 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
             continue;
         }
         answer_queued(&mut queued, &mut out, session.protocol).await;
+        // The commonest read, straight to the store (no command-table walk, no copies).
+        if let Ok(args) = &command
+            && session.multi.is_none()
+            && args.len() == 2
+            && args[0].eq_ignore_ascii_case(b"GET")
+            && let Ok(key) = std::str::from_utf8(&args[1])
+        {
+            let reply = match store.get(&ns, key) {
+                Ok(value) => Reply::maybe(value),
+                Err(e) => Reply::Error(format!("ERR {e}")),
+            };
+            reply.write(&mut out, session.protocol);
+            if reader.buffer().is_empty() {
+                reader.get_mut().write_all(&out).await?;
+                out.clear();
+            }
+            continue;
+        }
         let step = match command {
             Err(e) => Step {
                 reply: Reply::Error(e),
