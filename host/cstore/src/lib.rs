@@ -21,8 +21,10 @@
 //! - **Replication** ([`replication`]) ships ops after they are durable here and applies
 //!   remote ops only when their signature holds and their writer is admitted.
 //! - **Anti-entropy**: cells are hashed into 256 buckets; peers compare bucket digests and
-//!   exchange the ops of differing buckets, in pages of at most 8 MiB that resume where the
-//!   last page with that peer stopped, so a difference of any size is crossed.
+//!   exchange the ops of differing buckets, read through a bucket index (`bucket | cell`, kept
+//!   with every new cell) so an exchange costs what those buckets hold, not the whole store,
+//!   in pages of at most 8 MiB that resume where the last page with that peer stopped, so a
+//!   difference of any size is crossed.
 //! - **Tombstones** are collected after a bounded horizon ([`Cstore::collect_tombstones`]); a
 //!   replica partitioned for longer than the horizon may bring a deleted value back.
 
@@ -184,6 +186,8 @@ pub struct Cstore {
 struct Shared {
     db: Database,
     cells: Keyspace,
+    /// `bucket | cell` for every cell: anti-entropy reads a bucket without scanning the store.
+    by_bucket: Keyspace,
     key: SigningKey,
     writer: [u8; 32],
     clock: Hlc,
@@ -334,10 +338,12 @@ impl Cstore {
     pub fn open_with(dir: &Path, key: SigningKey, durability: Durability) -> Result<Self> {
         let db = Database::builder(dir).open()?;
         let cells = db.keyspace("cells", KeyspaceCreateOptions::default)?;
+        let by_bucket = db.keyspace("by_bucket", KeyspaceCreateOptions::default)?;
         let writer = key.verifying_key().to_bytes();
         let shared = Arc::new(Shared {
             db,
             cells,
+            by_bucket,
             key,
             writer,
             clock: Hlc::default(),
@@ -773,39 +779,45 @@ impl Cstore {
         self.lock_digests().to_vec()
     }
 
-    /// Stored ops (values and tombstones) whose cell falls in one of `buckets`, in cell order
-    /// after the cell `after` (from the start when `None`), up to `max_bytes` in total. When
-    /// the limit cuts the list short, [`OpsPage::next`] says where the next page starts: an
-    /// exchange that pages on from there covers every op, however large the difference (a
-    /// page that always restarted from the first cell would never get past it).
+    /// Stored ops (values and tombstones) whose cell falls in one of `buckets`, bucket by
+    /// bucket through the bucket index (so the cost is what those buckets hold, not the
+    /// store), after the position `after` (from the start when `None`), up to `max_bytes` in
+    /// total. When the limit cuts the list short, [`OpsPage::next`] says where the next page
+    /// starts: an exchange that pages on from there covers every op, however large the
+    /// difference (a page that always restarted from the first cell would never get past it).
     pub fn ops_in_buckets(
         &self,
         buckets: &[u8],
         max_bytes: usize,
         after: Option<&[u8]>,
     ) -> Result<OpsPage> {
-        let mut wanted = [false; BUCKETS];
-        for b in buckets {
-            wanted[*b as usize] = true;
-        }
+        let mut buckets = buckets.to_vec();
+        buckets.sort_unstable();
+        buckets.dedup();
         let mut ops = Vec::new();
         let mut total = 0;
-        let start = match after {
-            Some(cell) => Bound::Excluded(cell.to_vec()),
-            None => Bound::Unbounded,
-        };
         let mut last: Option<Vec<u8>> = None;
-        for item in self.shared.cells.range((start, Bound::Unbounded)) {
-            let (cell, op) = item.into_inner()?;
-            if !wanted[bucket_of(&cell)] {
-                continue;
+        for bucket in buckets {
+            let start = match after {
+                Some(pos) if pos.first() == Some(&bucket) => Bound::Excluded(pos.to_vec()),
+                Some(pos) if pos.first().is_some_and(|b| *b > bucket) => continue,
+                _ => Bound::Included(vec![bucket]),
+            };
+            for item in self.shared.by_bucket.range((start, Bound::Unbounded)) {
+                let index = item.key()?;
+                if index.first() != Some(&bucket) {
+                    break;
+                }
+                let Some(op) = self.shared.cells.get(&index[1..])? else {
+                    continue; // collected since it was indexed
+                };
+                if total + op.len() > max_bytes && !ops.is_empty() {
+                    return Ok(OpsPage { ops, next: last });
+                }
+                total += op.len();
+                ops.push(op.to_vec());
+                last = Some(index.to_vec());
             }
-            if total + op.len() > max_bytes && !ops.is_empty() {
-                return Ok(OpsPage { ops, next: last });
-            }
-            total += op.len();
-            ops.push(op.to_vec());
-            last = Some(cell.to_vec());
         }
         Ok(OpsPage { ops, next: None })
     }
@@ -825,6 +837,7 @@ impl Cstore {
             }
             for (cell, body) in &doomed {
                 sh.cells.remove(cell.as_slice())?;
+                sh.by_bucket.remove(bucket_key(cell))?;
                 sh.dirty.store(true, Ordering::Release);
                 xor_leaf(&mut sh.lock_digests(), cell, body);
             }
@@ -846,14 +859,20 @@ impl Shared {
         }
     }
 
+    /// At open: the bucket digests, the clock's floor, and the bucket index when the store
+    /// predates it (a store written before the index existed gets it here, once).
     fn rebuild_digests(&self) -> Result<()> {
         let mut digests = Box::new([[0u8; 16]; BUCKETS]);
         let mut max_hlc = 0;
+        let index = self.by_bucket.iter().next().is_none();
         for item in self.cells.iter() {
             let (cell, op) = item.into_inner()?;
             let body = self.decode(&cell, &op)?;
             max_hlc = max_hlc.max(body.hlc);
             xor_leaf(&mut digests, &cell, &body);
+            if index {
+                self.by_bucket.insert(bucket_key(&cell), [])?;
+            }
         }
         self.clock.observe(max_hlc);
         *self.lock_digests() = digests;
@@ -887,6 +906,9 @@ impl Shared {
         previous: Option<&OpBody>,
     ) -> Result<()> {
         self.cells.insert(cell, op)?;
+        if previous.is_none() {
+            self.by_bucket.insert(bucket_key(cell), [])?;
+        }
         self.dirty.store(true, Ordering::Release);
         let mut digests = self.lock_digests();
         if let Some(prev) = previous {
@@ -974,6 +996,14 @@ fn check_value(value: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The bucket index's key of `cell`: its bucket, then the cell.
+fn bucket_key(cell: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(cell.len() + 1);
+    key.push(bucket_of(cell) as u8);
+    key.extend_from_slice(cell);
+    key
 }
 
 /// The key bytes of stored `cell` as text (a stored key that is not UTF-8 is corruption).
