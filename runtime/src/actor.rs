@@ -49,6 +49,20 @@ pub enum ActorStatus {
     },
 }
 
+impl ActorStatus {
+    /// The state's name, as the API serializes it (`running`, `restarting`, `failed`,
+    /// `stopped`, `exited`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActorStatus::Running => "running",
+            ActorStatus::Restarting => "restarting",
+            ActorStatus::Failed { .. } => "failed",
+            ActorStatus::Stopped => "stopped",
+            ActorStatus::Exited { .. } => "exited",
+        }
+    }
+}
+
 /// What a deployed component is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -475,6 +475,16 @@ mod tests {
             .expect("a placement")
     }
 
+    /// The node of the first slot of `version`.
+    fn node_running(p: &AppPlacement, version: &str) -> String {
+        p.slots
+            .iter()
+            .find(|s| s.version == version)
+            .expect("a slot of that version")
+            .node
+            .clone()
+    }
+
     fn versions(p: &AppPlacement) -> Vec<(String, String)> {
         p.slots
             .iter()
@@ -537,13 +547,7 @@ mod tests {
         assert_eq!(step1.slots.len(), 4, "{:?}", versions(&step1));
         assert_eq!(step1.slots.iter().filter(|s| s.version == "2").count(), 1);
         assert!(step1.revisions.contains_key("1") && step1.revisions.contains_key("2"));
-        let first_new = step1
-            .slots
-            .iter()
-            .find(|s| s.version == "2")
-            .unwrap()
-            .node
-            .clone();
+        let first_new = node_running(&step1, "2");
         v.placements = vec![step1.clone()];
         // Not healthy yet: no further batch.
         assert!(decide(&v).is_empty());
@@ -587,13 +591,7 @@ mod tests {
             "replaced in place: {:?}",
             versions(&step1)
         );
-        let new_node = step1
-            .slots
-            .iter()
-            .find(|s| s.version == "2")
-            .unwrap()
-            .node
-            .clone();
+        let new_node = node_running(&step1, "2");
         v.placements = vec![step1];
         let at = v.now_ms - 100;
         healthy(&mut v, &new_node, "2", at, FAILURES_TO_FAIL);

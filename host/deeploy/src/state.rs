@@ -148,7 +148,8 @@ pub struct ReplicaStatus {
     pub version: String,
     /// The actor's name on the node.
     pub instance: String,
-    /// `starting`, `running`, `restarting`, `failed`, `refused` (policy, signature, fetch).
+    /// `starting`, `refused` (policy, signature, fetch), or the actor's state: `running`,
+    /// `restarting`, `failed`, `stopped`, `exited`.
     pub state: String,
     /// Whether its last health check passed (running, when the app has no health check).
     pub healthy: bool,

@@ -559,16 +559,9 @@ impl From<DeployError> for r1_core::ServiceError {
 }
 
 fn summary(info: ActorInfo) -> ActorSummary {
-    let state = match info.status {
-        r1_runtime::ActorStatus::Running => "running",
-        r1_runtime::ActorStatus::Restarting => "restarting",
-        r1_runtime::ActorStatus::Failed { .. } => "failed",
-        r1_runtime::ActorStatus::Stopped => "stopped",
-        r1_runtime::ActorStatus::Exited { .. } => "exited",
-    };
     ActorSummary {
+        state: info.status.name().into(),
         name: info.name,
-        state: state.into(),
         restarts: info.restarts,
         grants: info.grants,
         component: info.component,

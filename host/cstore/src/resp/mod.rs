@@ -131,8 +131,7 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
             }
             if reader.buffer().is_empty() {
                 answer_queued(&mut queued, &mut out, session.protocol).await;
-                reader.get_mut().write_all(&out).await?;
-                out.clear();
+                flush(&mut reader, &mut out, true).await?;
             }
             continue;
         }
@@ -149,10 +148,7 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
                 Err(e) => Reply::Error(format!("ERR {e}")),
             };
             reply.write(&mut out, session.protocol);
-            if reader.buffer().is_empty() {
-                reader.get_mut().write_all(&out).await?;
-                out.clear();
-            }
+            flush(&mut reader, &mut out, false).await?;
             continue;
         }
         let step = match command {
@@ -170,15 +166,25 @@ async fn connection(stream: TcpStream, store: Cstore, ns: String) -> std::io::Re
             Ok(args) => session.step(&store, &ns, args).await,
         };
         step.reply.write(&mut out, session.protocol);
-        // Pipelining: answer once the client has sent nothing more.
-        if step.quit || reader.buffer().is_empty() {
-            reader.get_mut().write_all(&out).await?;
-            out.clear();
-        }
+        flush(&mut reader, &mut out, step.quit).await?;
         if step.quit {
             return Ok(());
         }
     }
+}
+
+/// Pipelining: writes the replies gathered in `out` once the client has sent nothing more
+/// (or `now`).
+async fn flush(
+    reader: &mut BufReader<TcpStream>,
+    out: &mut Vec<u8>,
+    now: bool,
+) -> std::io::Result<()> {
+    if now || reader.buffer().is_empty() {
+        reader.get_mut().write_all(out).await?;
+        out.clear();
+    }
+    Ok(())
 }
 
 /// Answers the queued SETs, in order.

@@ -60,7 +60,8 @@ struct Wanted {
     app: String,
     component: String,
     version: String,
-    spec: String,
+    /// The version's spec, parsed once per pass and version (or why it does not parse).
+    spec: Arc<Result<AppSpec, String>>,
 }
 
 /// Starts the reconcile loop.
@@ -102,10 +103,14 @@ impl Reconciler {
         };
         let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         for p in &placements {
+            let mut parsed: HashMap<&str, Arc<Result<AppSpec, String>>> = HashMap::new();
             for slot in p.slots.iter().filter(|s| s.node == own) {
-                let Some(spec) = p.revisions.get(&slot.version) else {
+                let Some(text) = p.revisions.get(&slot.version) else {
                     continue;
                 };
+                let spec = parsed
+                    .entry(slot.version.as_str())
+                    .or_insert_with(|| Arc::new(AppSpec::parse(text).map_err(|e| e.to_string())));
                 wanted.insert(
                     instance_name(&p.app, &slot.component, &slot.version),
                     Wanted {
@@ -171,7 +176,12 @@ impl Reconciler {
                 .runtime()
                 .info(instance)
                 .is_some_and(|i| i.status == ActorStatus::Running);
-            let health = AppSpec::parse(&want.spec).ok().and_then(|s| s.health);
+            let health = want
+                .spec
+                .as_ref()
+                .as_ref()
+                .ok()
+                .and_then(|s| s.health.clone());
             match (running, health) {
                 (false, _) => t.set_health(false, now, None),
                 (true, None) => t.set_health(true, now, None),
@@ -240,13 +250,7 @@ impl Reconciler {
             let state = match (&t.refused, node.runtime().info(instance)) {
                 (Some(_), None) => "refused".to_owned(),
                 (_, None) => "starting".to_owned(),
-                (_, Some(info)) => match info.status {
-                    ActorStatus::Running => "running",
-                    ActorStatus::Restarting => "restarting",
-                    ActorStatus::Failed { .. } => "failed",
-                    ActorStatus::Stopped | ActorStatus::Exited { .. } => "stopped",
-                }
-                .to_owned(),
+                (_, Some(info)) => info.status.name().to_owned(),
             };
             let detail = t
                 .refused
@@ -354,11 +358,11 @@ impl Tracked {
 
 /// Fetches, checks and starts one replica; the error says why not, in words.
 async fn start_replica(node: &Node, instance: &str, want: &Wanted) -> Result<(), String> {
-    let spec = AppSpec::parse(&want.spec).map_err(|e| e.to_string())?;
+    let spec = want.spec.as_ref().as_ref().map_err(Clone::clone)?;
     node.config()
         .deeploy
         .policy
-        .check(&spec)
+        .check(spec)
         .map_err(|e| e.to_string())?;
     let component = spec
         .components
