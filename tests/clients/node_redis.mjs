@@ -28,6 +28,13 @@ const replies = await client.multi().set("js:m", "1").incr("js:m").get("js:m").e
 assert.deepEqual(replies, ["OK", 2, "2"]);
 const piped = await Promise.all(Array.from({ length: 16 }, (_, i) => client.set(`js:n${i}`, `${i}`)));
 assert.deepEqual(piped, Array(16).fill("OK"));
+assert.equal(await client.set("js:t", "1", { expiration: { type: "EX", value: 60 } }), "OK");
+const ttl = await client.ttl("js:t");
+assert.ok(ttl > 58 && ttl <= 60, `ttl ${ttl}`);
+assert.equal(await client.pExpire("js:t", 100), 1);
+await new Promise((done) => setTimeout(done, 250));
+assert.equal(await client.get("js:t"), null);
+assert.equal(await client.ttl("js:t"), -2);
 assert.equal(await client.dbSize() >= 2, true);
 await client.quit();
 console.log("ok");

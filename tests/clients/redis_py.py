@@ -4,6 +4,7 @@ Usage: python redis_py.py PORT. Prints "ok" and exits 0 when every check holds; 
 names the first that does not.
 """
 import sys
+import time
 
 import redis
 
@@ -42,11 +43,23 @@ with r.pipeline(transaction=False) as pipe:
     assert pipe.execute() == [True] * 16
 assert r.delete("py:h", "py:missing") == 1
 assert r.get("py:n15") == b"15"
+# Expiries: SET EX/PX, EXPIRE, TTL/PTTL, PERSIST; an expired key is gone.
+assert r.set("py:t", "1", ex=100)
+assert 99 <= r.ttl("py:t") <= 100 and 0 < r.pttl("py:t") <= 100_000
+assert r.persist("py:t") and r.ttl("py:t") == -1
+assert r.expire("py:t", 50) and 49 <= r.ttl("py:t") <= 50
+assert r.incr("py:t") == 2 and r.ttl("py:t") > 0  # a counter keeps its expiry, as in Redis
+assert r.set("py:t", "3") and r.ttl("py:t") == -1  # a plain SET clears it
+assert r.set("py:gone", "1", px=150) and r.get("py:gone") == b"1"
+time.sleep(0.3)
+assert r.get("py:gone") is None and r.exists("py:gone") == 0 and r.ttl("py:gone") == -2
+assert not r.expire("py:missing", 10)
+r.hset("py:h2", "f", "1")
 try:
-    r.set("py:t", "1", ex=10)
-    raise AssertionError("SET EX should be refused")
+    r.expire("py:h2", 10)
+    raise AssertionError("EXPIRE on a hash should be refused")
 except redis.ResponseError as e:
-    assert "expiry" in str(e), e
+    assert "hash" in str(e), e
 # RESP2 clients (protocol=2) work too.
 r2 = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), protocol=2)
 assert r2.hgetall("py:h") == {} and r2.get("py:a") == b"42"

@@ -18,6 +18,13 @@
 //!   namespace can never alias another. The runtime maps an actor's grant to one namespace.
 //! - **Versions**: a key's version grows by one per write (absent or deleted = 0);
 //!   `compare_and_swap` is linearizable on one node; across nodes the last writer wins.
+//! - **Signing**: the committer signs each round's local writes together — one ed25519
+//!   signature over a Merkle root, each op stored with its proof ([`op`]) — before the round
+//!   reaches the journal; nothing unsigned is stored, shipped or acknowledged, and every op
+//!   still verifies alone.
+//! - **Expiry**: a write may carry an absolute expiry ([`Expiry`]); from then on every read on
+//!   every node treats the value as absent (by that node's wall clock), and it is collected with
+//!   the tombstones.
 //! - **Replication** ([`replication`]) ships ops after they are durable here and applies
 //!   remote ops only when their signature holds and their writer is admitted.
 //! - **Anti-entropy**: cells are hashed into 256 buckets; peers compare bucket digests and
@@ -113,9 +120,14 @@ pub enum Applied {
     Stale,
 }
 
-/// A job for the committer: its result and, for a local write, the op to replicate.
-trait Work<T>: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static {}
-impl<T, F: FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static> Work<T> for F {}
+/// A job for the committer: its result and, for a local write, the slot of the op to
+/// replicate (see [`Batch`]).
+trait Work<T>: FnOnce(&Shared) -> Result<(T, Option<Slot>)> + Send + 'static {}
+impl<T, F: FnOnce(&Shared) -> Result<(T, Option<Slot>)> + Send + 'static> Work<T> for F {}
+
+/// A local op's place in the committer's round: it is signed when the round's batch is sealed,
+/// and shipped from there once durable.
+type Slot = usize;
 
 /// A page of ops for anti-entropy ([`Cstore::ops_in_buckets`]).
 #[derive(Debug, Clone, Default)]
@@ -175,6 +187,38 @@ impl std::str::FromStr for Durability {
     }
 }
 
+/// When a written value expires (`SET … EX|PX|KEEPTTL`, `EXPIRE`). An expired value reads as
+/// absent on every node from its expiry on (each node's wall clock decides: nodes whose clocks
+/// differ by `d` disagree for at most `d`), and is collected with the tombstones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiry {
+    /// Never (a plain `SET`, `PERSIST`).
+    #[default]
+    Never,
+    /// At this time, in ms since the Unix epoch.
+    At(u64),
+    /// Whatever the key's current value has (`KEEPTTL`).
+    Keep,
+}
+
+impl Expiry {
+    /// `ms` from now.
+    pub fn after_ms(ms: u64) -> Self {
+        Expiry::At(now_ms().saturating_add(ms).max(1))
+    }
+
+    /// The `expires` field of a write over `current`.
+    fn resolve(self, current: Option<&OpBody>) -> u64 {
+        match self {
+            Expiry::Never => 0,
+            Expiry::At(at) => at.max(1),
+            Expiry::Keep => current
+                .filter(|b| b.value.is_some())
+                .map_or(0, |b| b.expires),
+        }
+    }
+}
+
 /// Handle to a node's store; cheap to clone, safe to share across threads.
 #[derive(Clone)]
 pub struct Cstore {
@@ -198,6 +242,23 @@ struct Shared {
     syncs: std::sync::atomic::AtomicU64,
     /// Set by a job that inserted something; the committer syncs only then.
     dirty: std::sync::atomic::AtomicBool,
+    /// Local ops of the committer's current round (committer thread only).
+    batch: Mutex<Batch>,
+}
+
+/// The local writes of one committer round, signed together: jobs stamp ops, which wait here
+/// unsigned (and not yet in `cells`) until the round is sealed — one Merkle root, one
+/// signature ([`op::seal`]) — before the journal is persisted, so nothing unsigned is ever
+/// stored or acknowledged. Jobs read their round's own writes through [`Shared::read_current`];
+/// a job that scans `cells` seals first ([`Shared::seal`]).
+#[derive(Default)]
+struct Batch {
+    /// Ops stamped in this round and not yet sealed: their cell, body and encoded body.
+    pending: Vec<(Vec<u8>, OpBody, Vec<u8>)>,
+    /// The pending op that holds each cell's state (a later remote op removes the claim).
+    latest: std::collections::HashMap<Vec<u8>, usize>,
+    /// Signed ops of this round by slot, taken as each is shipped.
+    sealed: Vec<Vec<u8>>,
 }
 
 /// Finishes a job once its batch is durable (or failed): queues its op for replication,
@@ -267,7 +328,10 @@ impl Committer {
                             Err(_) => break,
                         }
                     }
-                    let durable = if shared.dirty.swap(false, Ordering::AcqRel) {
+                    let sealed = shared.seal();
+                    let durable = if let Err(e) = sealed {
+                        Err(e.to_string())
+                    } else if shared.dirty.swap(false, Ordering::AcqRel) {
                         let mode = match durability {
                             Durability::Relaxed { .. } if !force_sync => {
                                 unsynced_since.get_or_insert_with(std::time::Instant::now);
@@ -287,6 +351,7 @@ impl Committer {
                     for finish in pending {
                         finish(&shared, &durable);
                     }
+                    shared.lock_batch().sealed.clear();
                 }
                 // Stopping: whatever was acknowledged reaches the disk.
                 if unsynced_since.is_some()
@@ -351,6 +416,7 @@ impl Cstore {
             outbox: Mutex::new(None),
             dirty: std::sync::atomic::AtomicBool::new(false),
             syncs: std::sync::atomic::AtomicU64::new(0),
+            batch: Mutex::new(Batch::default()),
         });
         shared.rebuild_digests()?;
         Ok(Self {
@@ -366,10 +432,7 @@ impl Cstore {
 
     /// Runs `work` on the committer and returns once its batch is durable. `work` returns
     /// its result and, for a local write, the op to replicate.
-    fn commit<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
-    ) -> Result<T> {
+    fn commit<T: Send + 'static>(&self, work: impl Work<T>) -> Result<T> {
         let stopped = || CstoreError::Durability("the store's committer has stopped".into());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.enqueue(work, false, move |result| {
@@ -392,7 +455,7 @@ impl Cstore {
     /// durable. An async caller awaits it without holding a thread while the batch syncs.
     fn submit<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+        work: impl Work<T>,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<T>>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.enqueue(work, false, move |result| {
@@ -405,7 +468,7 @@ impl Cstore {
     /// (after the op is queued for replication).
     fn enqueue<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Shared) -> Result<(T, Option<Vec<u8>>)> + Send + 'static,
+        work: impl Work<T>,
         sync: bool,
         reply: impl FnOnce(Result<T>) + Send + 'static,
     ) -> Result<()> {
@@ -415,9 +478,9 @@ impl Cstore {
                 let outcome = work(shared);
                 Box::new(move |shared: &Shared, durable: &Result<(), String>| {
                     let result = match (outcome, durable) {
-                        (Ok((value, op)), Ok(())) => {
-                            if let Some(op) = op {
-                                shared.ship(op);
+                        (Ok((value, slot)), Ok(())) => {
+                            if let Some(slot) = slot {
+                                shared.ship(slot);
                             }
                             Ok(value)
                         }
@@ -470,13 +533,13 @@ impl Cstore {
 
     /// Writes `value` and returns its new version, after it is durable.
     pub fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
-        self.commit(Self::set_work(ns, key, value)?)
+        self.commit(Self::set_work(ns, key, value, Expiry::Never)?)
     }
 
     /// [`Cstore::set`], synced to disk before it returns even on a `relaxed` store: a write
     /// may ask for more durability than the node's mode (never less).
     pub fn set_synced(&self, ns: &str, key: &str, value: &[u8]) -> Result<u64> {
-        self.commit_synced(Self::set_work(ns, key, value)?)
+        self.commit_synced(Self::set_work(ns, key, value, Expiry::Never)?)
     }
 
     /// Journal syncs done since the store opened.
@@ -494,24 +557,67 @@ impl Cstore {
     /// share a batch (one journal sync) when they arrive together: what a pipelining client
     /// gets.
     pub fn set_queued(&self, ns: &str, key: &str, value: &[u8]) -> Result<Queued<u64>> {
-        Ok(Queued(self.submit(Self::set_work(ns, key, value)?)?))
+        Ok(Queued(self.submit(Self::set_work(
+            ns,
+            key,
+            value,
+            Expiry::Never,
+        )?)?))
+    }
+
+    /// [`Cstore::set`] with an expiry (`SET … EX|PX|KEEPTTL`); the new version once durable.
+    pub fn set_expiring(&self, ns: &str, key: &str, value: &[u8], expiry: Expiry) -> Result<u64> {
+        self.commit(Self::set_work(ns, key, value, expiry)?)
+    }
+
+    /// Sets when `key`'s current value expires (`Expiry::Never`: never); returns false when
+    /// the key holds no value. The value is rewritten with the new expiry: a new version,
+    /// replicated like any write.
+    pub fn expire(&self, ns: &str, key: &str, expiry: Expiry) -> Result<bool> {
+        let cell = kv_cell(ns, key)?;
+        let (ns, key) = (ns.to_owned(), key.to_owned());
+        self.commit(move |sh| {
+            let current = sh.read_current(&cell)?;
+            let Some(value) = current.as_ref().and_then(|b| b.value.clone()) else {
+                return Ok((false, None));
+            };
+            let expires = expiry.resolve(current.as_ref());
+            let version = Shared::current_version(&current) + 1;
+            let slot = sh.write_local(
+                (Kind::Key, &ns, &key, ""),
+                (Some(&value), expires),
+                version,
+                current.as_ref(),
+            )?;
+            Ok((true, Some(slot)))
+        })
+    }
+
+    /// When `key`'s value expires: `None` when the key holds no value, `Some(0)` when it never
+    /// expires, else the expiry in ms since the Unix epoch.
+    pub fn expiry(&self, ns: &str, key: &str) -> Result<Option<u64>> {
+        let cell = kv_cell(ns, key)?;
+        Ok(self
+            .read_cell(&cell)?
+            .filter(|b| b.value.is_some())
+            .map(|b| b.expires))
     }
 
     /// The committer job of a set (its input checked here, on the caller's thread).
-    fn set_work(ns: &str, key: &str, value: &[u8]) -> Result<impl Work<u64>> {
+    fn set_work(ns: &str, key: &str, value: &[u8], expiry: Expiry) -> Result<impl Work<u64>> {
         check_value(value)?;
         let cell = kv_cell(ns, key)?;
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         Ok(move |sh: &Shared| {
-            let current = sh.read_cell(&cell)?;
+            let current = sh.read_current(&cell)?;
             let version = Shared::current_version(&current) + 1;
-            let op = sh.write_local(
+            let slot = sh.write_local(
                 (Kind::Key, &ns, &key, ""),
-                Some(&value),
+                (Some(&value), expiry.resolve(current.as_ref())),
                 version,
                 current.as_ref(),
             )?;
-            Ok((version, Some(op)))
+            Ok((version, Some(slot)))
         })
     }
 
@@ -527,18 +633,19 @@ impl Cstore {
         let cell = kv_cell(ns, key)?;
         let (ns, key, value) = (ns.to_owned(), key.to_owned(), value.to_vec());
         self.commit(move |sh| {
-            let current = sh.read_cell(&cell)?;
+            let current = sh.read_current(&cell)?;
             let version = Shared::current_version(&current);
             if version != expected {
                 return Ok((CasOutcome::Conflict(version), None));
             }
-            let op = sh.write_local(
+            // A counter's or an append's rewrite keeps the value's expiry, as in Redis.
+            let slot = sh.write_local(
                 (Kind::Key, &ns, &key, ""),
-                Some(&value),
+                (Some(&value), Expiry::Keep.resolve(current.as_ref())),
                 version + 1,
                 current.as_ref(),
             )?;
-            Ok((CasOutcome::Swapped(version + 1), Some(op)))
+            Ok((CasOutcome::Swapped(version + 1), Some(slot)))
         })
     }
 
@@ -547,13 +654,18 @@ impl Cstore {
         let cell = kv_cell(ns, key)?;
         let (ns, key) = (ns.to_owned(), key.to_owned());
         self.commit(move |sh| {
-            let current = sh.read_cell(&cell)?;
+            let current = sh.read_current(&cell)?;
             if current.as_ref().is_none_or(|b| b.value.is_none()) {
                 return Ok((false, None));
             }
             let version = Shared::current_version(&current) + 1;
-            let op = sh.write_local((Kind::Key, &ns, &key, ""), None, version, current.as_ref())?;
-            Ok((true, Some(op)))
+            let slot = sh.write_local(
+                (Kind::Key, &ns, &key, ""),
+                (None, 0),
+                version,
+                current.as_ref(),
+            )?;
+            Ok((true, Some(slot)))
         })
     }
 
@@ -567,6 +679,7 @@ impl Cstore {
         limit: usize,
     ) -> Result<KeyPage> {
         let limit = limit.clamp(1, MAX_PAGE);
+        let now = now_ms();
         let ns_prefix = kv_cell(ns, "")?;
         let full_prefix = kv_cell(ns, prefix)?;
         // Start right after the cursor instead of scanning from the prefix.
@@ -581,7 +694,7 @@ impl Cstore {
             if !cell.starts_with(&full_prefix) {
                 break;
             }
-            if self.decode(&cell, &op)?.value.is_none() {
+            if self.decode(&cell, &op)?.live_value(now).is_none() {
                 continue;
             }
             if keys.len() == limit {
@@ -605,6 +718,7 @@ impl Cstore {
         limit: usize,
     ) -> Result<KeyPage> {
         let limit = limit.clamp(1, MAX_PAGE);
+        let now = now_ms();
         check_name("namespace", ns)?;
         check_name("key", prefix)?;
         // `h NS \0 KEY \0 FIELD`; keys hold no NUL, so `KEY \x01` sorts after all of KEY's
@@ -638,7 +752,7 @@ impl Cstore {
                     continue;
                 };
                 let key = key_text(&cell, &rest[..end])?;
-                if self.decode(&cell, &op)?.value.is_none() {
+                if self.decode(&cell, &op)?.live_value(now).is_none() {
                     continue; // a deleted field; the hash may still have live ones
                 }
                 if keys.len() == limit {
@@ -669,16 +783,16 @@ impl Cstore {
             value.to_vec(),
         );
         self.commit(move |sh| {
-            let current = sh.read_cell(&cell)?;
+            let current = sh.read_current(&cell)?;
             let is_new = current.as_ref().is_none_or(|b| b.value.is_none());
             let version = Shared::current_version(&current) + 1;
-            let op = sh.write_local(
+            let slot = sh.write_local(
                 (Kind::HashField, &ns, &key, &field),
-                Some(&value),
+                (Some(&value), 0),
                 version,
                 current.as_ref(),
             )?;
-            Ok((is_new, Some(op)))
+            Ok((is_new, Some(slot)))
         })
     }
 
@@ -694,28 +808,29 @@ impl Cstore {
         let cell = hash_cell(ns, key, field)?;
         let (ns, key, field) = (ns.to_owned(), key.to_owned(), field.to_owned());
         self.commit(move |sh| {
-            let current = sh.read_cell(&cell)?;
+            let current = sh.read_current(&cell)?;
             if current.as_ref().is_none_or(|b| b.value.is_none()) {
                 return Ok((false, None));
             }
             let version = Shared::current_version(&current) + 1;
-            let op = sh.write_local(
+            let slot = sh.write_local(
                 (Kind::HashField, &ns, &key, &field),
-                None,
+                (None, 0),
                 version,
                 current.as_ref(),
             )?;
-            Ok((true, Some(op)))
+            Ok((true, Some(slot)))
         })
     }
 
     /// Every field of hash `key` with its value, in field order.
     pub fn hgetall(&self, ns: &str, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let prefix = hash_cell(ns, key, "")?;
+        let now = now_ms();
         let mut out = Vec::new();
         for item in self.shared.cells.prefix(&prefix) {
             let (cell, op) = item.into_inner()?;
-            let body = self.decode(&cell, &op)?;
+            let body = visible(self.decode(&cell, &op)?, now);
             if let Some(value) = body.value {
                 out.push((body.field, value));
             }
@@ -733,34 +848,10 @@ impl Cstore {
     pub fn apply_remote(&self, ops: &[Vec<u8>]) -> Result<Vec<Result<Applied, OpError>>> {
         let ops = ops.to_vec();
         self.commit(move |sh| {
-            let mut results = Vec::with_capacity(ops.len());
-            for op in ops {
-                let body = match op::decode(&op) {
-                    Ok(body) => body,
-                    Err(e) => {
-                        results.push(Err(e));
-                        continue;
-                    }
-                };
-                if check_names(&body).is_err()
-                    || body
-                        .value
-                        .as_ref()
-                        .is_some_and(|v| v.len() > MAX_VALUE_BYTES)
-                {
-                    results.push(Err(OpError::Malformed("names or value out of bounds")));
-                    continue;
-                }
-                sh.clock.observe(body.hlc);
-                let cell = body.cell();
-                let current = sh.read_cell(&cell)?;
-                if current.as_ref().is_some_and(|c| c.stamp() >= body.stamp()) {
-                    results.push(Ok(Applied::Stale));
-                    continue;
-                }
-                sh.store_cell(&cell, &op, &body, current.as_ref())?;
-                results.push(Ok(Applied::Updated));
-            }
+            let results = ops
+                .iter()
+                .map(|op| sh.apply_one(op))
+                .collect::<Result<Vec<_>>>()?;
             Ok((results, None))
         })
     }
@@ -822,16 +913,24 @@ impl Cstore {
         Ok(OpsPage { ops, next: None })
     }
 
-    /// Removes tombstones written more than `horizon_ms` ago; returns how many.
+    /// Removes tombstones written, and values expired, more than `horizon_ms` ago; returns
+    /// how many.
     pub fn collect_tombstones(&self, horizon_ms: u64) -> Result<usize> {
         self.commit(move |sh| {
             let now_ms = hlc::physical_ms(sh.clock.now());
             let cutoff = now_ms.saturating_sub(horizon_ms);
+            sh.seal()?; // this round's writes are in `cells` before the scan
             let mut doomed = Vec::new();
             for item in sh.cells.iter() {
                 let (cell, op) = item.into_inner()?;
                 let body = sh.decode(&cell, &op)?;
-                if body.value.is_none() && hlc::physical_ms(body.hlc) < cutoff {
+                // A tombstone, or a value expired, before the horizon.
+                let dead_since = match (&body.value, body.expires) {
+                    (None, _) => Some(hlc::physical_ms(body.hlc)),
+                    (Some(_), 0) => None,
+                    (Some(_), expires) => Some(expires),
+                };
+                if dead_since.is_some_and(|t| t < cutoff) {
                     doomed.push((cell.to_vec(), body));
                 }
             }
@@ -852,10 +951,81 @@ impl Cstore {
 }
 
 impl Shared {
-    /// Queues a durable local op for replication, if replication is on.
-    fn ship(&self, op: Vec<u8>) {
+    /// Queues a durable local op (by its slot in the round) for replication, if replication
+    /// is on.
+    fn ship(&self, slot: Slot) {
+        let op = match self.lock_batch().sealed.get_mut(slot) {
+            Some(op) => std::mem::take(op),
+            None => return,
+        };
         if let Some(outbox) = &*self.outbox.lock().unwrap_or_else(|p| p.into_inner()) {
             let _ = outbox.send(op);
+        }
+    }
+
+    fn lock_batch(&self) -> std::sync::MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signs the round's pending local ops with one signature and stores each cell's latest
+    /// (committer thread only). Called before the journal is persisted, and by a job before
+    /// it scans `cells`.
+    fn seal(&self) -> Result<()> {
+        let (pending, latest) = {
+            let mut batch = self.lock_batch();
+            if batch.pending.is_empty() {
+                return Ok(());
+            }
+            (
+                std::mem::take(&mut batch.pending),
+                std::mem::take(&mut batch.latest),
+            )
+        };
+        let bodies: Vec<Vec<u8>> = pending.iter().map(|(_, _, b)| b.clone()).collect();
+        let ops = op::seal(&bodies, &self.key);
+        for (i, ((cell, _, _), op)) in pending.iter().zip(&ops).enumerate() {
+            if latest.get(cell) == Some(&i) {
+                self.cells.insert(cell, op)?;
+            }
+        }
+        self.lock_batch().sealed.extend(ops);
+        Ok(())
+    }
+
+    /// Applies one remote op if it is later than the cell's state (committer thread only).
+    fn apply_one(&self, op: &[u8]) -> Result<std::result::Result<Applied, OpError>> {
+        let body = match op::decode(op) {
+            Ok(body) => body,
+            Err(e) => return Ok(Err(e)),
+        };
+        if check_names(&body).is_err()
+            || body
+                .value
+                .as_ref()
+                .is_some_and(|v| v.len() > MAX_VALUE_BYTES)
+        {
+            return Ok(Err(OpError::Malformed("names or value out of bounds")));
+        }
+        self.clock.observe(body.hlc);
+        let cell = body.cell();
+        let current = self.read_current(&cell)?;
+        if current.as_ref().is_some_and(|c| c.stamp() >= body.stamp()) {
+            return Ok(Ok(Applied::Stale));
+        }
+        self.store_cell(&cell, op, &body, current.as_ref())?;
+        Ok(Ok(Applied::Updated))
+    }
+
+    /// A cell's state as the committer's jobs see it: this round's own unsigned writes first,
+    /// then the store (committer thread only).
+    fn read_current(&self, cell: &[u8]) -> Result<Option<OpBody>> {
+        let pending = {
+            let batch = self.lock_batch();
+            batch.latest.get(cell).map(|&i| batch.pending[i].1.clone())
+        };
+        match pending {
+            Some(body) => Ok(Some(visible(body, now_ms()))),
+            None => self.read_cell(cell),
         }
     }
 
@@ -890,10 +1060,11 @@ impl Shared {
         })
     }
 
+    /// A cell's stored state, an expired value read as absent.
     fn read_cell(&self, cell: &[u8]) -> Result<Option<OpBody>> {
         match self.cells.get(cell)? {
             None => Ok(None),
-            Some(op) => self.decode(cell, &op).map(Some),
+            Some(op) => Ok(Some(visible(self.decode(cell, &op)?, now_ms()))),
         }
     }
 
@@ -906,6 +1077,12 @@ impl Shared {
         previous: Option<&OpBody>,
     ) -> Result<()> {
         self.cells.insert(cell, op)?;
+        self.lock_batch().latest.remove(cell); // a pending local op it overtook stays unstored
+        self.index_cell(cell, body, previous)
+    }
+
+    /// Indexes a cell's new state: bucket index, digest, and the dirty mark (committer only).
+    fn index_cell(&self, cell: &[u8], body: &OpBody, previous: Option<&OpBody>) -> Result<()> {
         if previous.is_none() {
             self.by_bucket.insert(bucket_key(cell), [])?;
         }
@@ -918,27 +1095,40 @@ impl Shared {
         Ok(())
     }
 
-    /// Stamps, signs and stores a local write (committer thread only); returns the op.
+    /// Stamps a local write into the round's batch (committer thread only); it is signed and
+    /// stored when the round is sealed. Returns its slot, for replication.
     fn write_local(
         &self,
         (kind, ns, key, field): (Kind, &str, &str, &str),
-        value: Option<&[u8]>,
+        (value, expires): (Option<&[u8]>, u64),
         version: u64,
         previous: Option<&OpBody>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Slot> {
         let body = OpBody {
             kind,
             hlc: self.clock.now(),
             writer: self.writer,
             version,
+            expires: if value.is_some() { expires } else { 0 },
             ns: ns.to_owned(),
             key: key.to_owned(),
             field: field.to_owned(),
             value: value.map(<[u8]>::to_vec),
         };
-        let op = body.sign(&self.key);
-        self.store_cell(&body.cell(), &op, &body, previous)?;
-        Ok(op)
+        let cell = body.cell();
+        self.index_cell(&cell, &body, previous)?;
+        let encoded = body.encode();
+        let mut batch = self.lock_batch();
+        let index = batch.pending.len();
+        let slot = batch.sealed.len() + index;
+        batch.latest.insert(cell.clone(), index);
+        batch.pending.push((cell, body, encoded));
+        let full = batch.pending.len() >= op::MAX_BATCH;
+        drop(batch);
+        if full {
+            self.seal()?;
+        }
+        Ok(slot)
     }
 
     fn current_version(current: &Option<OpBody>) -> u64 {
@@ -947,6 +1137,21 @@ impl Shared {
             _ => 0,
         }
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: what expiries are compared with.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A stored state as readers see it at `now`: an expired value is absent (version 0).
+fn visible(mut body: OpBody, now: u64) -> OpBody {
+    if body.expired(now) {
+        body.value = None;
+    }
+    body
 }
 
 /// The anti-entropy bucket of a cell.

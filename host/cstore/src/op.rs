@@ -3,17 +3,39 @@
 //!
 //! Wire format (all integers big-endian):
 //! ```text
-//! body = u8 format (1) | u8 kind (0 key, 1 hash field) | u64 hlc | [32] writer public key
-//!      | u64 version | u16+ns | u16+key | u16+field | u8 present | u32+value
-//! op   = body | [64] ed25519 signature over ("r1-cstore-op-v1\0" | body)
+//! body = u8 format (2) | u8 kind (0 key, 1 hash field) | u64 hlc | [32] writer public key
+//!      | u64 version | u64 expires (ms since the Unix epoch, 0: never) | u16+ns | u16+key
+//!      | u16+field | u8 present | u32+value
+//! op   = body | u32 index | u32 count | u8 n | [32]*n proof | [64] signature
 //! ```
+//! **One signature per batch.** A writer signs the ops it commits together once: the leaves are
+//! `blake3::derive_key("r1-cstore op leaf v2", body)` in batch order, the tree is `rs_merkle`'s
+//! (an inner node is `blake3(left | right)`, an odd node is promoted), and the signature is
+//! ed25519 over `"r1-cstore-batch-v2\0" | root`. Every op carries its leaf's `index`, the
+//! batch's `count`, its proof path and that one signature, so each op stays attributable and
+//! verifiable **alone** (anti-entropy ships single ops, years later): hash the body, walk the
+//! proof to a root, check the signature on the root with the writer key named in the body.
+//! Ops of one batch that arrive together cost one signature check for all of them.
+//!
+//! Format 1 (a signature per op, `body | [64] signature over "r1-cstore-op-v1\0" | body`,
+//! no `expires`) is still read and verified, so a store written before keeps its data.
+//!
 //! Conflicting ops on one cell are ordered by `(hlc, writer)`: the larger wins everywhere.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use std::collections::HashMap;
 
-const FORMAT: u8 = 1;
-const DOMAIN: &[u8] = b"r1-cstore-op-v1\0";
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rs_merkle::{MerkleProof, MerkleTree};
+
+const FORMAT_V1: u8 = 1;
+const FORMAT: u8 = 2;
+const DOMAIN_V1: &[u8] = b"r1-cstore-op-v1\0";
+const DOMAIN: &[u8] = b"r1-cstore-batch-v2\0";
+const LEAF_CONTEXT: &str = "r1-cstore op leaf v2";
 const SIG_LEN: usize = 64;
+/// The most ops one signature covers (a proof is then at most 20 hashes).
+pub const MAX_BATCH: usize = 1 << 20;
+const MAX_PROOF: usize = 32;
 
 /// The kind of cell an op writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +57,8 @@ pub struct OpBody {
     pub writer: [u8; 32],
     /// The cell's version after this write (1 + its version before, 0 when absent or deleted).
     pub version: u64,
+    /// When the value stops being visible, in ms since the Unix epoch (0: never).
+    pub expires: u64,
     /// The namespace.
     pub ns: String,
     /// The key.
@@ -56,6 +80,38 @@ pub enum OpError {
     BadSignature,
 }
 
+/// blake3 as `rs_merkle`'s node hash (inner nodes; leaves are hashed by [`leaf`]).
+#[derive(Clone)]
+struct Blake3;
+
+impl rs_merkle::Hasher for Blake3 {
+    type Hash = [u8; 32];
+
+    fn hash(data: &[u8]) -> [u8; 32] {
+        *blake3::hash(data).as_bytes()
+    }
+
+    fn concat_and_hash(left: &[u8; 32], right: Option<&[u8; 32]>) -> [u8; 32] {
+        match right {
+            Some(right) => {
+                let mut h = blake3::Hasher::new();
+                h.update(left);
+                h.update(right);
+                *h.finalize().as_bytes()
+            }
+            None => *left,
+        }
+    }
+}
+
+/// An op's leaf: its encoded body in blake3's key-derivation mode, a domain no inner node
+/// (plain blake3 of two hashes) can share.
+fn leaf(body: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key(LEAF_CONTEXT);
+    h.update(body);
+    *h.finalize().as_bytes()
+}
+
 impl OpBody {
     /// The order of conflicting writes: later HLC wins, writer key breaks ties.
     pub fn stamp(&self) -> (u64, [u8; 32]) {
@@ -67,9 +123,20 @@ impl OpBody {
         cell_key(self.kind, &self.ns, &self.key, &self.field)
     }
 
-    fn encode(&self) -> Vec<u8> {
+    /// The value as seen at `now_ms`: `None` for a tombstone or once expired.
+    pub fn live_value(&self, now_ms: u64) -> Option<&Vec<u8>> {
+        self.value.as_ref().filter(|_| !self.expired(now_ms))
+    }
+
+    /// Whether the value has expired at `now_ms`.
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires != 0 && self.expires <= now_ms
+    }
+
+    /// The encoded body (format 2).
+    pub fn encode(&self) -> Vec<u8> {
         let value_len = self.value.as_ref().map_or(0, Vec::len);
-        let mut out = Vec::with_capacity(64 + self.ns.len() + self.key.len() + value_len);
+        let mut out = Vec::with_capacity(72 + self.ns.len() + self.key.len() + value_len);
         out.push(FORMAT);
         out.push(match self.kind {
             Kind::Key => 0,
@@ -78,6 +145,7 @@ impl OpBody {
         out.extend_from_slice(&self.hlc.to_be_bytes());
         out.extend_from_slice(&self.writer);
         out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&self.expires.to_be_bytes());
         for s in [&self.ns, &self.key, &self.field] {
             out.extend_from_slice(&(s.len() as u16).to_be_bytes());
             out.extend_from_slice(s.as_bytes());
@@ -96,18 +164,53 @@ impl OpBody {
         out
     }
 
-    /// Encodes and signs.
+    /// Encodes and signs this op alone (a batch of one; see [`seal`]).
     pub fn sign(&self, key: &SigningKey) -> Vec<u8> {
-        let mut op = self.encode();
-        let sig = key.sign(&signed_message(&op)).to_bytes();
-        op.extend_from_slice(&sig);
-        op
+        seal(&[self.encode()], key).pop().unwrap_or_default()
     }
 }
 
-fn signed_message(body: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(DOMAIN.len() + body.len());
+/// Signs encoded bodies (all written by `key`'s node, at most [`MAX_BATCH`]) with one
+/// signature over their Merkle root; returns the ops, in the same order.
+pub fn seal(bodies: &[Vec<u8>], key: &SigningKey) -> Vec<Vec<u8>> {
+    if bodies.is_empty() {
+        return Vec::new();
+    }
+    let leaves: Vec<[u8; 32]> = bodies.iter().map(|b| leaf(b)).collect();
+    let tree = MerkleTree::<Blake3>::from_leaves(&leaves);
+    let root = tree.root().unwrap_or(leaves[0]);
+    let signature = key.sign(&root_message(&root)).to_bytes();
+    let count = bodies.len() as u32;
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let proof = tree.proof(&[i]);
+            let hashes = proof.proof_hashes();
+            let mut op = Vec::with_capacity(body.len() + 9 + 32 * hashes.len() + SIG_LEN);
+            op.extend_from_slice(body);
+            op.extend_from_slice(&(i as u32).to_be_bytes());
+            op.extend_from_slice(&count.to_be_bytes());
+            op.push(hashes.len() as u8);
+            for h in hashes {
+                op.extend_from_slice(h);
+            }
+            op.extend_from_slice(&signature);
+            op
+        })
+        .collect()
+}
+
+fn root_message(root: &[u8; 32]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(DOMAIN.len() + 32);
     msg.extend_from_slice(DOMAIN);
+    msg.extend_from_slice(root);
+    msg
+}
+
+fn signed_message_v1(body: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(DOMAIN_V1.len() + body.len());
+    msg.extend_from_slice(DOMAIN_V1);
     msg.extend_from_slice(body);
     msg
 }
@@ -128,6 +231,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    fn u32(&mut self) -> Result<u32, OpError> {
+        Ok(u32::from_be_bytes(
+            self.take(4)?
+                .try_into()
+                .map_err(|_| OpError::Malformed("u32"))?,
+        ))
+    }
+
     fn u64(&mut self) -> Result<u64, OpError> {
         Ok(u64::from_be_bytes(
             self.take(8)?
@@ -136,24 +247,59 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], OpError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| OpError::Malformed("array"))
+    }
+
     fn string(&mut self) -> Result<String, OpError> {
-        let len = u16::from_be_bytes(
-            self.take(2)?
-                .try_into()
-                .map_err(|_| OpError::Malformed("len"))?,
-        );
+        let len = u16::from_be_bytes(self.array()?);
         String::from_utf8(self.take(len as usize)?.to_vec())
             .map_err(|_| OpError::Malformed("string is not UTF-8"))
     }
 }
 
-/// Parses an op without checking its signature (for ops read back from the local store).
-pub fn decode(op: &[u8]) -> Result<OpBody, OpError> {
-    if op.len() < SIG_LEN {
-        return Err(OpError::Malformed("shorter than a signature"));
+/// How an op is signed.
+enum Seal<'a> {
+    /// Format 1: a signature over the body alone.
+    Single { body: &'a [u8], sig: [u8; SIG_LEN] },
+    /// Format 2: a signature over a batch's root, and this op's path to it.
+    Batch {
+        leaf: [u8; 32],
+        index: usize,
+        count: usize,
+        proof: Vec<[u8; 32]>,
+        sig: [u8; SIG_LEN],
+    },
+}
+
+impl Seal<'_> {
+    /// The signed message and the signature.
+    fn message(&self) -> Result<(Vec<u8>, [u8; SIG_LEN]), OpError> {
+        match self {
+            Seal::Single { body, sig } => Ok((signed_message_v1(body), *sig)),
+            Seal::Batch {
+                leaf,
+                index,
+                count,
+                proof,
+                sig,
+            } => {
+                let root = MerkleProof::<Blake3>::new(proof.clone())
+                    .root(&[*index], &[*leaf], *count)
+                    .map_err(|_| OpError::BadSignature)?;
+                Ok((root_message(&root), *sig))
+            }
+        }
     }
-    let mut r = Reader(&op[..op.len() - SIG_LEN]);
-    if r.u8()? != FORMAT {
+}
+
+/// Parses an op's body and how it is signed.
+fn parse(op: &[u8]) -> Result<(OpBody, Seal<'_>), OpError> {
+    let mut r = Reader(op);
+    let format = r.u8()?;
+    if format != FORMAT && format != FORMAT_V1 {
         return Err(OpError::Malformed("unknown format"));
     }
     let kind = match r.u8()? {
@@ -162,93 +308,124 @@ pub fn decode(op: &[u8]) -> Result<OpBody, OpError> {
         _ => return Err(OpError::Malformed("unknown kind")),
     };
     let hlc = r.u64()?;
-    let writer: [u8; 32] = r
-        .take(32)?
-        .try_into()
-        .map_err(|_| OpError::Malformed("writer"))?;
+    let writer: [u8; 32] = r.array()?;
     let version = r.u64()?;
+    let expires = if format == FORMAT { r.u64()? } else { 0 };
     let ns = r.string()?;
     let key = r.string()?;
     let field = r.string()?;
     let present = r.u8()?;
-    let len = u32::from_be_bytes(
-        r.take(4)?
-            .try_into()
-            .map_err(|_| OpError::Malformed("len"))?,
-    );
+    let len = r.u32()?;
     let value = r.take(len as usize)?.to_vec();
-    if !r.0.is_empty() {
-        return Err(OpError::Malformed("trailing bytes"));
-    }
     let value = match present {
         1 => Some(value),
         0 if value.is_empty() => None,
         _ => return Err(OpError::Malformed("bad presence flag")),
     };
-    Ok(OpBody {
+    let body_bytes = &op[..op.len() - r.0.len()];
+    let seal = if format == FORMAT_V1 {
+        Seal::Single {
+            body: body_bytes,
+            sig: r.array()?,
+        }
+    } else {
+        let index = r.u32()? as usize;
+        let count = r.u32()? as usize;
+        let n = r.u8()? as usize;
+        if count == 0 || count > MAX_BATCH || index >= count || n > MAX_PROOF {
+            return Err(OpError::Malformed("batch position out of range"));
+        }
+        let proof = (0..n).map(|_| r.array()).collect::<Result<Vec<_>, _>>()?;
+        Seal::Batch {
+            leaf: leaf(body_bytes),
+            index,
+            count,
+            proof,
+            sig: r.array()?,
+        }
+    };
+    if !r.0.is_empty() {
+        return Err(OpError::Malformed("trailing bytes"));
+    }
+    let body = OpBody {
         kind,
         hlc,
         writer,
         version,
+        expires,
         ns,
         key,
         field,
         value,
-    })
+    };
+    Ok((body, seal))
+}
+
+/// Parses an op without checking its signature (for ops read back from the local store).
+pub fn decode(op: &[u8]) -> Result<OpBody, OpError> {
+    parse(op).map(|(body, _)| body)
 }
 
 /// Parses an op and checks that its writer signed it.
 pub fn verify(op: &[u8]) -> Result<OpBody, OpError> {
-    let body = decode(op)?;
-    let (signed, sig) = op.split_at(op.len() - SIG_LEN);
-    let sig: [u8; SIG_LEN] = sig
-        .try_into()
-        .map_err(|_| OpError::Malformed("signature"))?;
+    let (body, seal) = parse(op)?;
+    let (message, sig) = seal.message()?;
     let key = VerifyingKey::from_bytes(&body.writer).map_err(|_| OpError::BadSignature)?;
-    key.verify(&signed_message(signed), &Signature::from_bytes(&sig))
+    key.verify(&message, &Signature::from_bytes(&sig))
         .map_err(|_| OpError::BadSignature)?;
     Ok(body)
 }
 
-/// [`verify`] for many ops at once: the well-formed ones are checked in one ed25519 batch
-/// verification (about half the cost per signature); only when the batch fails is each
-/// checked alone, so a bad op is still pinned to itself and the good ones kept.
+/// [`verify`] for many ops at once. Ops that name the same writer, root and signature (one
+/// batch) share one check; the distinct signatures are checked in one ed25519 batch
+/// verification, and only when that fails is each checked alone, so a bad op is pinned to
+/// its own signature and every op under a good one is kept.
 pub fn verify_all(ops: &[Vec<u8>]) -> Vec<Result<OpBody, OpError>> {
+    type Claim = ([u8; 32], Vec<u8>, [u8; SIG_LEN]);
     let mut out: Vec<Result<OpBody, OpError>> = Vec::with_capacity(ops.len());
-    let mut messages = Vec::new();
-    let mut signatures = Vec::new();
-    let mut keys = Vec::new();
-    let mut checked = Vec::new();
+    // The distinct (writer, message, signature) claims and the ops resting on each.
+    let mut claims: Vec<(Claim, VerifyingKey, Vec<usize>)> = Vec::new();
+    let mut seen: HashMap<Claim, usize> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
-        let parsed = decode(op).and_then(|body| {
-            let (signed, sig) = op.split_at(op.len() - SIG_LEN);
-            let sig: [u8; SIG_LEN] = sig
-                .try_into()
-                .map_err(|_| OpError::Malformed("signature"))?;
+        let parsed = parse(op).and_then(|(body, seal)| {
+            let (message, sig) = seal.message()?;
             let key = VerifyingKey::from_bytes(&body.writer).map_err(|_| OpError::BadSignature)?;
-            Ok((
-                body,
-                signed_message(signed),
-                Signature::from_bytes(&sig),
-                key,
-            ))
+            Ok((body, message, sig, key))
         });
         match parsed {
-            Ok((body, message, signature, key)) => {
-                messages.push(message);
-                signatures.push(signature);
-                keys.push(key);
-                checked.push(i);
+            Ok((body, message, sig, key)) => {
+                let claim = (body.writer, message, sig);
+                match seen.get(&claim) {
+                    Some(&c) => claims[c].2.push(i),
+                    None => {
+                        seen.insert(claim.clone(), claims.len());
+                        claims.push((claim, key, vec![i]));
+                    }
+                }
                 out.push(Ok(body));
             }
             Err(e) => out.push(Err(e)),
         }
     }
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    if !refs.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_err() {
-        for (n, &i) in checked.iter().enumerate() {
-            if keys[n].verify(refs[n], &signatures[n]).is_err() {
-                out[i] = Err(OpError::BadSignature);
+    if claims.is_empty() {
+        return out;
+    }
+    let messages: Vec<&[u8]> = claims.iter().map(|(c, _, _)| c.1.as_slice()).collect();
+    let signatures: Vec<Signature> = claims
+        .iter()
+        .map(|(c, _, _)| Signature::from_bytes(&c.2))
+        .collect();
+    let keys: Vec<VerifyingKey> = claims.iter().map(|(_, k, _)| *k).collect();
+    let all_good = match claims.len() {
+        1 => keys[0].verify(messages[0], &signatures[0]).is_ok(),
+        _ => ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok(),
+    };
+    if !all_good {
+        for (n, (_, key, resting)) in claims.iter().enumerate() {
+            if claims.len() == 1 || key.verify(messages[n], &signatures[n]).is_err() {
+                for &i in resting {
+                    out[i] = Err(OpError::BadSignature);
+                }
             }
         }
     }
@@ -283,6 +460,7 @@ mod tests {
             hlc: 42,
             writer: SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes(),
             version: 3,
+            expires: 0,
             ns: "ns".into(),
             key: "k".into(),
             field: "f".into(),
@@ -332,5 +510,111 @@ mod tests {
         assert_eq!(ok, [true, false, true, false, true, false]);
         assert_eq!(results[3], Err(OpError::BadSignature));
         assert_eq!(results[0], verify(&good[0]));
+    }
+
+    #[test]
+    fn a_batch_shares_one_signature_and_each_op_verifies_alone() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        for n in [1usize, 2, 3, 7, 64, 1000] {
+            let bodies: Vec<OpBody> = (0..n)
+                .map(|i| {
+                    let mut b = body(Some(format!("v{i}").as_bytes()));
+                    b.version = i as u64;
+                    b.expires = if i % 2 == 0 { 0 } else { 1_000 + i as u64 };
+                    b
+                })
+                .collect();
+            let encoded: Vec<Vec<u8>> = bodies.iter().map(OpBody::encode).collect();
+            let ops = seal(&encoded, &key);
+            assert_eq!(ops.len(), n);
+            let sig = &ops[0][ops[0].len() - SIG_LEN..];
+            for (op, b) in ops.iter().zip(&bodies) {
+                assert_eq!(&op[op.len() - SIG_LEN..], sig, "one signature per batch");
+                assert_eq!(verify(op).as_ref(), Ok(b), "batch of {n}");
+            }
+            assert!(
+                verify_all(&ops)
+                    .iter()
+                    .zip(&bodies)
+                    .all(|(r, b)| r.as_ref() == Ok(b))
+            );
+        }
+    }
+
+    #[test]
+    fn an_op_cannot_be_moved_to_another_place_in_its_batch() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let encoded: Vec<Vec<u8>> = (0..5)
+            .map(|i| {
+                let mut b = body(Some(b"v"));
+                b.version = i;
+                b.encode()
+            })
+            .collect();
+        let ops = seal(&encoded, &key);
+        // Claim leaf 2 sits at index 3 (same proof), or that the batch had 4 ops.
+        let at = encoded[2].len();
+        let mut moved = ops[2].clone();
+        moved[at..at + 4].copy_from_slice(&3u32.to_be_bytes());
+        assert!(verify(&moved).is_err());
+        let mut shrunk = ops[2].clone();
+        shrunk[at + 4..at + 8].copy_from_slice(&4u32.to_be_bytes());
+        assert!(verify(&shrunk).is_err());
+        // Another op's proof does not fit this body.
+        let mut swapped = encoded[1].clone();
+        swapped.extend_from_slice(&ops[2][at..]);
+        assert!(verify(&swapped).is_err());
+    }
+
+    #[test]
+    fn a_bad_batch_fails_alone_in_a_mixed_delivery() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let other = SigningKey::from_bytes(&[9; 32]);
+        let batch = |k: &SigningKey, n: u64| {
+            let writer = k.verifying_key().to_bytes();
+            let bodies: Vec<Vec<u8>> = (0..n)
+                .map(|i| {
+                    let mut b = body(Some(b"v"));
+                    b.writer = writer;
+                    b.version = i;
+                    b.encode()
+                })
+                .collect();
+            seal(&bodies, k)
+        };
+        let good = batch(&key, 4);
+        let mut bad = batch(&other, 3);
+        for op in &mut bad {
+            let len = op.len();
+            op[len - 1] ^= 1; // the shared signature, corrupted in every op of the batch
+        }
+        let mixed: Vec<Vec<u8>> = good.iter().chain(&bad).cloned().collect();
+        let ok: Vec<bool> = verify_all(&mixed).iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, true, true, true, false, false, false]);
+    }
+
+    #[test]
+    fn format_1_ops_are_still_read_and_verified() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let b = body(Some(b"old"));
+        // Format 1: no expiry field, a signature over the body alone.
+        let mut v1 = vec![FORMAT_V1, 1];
+        v1.extend_from_slice(&b.hlc.to_be_bytes());
+        v1.extend_from_slice(&b.writer);
+        v1.extend_from_slice(&b.version.to_be_bytes());
+        for s in ["ns", "k", "f"] {
+            v1.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            v1.extend_from_slice(s.as_bytes());
+        }
+        v1.push(1);
+        v1.extend_from_slice(&3u32.to_be_bytes());
+        v1.extend_from_slice(b"old");
+        let sig = key.sign(&signed_message_v1(&v1)).to_bytes();
+        v1.extend_from_slice(&sig);
+        assert_eq!(verify(&v1), Ok(b.clone()));
+        assert_eq!(verify_all(&[v1.clone()])[0], Ok(b));
+        let last = v1.len() - 1;
+        v1[last] ^= 1;
+        assert_eq!(verify(&v1), Err(OpError::BadSignature));
     }
 }

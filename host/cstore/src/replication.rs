@@ -541,6 +541,7 @@ mod tests {
             hlc: u64::MAX / 2,
             writer: writer.verifying_key().to_bytes(),
             version: 1,
+            expires: 0,
             ns: "n".into(),
             key: "k".into(),
             field: String::new(),

@@ -376,3 +376,128 @@ fn the_bucket_index_serves_exactly_the_asked_buckets_and_survives_a_reopen() {
         201
     );
 }
+
+/// The signature an op carries (its last 64 bytes).
+fn signature(op: &[u8]) -> &[u8] {
+    &op[op.len() - 64..]
+}
+
+#[test]
+fn a_round_of_writes_is_signed_once_and_every_op_verifies_alone() {
+    let (_dir, s) = store();
+    let mut rx = capture(&s);
+    // Queued together, the writes share a committer round; two of them hit one cell.
+    let queued: Vec<Queued<u64>> = (0..200)
+        .map(|i| s.set_queued("a", &format!("k{}", i % 150), b"v").unwrap())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let versions: Vec<u64> = rt.block_on(async {
+        let mut out = Vec::new();
+        for q in queued {
+            out.push(q.wait().await.unwrap());
+        }
+        out
+    });
+    assert_eq!(versions[0], 1);
+    assert_eq!(
+        versions[150], 2,
+        "a later write in the same round reads the earlier one"
+    );
+    let shipped = drain(&mut rx);
+    assert_eq!(
+        shipped.len(),
+        200,
+        "every write is shipped, the overtaken ones too"
+    );
+    let mut signatures = std::collections::HashSet::new();
+    for op in &shipped {
+        let body = op::verify(op).expect("each op verifies alone");
+        assert_eq!(body.writer, s.writer());
+        signatures.insert(signature(op).to_vec());
+    }
+    assert!(
+        signatures.len() < 200,
+        "writes that shared a round share a signature ({} signatures for 200 ops)",
+        signatures.len()
+    );
+    // What is stored is each cell's latest op, signed.
+    let stored = s.key_op("a", "k0").unwrap().unwrap();
+    assert_eq!(op::verify(&stored).unwrap().version, 2);
+    assert_eq!(s.get_versioned("a", "k149").unwrap().unwrap().version, 1);
+}
+
+#[test]
+fn a_remote_op_that_overtakes_a_pending_local_write_is_what_stays() {
+    let (_dir, a) = store();
+    let (_dir_b, b) = store();
+    let mut rx = capture(&b);
+    // b writes with a clock far ahead, so its op is later than anything a stamps now.
+    b.shared.clock.observe(u64::MAX / 2);
+    b.set("x", "k", b"from b").unwrap();
+    let remote = drain(&mut rx).remove(0);
+    // In one committer round of a: a local write (pending, unsigned), then b's op.
+    let applied = a
+        .commit(move |sh| {
+            let slot = sh.write_local((Kind::Key, "x", "k", ""), (Some(b"from a"), 0), 1, None)?;
+            let applied = sh.apply_one(&remote)?;
+            Ok((applied, Some(slot)))
+        })
+        .unwrap();
+    assert_eq!(applied, Ok(Applied::Updated));
+    assert_eq!(a.get("x", "k").unwrap(), Some(b"from b".to_vec()));
+    // The same state and digest as a store that only ever saw b's op.
+    let c = store().1;
+    c.apply_remote(&[b.key_op("x", "k").unwrap().unwrap()])
+        .unwrap();
+    assert_eq!(a.digests(), c.digests());
+    assert_eq!(a.key_op("x", "k").unwrap(), b.key_op("x", "k").unwrap());
+}
+
+#[test]
+fn expired_values_read_as_absent_everywhere_and_are_collected() {
+    let (_dir, s) = store();
+    let mut rx = capture(&s);
+    s.set_expiring("a", "soon", b"v", Expiry::after_ms(150))
+        .unwrap();
+    s.set_expiring("a", "later", b"v", Expiry::after_ms(60_000))
+        .unwrap();
+    s.set("a", "never", b"v").unwrap();
+    assert_eq!(s.get("a", "soon").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(s.expiry("a", "never").unwrap(), Some(0));
+    assert!(s.expiry("a", "later").unwrap().unwrap() > now_ms());
+    // A counter-style rewrite keeps the expiry; EXPIRE … Never removes it.
+    assert!(matches!(
+        s.compare_and_swap("a", "later", 1, b"w").unwrap(),
+        CasOutcome::Swapped(2)
+    ));
+    assert!(s.expiry("a", "later").unwrap().unwrap() > now_ms());
+    assert!(s.expire("a", "later", Expiry::Never).unwrap());
+    assert_eq!(s.expiry("a", "later").unwrap(), Some(0));
+    // A replica holds the expiry too (it travels in the op).
+    let replica = store().1;
+    replica.apply_remote(&drain(&mut rx)).unwrap();
+    assert!(replica.expiry("a", "soon").unwrap().unwrap() > 0);
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    for st in [&s, &replica] {
+        assert_eq!(st.get("a", "soon").unwrap(), None);
+        assert_eq!(st.expiry("a", "soon").unwrap(), None);
+        let keys = st.list_keys("a", "", None, 10).unwrap().keys;
+        assert_eq!(keys, ["later", "never"]);
+    }
+    assert!(
+        !s.expire("a", "soon", Expiry::after_ms(1000)).unwrap(),
+        "nothing to expire"
+    );
+    // A write after expiry starts the key again at version 1.
+    assert_eq!(s.set("a", "soon", b"again").unwrap(), 1);
+    s.delete("a", "soon").unwrap();
+    s.set_expiring("a", "gone", b"v", Expiry::At(1)).unwrap();
+    assert_eq!(
+        s.collect_tombstones(0).unwrap(),
+        2,
+        "the tombstone and the expired value"
+    );
+    assert!(s.key_op("a", "gone").unwrap().is_none());
+}

@@ -1,14 +1,17 @@
 //! The data commands: what each does to CSTORE, in Redis's words where the semantics match.
 //!
 //! Strings: GET, SET [NX|XX], SETNX, GETSET, APPEND, STRLEN, MGET, MSET, DEL/UNLINK, EXISTS,
-//! INCR, INCRBY, DECR, DECRBY, TYPE, TTL/PTTL (-1: CSTORE keeps no expiry; -2: no such key). Hashes: HSET/HMSET,
+//! INCR, INCRBY, DECR, DECRBY, TYPE. Expiries on string keys: SET … EX|PX|EXAT|PXAT|KEEPTTL,
+//! SETEX, PSETEX, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST, TTL, PTTL — CSTORE's expiry is
+//! an absolute time carried by the write and replicated with it, so every node hides the value
+//! from then on (by its own clock). Hashes: HSET/HMSET,
 //! HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS, HLEN, HEXISTS, HINCRBY. Keys: KEYS, SCAN [MATCH]
 //! [COUNT] [TYPE], DBSIZE — string and hash keys alike, as in Redis. Refused with a reason:
-//! expiries (`SET … EX`, `EXPIRE`: CSTORE has no TTL yet), FLUSHDB/FLUSHALL (a replicated
-//! store would empty every node). Counters (`INCR…`, `HINCRBY`) are compare-and-swap loops:
+//! an expiry on a hash key (CSTORE's hash fields are separate registers), FLUSHDB/FLUSHALL (a
+//! replicated store would empty every node). Counters (`INCR…`, `HINCRBY`) are compare-and-swap loops:
 //! exact on one node; across nodes the last writer wins, like every CSTORE write.
 
-use crate::{CasOutcome, Cstore, CstoreError};
+use crate::{CasOutcome, Cstore, CstoreError, Expiry};
 
 use super::wire::Reply;
 
@@ -180,14 +183,60 @@ fn dispatch(store: &Cstore, ns: &str, cmd: &str, args: &[Vec<u8>]) -> Result<Rep
         }
         "TTL" | "PTTL" => {
             arity(n == 2)?;
-            Reply::Int(if kind_of(store, ns, &text(&args[1])?)? == "none" {
-                -2
-            } else {
-                -1
-            })
+            let key = text(&args[1])?;
+            match store.expiry(ns, &key).map_err(store_err)? {
+                Some(0) => Reply::Int(-1),
+                Some(at) => {
+                    let left = at.saturating_sub(crate::now_ms());
+                    // Redis rounds TTL's seconds to the nearest.
+                    Reply::Int(if cmd == "TTL" {
+                        left.div_ceil(1000)
+                    } else {
+                        left
+                    } as i64)
+                }
+                None if kind_of(store, ns, &key)? == "hash" => Reply::Int(-1),
+                None => Reply::Int(-2),
+            }
         }
-        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" | "PERSIST" | "GETEX" | "SETEX"
-        | "PSETEX" => return Err(no_ttl(cmd)),
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
+            arity(n == 3)?;
+            let key = text(&args[1])?;
+            let amount = int(&args[2])?;
+            let at = match cmd {
+                "EXPIRE" => expiry_in(amount, 1000)?,
+                "PEXPIRE" => expiry_in(amount, 1)?,
+                "EXPIREAT" => expiry_at(amount, 1000)?,
+                _ => expiry_at(amount, 1)?,
+            };
+            no_hash_expiry(store, ns, &key)?;
+            Reply::Int(i64::from(
+                store.expire(ns, &key, Expiry::At(at)).map_err(store_err)?,
+            ))
+        }
+        "PERSIST" => {
+            arity(n == 2)?;
+            let key = text(&args[1])?;
+            let persisted = match store.expiry(ns, &key).map_err(store_err)? {
+                Some(at) if at != 0 => store.expire(ns, &key, Expiry::Never).map_err(store_err)?,
+                _ => false,
+            };
+            Reply::Int(i64::from(persisted))
+        }
+        "GETEX" => {
+            return Err(Reply::Error(
+                "ERR GETEX is not supported by CSTORE; use GET, then EXPIRE or PERSIST".into(),
+            ));
+        }
+        "SETEX" | "PSETEX" => {
+            arity(n == 4)?;
+            let unit = if cmd == "SETEX" { 1000 } else { 1 };
+            let at = expiry_in(int(&args[2])?, unit)?;
+            store
+                .set_expiring(ns, &text(&args[1])?, &args[3], Expiry::At(at))
+                .map_err(store_err)?;
+            Reply::Status("OK")
+        }
         "FLUSHDB" | "FLUSHALL" => {
             return Err(Reply::Error(format!(
                 "ERR {cmd} is refused: CSTORE is replicated, so it would empty this namespace on every node; delete keys explicitly"
@@ -330,26 +379,76 @@ fn overflow() -> Reply {
     Reply::Error("ERR increment or decrement would overflow".into())
 }
 
-fn no_ttl(cmd: &str) -> Reply {
-    Reply::Error(format!(
-        "ERR {cmd} is not supported: CSTORE keeps no expiry (TTL) on keys yet"
-    ))
+/// An expiry `amount` units (ms per unit) from now; Redis refuses a non-positive one.
+fn expiry_in(amount: i64, unit_ms: u64) -> Result<u64, Reply> {
+    let ms = u64::try_from(amount)
+        .ok()
+        .filter(|a| *a > 0)
+        .and_then(|a| a.checked_mul(unit_ms))
+        .ok_or_else(|| Reply::Error("ERR invalid expire time".into()))?;
+    Ok(crate::now_ms().saturating_add(ms))
 }
 
-/// `SET key value [NX|XX]`; expiry options are refused (no TTL in CSTORE).
+/// An expiry at Unix time `amount` (ms per unit); one in the past expires the key at once.
+fn expiry_at(amount: i64, unit_ms: u64) -> Result<u64, Reply> {
+    u64::try_from(amount)
+        .ok()
+        .and_then(|a| a.checked_mul(unit_ms))
+        .map(|ms| ms.max(1))
+        .ok_or_else(|| Reply::Error("ERR invalid expire time".into()))
+}
+
+/// Refuses an expiry on a hash key, with the reason.
+fn no_hash_expiry(store: &Cstore, ns: &str, key: &str) -> Result<(), Reply> {
+    if !store.exists(ns, key).map_err(store_err)? && kind_of(store, ns, key)? == "hash" {
+        return Err(Reply::Error(
+            "ERR an expiry on a hash is not supported: CSTORE keeps each hash field as its own register"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `SET key value [NX|XX] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`.
 fn set(store: &Cstore, ns: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
     let key = text(&args[1])?;
     let (mut nx, mut xx) = (false, false);
-    for opt in &args[3..] {
-        match String::from_utf8_lossy(opt).to_ascii_uppercase().as_str() {
-            "NX" => nx = true,
-            "XX" => xx = true,
-            "EX" | "PX" | "EXAT" | "PXAT" | "KEEPTTL" => return Err(no_ttl("SET … EX/PX")),
+    let mut expiry: Option<Expiry> = None;
+    let mut opts = args[3..].iter();
+    while let Some(opt) = opts.next() {
+        let opt = String::from_utf8_lossy(opt).to_ascii_uppercase();
+        let mut amount = || -> Result<i64, Reply> {
+            int(opts
+                .next()
+                .ok_or_else(|| Reply::Error("ERR syntax error".into()))?)
+        };
+        let this = match opt.as_str() {
+            "NX" => {
+                nx = true;
+                continue;
+            }
+            "XX" => {
+                xx = true;
+                continue;
+            }
+            "EX" => Expiry::At(expiry_in(amount()?, 1000)?),
+            "PX" => Expiry::At(expiry_in(amount()?, 1)?),
+            "EXAT" => Expiry::At(expiry_at(amount()?, 1000)?),
+            "PXAT" => Expiry::At(expiry_at(amount()?, 1)?),
+            "KEEPTTL" => Expiry::Keep,
+            "GET" => {
+                return Err(Reply::Error(
+                    "ERR SET … GET is not supported by CSTORE; use GETSET".into(),
+                ));
+            }
             other => {
                 return Err(Reply::Error(format!(
                     "ERR SET option {other} is not supported by CSTORE"
                 )));
             }
+        };
+        if expiry.replace(this).is_some() {
+            return Err(Reply::Error("ERR syntax error".into()));
         }
     }
     if nx && xx {
@@ -361,7 +460,9 @@ fn set(store: &Cstore, ns: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
             return Ok(Reply::Null);
         }
     }
-    store.set(ns, &key, &args[2]).map_err(store_err)?;
+    store
+        .set_expiring(ns, &key, &args[2], expiry.unwrap_or_default())
+        .map_err(store_err)?;
     Ok(Reply::Status("OK"))
 }
 

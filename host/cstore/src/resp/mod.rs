@@ -478,8 +478,11 @@ mod tests {
             out.contains("EXECABORT") && out.ends_with("$-1\r\n+OK\r\n"),
             "{out}"
         );
-        let out = exchange(addr, b"SET c 1 EX 10\r\nQUIT\r\n");
-        assert!(out.contains("no expiry"), "{out}");
+        let out = exchange(addr, b"SET c 1 EX 10\r\nTTL c\r\nSET c 1 EX 0\r\nQUIT\r\n");
+        assert_eq!(
+            out, "+OK\r\n:10\r\n-ERR invalid expire time\r\n+OK\r\n",
+            "{out}"
+        );
     }
 
     #[test]
@@ -540,6 +543,17 @@ mod tests {
         assert_eq!(run(&["GETSET", "s1", "new"]), Reply::text("xyz"));
         assert_eq!(run(&["TTL", "s1"]), Reply::Int(-1));
         assert_eq!(run(&["TTL", "gone"]), Reply::Int(-2));
+        assert_eq!(run(&["TTL", "h3"]), Reply::Int(-1));
+        assert_eq!(run(&["PEXPIRE", "s1", "100000"]), Reply::Int(1));
+        assert!(matches!(run(&["PTTL", "s1"]), Reply::Int(ms) if ms > 99_000 && ms <= 100_000));
+        assert_eq!(run(&["PERSIST", "s1"]), Reply::Int(1));
+        assert_eq!(run(&["PERSIST", "s1"]), Reply::Int(0));
+        assert_eq!(run(&["SETEX", "s2", "100", "v"]), Reply::Status("OK"));
+        assert_eq!(run(&["TTL", "s2"]), Reply::Int(100));
+        assert_eq!(run(&["EXPIREAT", "s2", "1"]), Reply::Int(1)); // in the past: gone at once
+        assert_eq!(run(&["GET", "s2"]), Reply::Null);
+        assert_eq!(run(&["EXISTS", "s2"]), Reply::Int(0));
+        assert!(matches!(run(&["EXPIRE", "h3", "10"]), Reply::Error(e) if e.contains("hash")));
         for name in super::commands::DATA {
             assert!(
                 super::commands::run(&store, "resp", &[name.as_bytes().to_vec()]).is_some(),
