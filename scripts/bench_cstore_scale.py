@@ -4,7 +4,9 @@
    (pipelined, 100 per round trip); the time from the first write until every node holds all
    10,000 keys (polling each node's DBSIZE over RESP).
 2. Catch-up: node A holds K keys (default 1,000,000, written pipelined); node B joins late
-   and catches up by anti-entropy alone; the time from B's start until it holds all K.
+   and catches up by anti-entropy alone; the time from B's start until it holds all K. Then
+   B is killed, A takes 1,000 more writes, and B restarts on its data: the time until it holds
+   the 1,000 it missed (partial catch-up: what differs, not the store, should set the cost).
 
 Usage: python bench_cstore_scale.py R1_BINARY  (env: SCALE_NODES="3 10 30", CATCHUP_KEYS)
 Prints `key value` lines.
@@ -43,18 +45,23 @@ class Mesh:
         subprocess.run([R1, "token", "rotate", "--token-file", token], check=True, capture_output=True)
         self.token = token
 
-    def start(self, join_first=True, extra=()):
-        i = len(self.procs)
+    def start(self, join_first=True, extra=(), reuse=None):
+        """Starts a node (on node `reuse`'s data directory when given) and returns a client."""
+        i = len(self.procs) if reuse is None else reuse
         api, mesh, resp = port(), port(), port()
         args = [R1, "node", "--data-dir", os.path.join(self.root, f"n{i}"), "--api", f"127.0.0.1:{api}",
                 "--api-token-file", self.token, "--mesh-listen", f"127.0.0.1:{mesh}", "--http", "off",
                 "--resp", f"127.0.0.1:{resp}", *extra]
         if join_first and self.mesh:
             args += ["--join", f"127.0.0.1:{self.mesh[0]}"]
-        log = open(os.path.join(self.root, f"n{i}.log"), "w")
-        self.procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log))
-        self.resp.append(resp)
-        self.mesh.append(mesh)
+        log = open(os.path.join(self.root, f"n{i}.log"), "a")
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+        if reuse is None:
+            self.procs.append(proc)
+            self.resp.append(resp)
+            self.mesh.append(mesh)
+        else:
+            self.procs[i], self.resp[i], self.mesh[i] = proc, resp, mesh
         client = redis.Redis(host="127.0.0.1", port=resp)
         deadline = time.time() + 120
         while True:
@@ -130,6 +137,19 @@ if CATCHUP > 0:
             print(f"cstore_catchup_{CATCHUP}_keys_s {took:.1f}")
         else:
             print(f"cstore_catchup_{CATCHUP}_keys_s did not finish within 3600 s (B holds {b.dbsize()})")
+        sys.stdout.flush()
+        if ok:
+            mesh.procs[1].kill()
+            mesh.procs[1].wait()
+            fill(a, 1000, "d")
+            started = time.time()
+            b = mesh.start(reuse=1)
+            ok = wait_all([b], CATCHUP + 1000, 600)
+            took = time.time() - started
+            if ok:
+                print(f"cstore_catchup_1000_of_{CATCHUP}_keys_s {took:.2f}  (restart included)")
+            else:
+                print(f"cstore_catchup_1000_of_{CATCHUP}_keys_s did not finish within 600 s")
     finally:
         mesh.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -27,9 +27,11 @@
 //!   the tombstones.
 //! - **Replication** ([`replication`]) ships ops after they are durable here and applies
 //!   remote ops only when their signature holds and their writer is admitted.
-//! - **Anti-entropy**: cells are hashed into 256 buckets; peers compare bucket digests and
-//!   exchange the ops of differing buckets, read through a bucket index (`bucket | cell`, kept
-//!   with every new cell) so an exchange costs what those buckets hold, not the whole store,
+//! - **Anti-entropy**: cells are hashed into 65,536 leaf buckets grouped under 256 top
+//!   buckets; peers compare the 256 top digests, then the leaf digests under the tops that
+//!   differ, and exchange the ops of the differing leaves only, read through a bucket index
+//!   (`leaf | cell`, kept with every new cell) so an exchange costs about what differs (a
+//!   leaf holds 1/65,536 of the store), not the whole store,
 //!   in pages of at most 8 MiB that resume where the last page with that peer stopped, so a
 //!   difference of any size is crossed.
 //! - **Tombstones** are collected after a bounded horizon ([`Cstore::collect_tombstones`]); a
@@ -61,8 +63,10 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Largest page `list_keys` returns.
 pub const MAX_PAGE: usize = 1000;
-/// Anti-entropy buckets.
+/// Top-level anti-entropy buckets (the first digest exchange).
 pub const BUCKETS: usize = 256;
+/// Leaf buckets: each top bucket splits into 256 (compared only under tops that differ).
+pub const LEAVES: usize = BUCKETS * 256;
 
 /// An anti-entropy bucket digest: the XOR of a 16-byte blake3 leaf per cell in the bucket,
 /// over the cell key and its op's `(hlc, writer)`.
@@ -230,12 +234,13 @@ pub struct Cstore {
 struct Shared {
     db: Database,
     cells: Keyspace,
-    /// `bucket | cell` for every cell: anti-entropy reads a bucket without scanning the store.
+    /// `leaf bucket (u16be) | cell` for every cell: anti-entropy reads a leaf bucket without
+    /// scanning the store.
     by_bucket: Keyspace,
     key: SigningKey,
     writer: [u8; 32],
     clock: Hlc,
-    digests: Mutex<Box<[Digest; BUCKETS]>>,
+    digests: Mutex<Digests>,
     /// Ops written here, for replication (set by [`replication`]).
     outbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     /// Journal syncs done (for tests and counters).
@@ -403,7 +408,13 @@ impl Cstore {
     pub fn open_with(dir: &Path, key: SigningKey, durability: Durability) -> Result<Self> {
         let db = Database::builder(dir).open()?;
         let cells = db.keyspace("cells", KeyspaceCreateOptions::default)?;
-        let by_bucket = db.keyspace("by_bucket", KeyspaceCreateOptions::default)?;
+        // The index of 256 one-byte buckets that came before the leaf index: dropped (the
+        // leaf index is built at open from the cells).
+        if db.keyspace_exists("by_bucket") {
+            let old = db.keyspace("by_bucket", KeyspaceCreateOptions::default)?;
+            db.delete_keyspace(old)?;
+        }
+        let by_bucket = db.keyspace("by_leaf", KeyspaceCreateOptions::default)?;
         let writer = key.verifying_key().to_bytes();
         let shared = Arc::new(Shared {
             db,
@@ -412,7 +423,7 @@ impl Cstore {
             key,
             writer,
             clock: Hlc::default(),
-            digests: Mutex::new(Box::new([[0; 16]; BUCKETS])),
+            digests: Mutex::new(Digests::default()),
             outbox: Mutex::new(None),
             dirty: std::sync::atomic::AtomicBool::new(false),
             syncs: std::sync::atomic::AtomicU64::new(0),
@@ -509,7 +520,7 @@ impl Cstore {
         self.shared.read_cell(cell)
     }
 
-    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Digests> {
         self.shared.lock_digests()
     }
     /// The value of `key`, if it is set.
@@ -865,9 +876,20 @@ impl Cstore {
             .map(|op| op.to_vec()))
     }
 
-    /// The anti-entropy digest of every bucket.
+    /// The anti-entropy digest of every top bucket ([`BUCKETS`]).
     pub fn digests(&self) -> Vec<Digest> {
-        self.lock_digests().to_vec()
+        self.lock_digests().tops.to_vec()
+    }
+
+    /// The 256 leaf digests under each of `tops`, in that order (leaf `t * 256 + i`).
+    pub fn leaf_digests(&self, tops: &[u8]) -> Vec<Digest> {
+        let digests = self.lock_digests();
+        tops.iter()
+            .flat_map(|&t| {
+                let start = t as usize * 256;
+                digests.leaves[start..start + 256].iter().copied()
+            })
+            .collect()
     }
 
     /// Stored ops (values and tombstones) whose cell falls in one of `buckets`, bucket by
@@ -878,7 +900,7 @@ impl Cstore {
     /// difference (a page that always restarted from the first cell would never get past it).
     pub fn ops_in_buckets(
         &self,
-        buckets: &[u8],
+        buckets: &[u16],
         max_bytes: usize,
         after: Option<&[u8]>,
     ) -> Result<OpsPage> {
@@ -888,18 +910,21 @@ impl Cstore {
         let mut ops = Vec::new();
         let mut total = 0;
         let mut last: Option<Vec<u8>> = None;
+        let after_bucket =
+            after.and_then(|pos| pos.first_chunk::<2>().map(|b| u16::from_be_bytes(*b)));
         for bucket in buckets {
-            let start = match after {
-                Some(pos) if pos.first() == Some(&bucket) => Bound::Excluded(pos.to_vec()),
-                Some(pos) if pos.first().is_some_and(|b| *b > bucket) => continue,
-                _ => Bound::Included(vec![bucket]),
+            let prefix = bucket.to_be_bytes();
+            let start = match (after, after_bucket) {
+                (Some(pos), Some(b)) if b == bucket => Bound::Excluded(pos.to_vec()),
+                (Some(_), Some(b)) if b > bucket => continue,
+                _ => Bound::Included(prefix.to_vec()),
             };
             for item in self.shared.by_bucket.range((start, Bound::Unbounded)) {
                 let index = item.key()?;
-                if index.first() != Some(&bucket) {
+                if !index.starts_with(&prefix) {
                     break;
                 }
-                let Some(op) = self.shared.cells.get(&index[1..])? else {
+                let Some(op) = self.shared.cells.get(&index[2..])? else {
                     continue; // collected since it was indexed
                 };
                 if total + op.len() > max_bytes && !ops.is_empty() {
@@ -1032,7 +1057,7 @@ impl Shared {
     /// At open: the bucket digests, the clock's floor, and the bucket index when the store
     /// predates it (a store written before the index existed gets it here, once).
     fn rebuild_digests(&self) -> Result<()> {
-        let mut digests = Box::new([[0u8; 16]; BUCKETS]);
+        let mut digests = Digests::default();
         let mut max_hlc = 0;
         let index = self.by_bucket.iter().next().is_none();
         for item in self.cells.iter() {
@@ -1049,7 +1074,7 @@ impl Shared {
         Ok(())
     }
 
-    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Box<[Digest; BUCKETS]>> {
+    fn lock_digests(&self) -> std::sync::MutexGuard<'_, Digests> {
         self.digests.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -1154,20 +1179,39 @@ fn visible(mut body: OpBody, now: u64) -> OpBody {
     body
 }
 
-/// The anti-entropy bucket of a cell.
-pub fn bucket_of(cell: &[u8]) -> usize {
-    blake3::hash(cell).as_bytes()[0] as usize
+/// The anti-entropy leaf bucket of a cell (its top bucket is the high byte).
+pub fn bucket_of(cell: &[u8]) -> u16 {
+    let hash = blake3::hash(cell);
+    u16::from_be_bytes([hash.as_bytes()[0], hash.as_bytes()[1]])
 }
 
-fn xor_leaf(digests: &mut [Digest; BUCKETS], cell: &[u8], body: &OpBody) {
+/// The bucket digests: every leaf's, and every top's (the XOR of its 256 leaves).
+struct Digests {
+    tops: [Digest; BUCKETS],
+    leaves: Box<[Digest]>,
+}
+
+impl Default for Digests {
+    fn default() -> Self {
+        Self {
+            tops: [[0; 16]; BUCKETS],
+            leaves: vec![[0; 16]; LEAVES].into_boxed_slice(),
+        }
+    }
+}
+
+/// Adds (or, applied again, removes) a cell state's hash in its leaf and top digests.
+fn xor_leaf(digests: &mut Digests, cell: &[u8], body: &OpBody) {
     let mut hasher = blake3::Hasher::new();
     hasher.update(cell);
     hasher.update(&body.hlc.to_be_bytes());
     hasher.update(&body.writer);
-    let leaf = hasher.finalize();
-    let digest = &mut digests[bucket_of(cell)];
-    for (d, l) in digest.iter_mut().zip(leaf.as_bytes()) {
-        *d ^= l;
+    let hash = hasher.finalize();
+    let bucket = bucket_of(cell) as usize;
+    for digest in [&mut digests.leaves[bucket], &mut digests.tops[bucket >> 8]] {
+        for (d, l) in digest.iter_mut().zip(hash.as_bytes()) {
+            *d ^= l;
+        }
     }
 }
 
@@ -1203,10 +1247,10 @@ fn check_value(value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The bucket index's key of `cell`: its bucket, then the cell.
+/// The bucket index's key of `cell`: its leaf bucket, then the cell.
 fn bucket_key(cell: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(cell.len() + 1);
-    key.push(bucket_of(cell) as u8);
+    let mut key = Vec::with_capacity(cell.len() + 2);
+    key.extend_from_slice(&bucket_of(cell).to_be_bytes());
     key.extend_from_slice(cell);
     key
 }

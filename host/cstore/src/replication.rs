@@ -4,10 +4,11 @@
 //!   gossip limit are pushed to each connected peer by request-response instead.
 //! - A remote op is applied only if its signature holds and its writer is admitted; anything
 //!   else is counted and dropped, changing nothing.
-//! - Anti-entropy: every `interval`, a node sends its bucket digests to one random peer,
-//!   which answers with its ops in the buckets that differ; the node applies them and pushes
-//!   its own ops for those buckets back. A node that missed gossip, was partitioned or just
-//!   joined converges within a few rounds.
+//! - Anti-entropy: every `interval`, a node sends its 256 top bucket digests to one random
+//!   peer, which answers with its leaf digests under the tops that differ; the node finds the
+//!   differing leaves, pulls the peer's ops in them and pushes its own back, in resumable pages.
+//!   A node that missed gossip, was partitioned or just joined converges within a few rounds,
+//!   and an exchange moves about what differs (a leaf is 1/65,536 of the store).
 //! - `min_acks`: a write can wait until N peers have applied it.
 
 use std::sync::Arc;
@@ -20,11 +21,12 @@ use r1_mesh::{
 use serde::Serialize;
 
 use crate::op::{self, OpError};
-use crate::{Applied, BUCKETS, Cstore, CstoreError, Digest};
+use crate::{Applied, BUCKETS, Cstore, CstoreError, Digest, LEAVES};
 
 /// The gossip topic of CSTORE ops.
 pub const TOPIC: &str = "r1/cstore/ops/1";
-const SERVICE_DIGEST: &str = "cstore.digest";
+const SERVICE_DIGEST: &str = "cstore.digest.2";
+const SERVICE_PULL: &str = "cstore.pull";
 const SERVICE_PUSH: &str = "cstore.push";
 /// Most op bytes one anti-entropy answer carries; the rest follows in later rounds.
 const MAX_SYNC_BYTES: usize = 8 * 1024 * 1024;
@@ -94,47 +96,78 @@ fn decode_ops(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     Ok(ops)
 }
 
-/// Digest request: 256 × 16 bytes, then the cell to resume after (empty: from the start).
-/// Response: `u16be n | n bucket ids | u32be m | m bytes: the page's last cell when more
-/// follow (m = 0: none) | ops`.
-fn encode_digests(digests: &[Digest], after: Option<&[u8]>) -> Vec<u8> {
-    let mut out: Vec<u8> = digests.iter().flatten().copied().collect();
+/// Digest request: the 256 top digests (16 bytes each). Response: `u16be n | n top ids |
+/// n × 256 leaf digests` for the tops that differ.
+fn encode_digest_response(differing: &[u8], leaves: &[Digest]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + differing.len() * (1 + 256 * 16));
+    out.extend_from_slice(&(differing.len() as u16).to_be_bytes());
+    out.extend_from_slice(differing);
+    out.extend(leaves.iter().flatten());
+    out
+}
+
+/// (differing tops, their leaf digests).
+fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, Vec<Digest>), String> {
+    let (n, rest) = bytes.split_first_chunk::<2>().ok_or("truncated response")?;
+    let n = u16::from_be_bytes(*n) as usize;
+    if n > BUCKETS || rest.len() != n + n * 256 * 16 {
+        return Err("digest response of the wrong size".into());
+    }
+    let (tops, rest) = rest.split_at(n);
+    let leaves = rest
+        .chunks_exact(16)
+        .map(|c| c.try_into().map_err(|_| "digest".to_string()))
+        .collect::<Result<Vec<Digest>, String>>()?;
+    Ok((tops.to_vec(), leaves))
+}
+
+/// Pull request: `u32be n | n × u16be leaf buckets | the position to resume after` (empty:
+/// from the start). Response: `u32be m | m bytes: the page's last position when more follow
+/// (m = 0: none) | ops`.
+fn encode_pull(leaves: &[u16], after: Option<&[u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + leaves.len() * 2);
+    out.extend_from_slice(&(leaves.len() as u32).to_be_bytes());
+    for leaf in leaves {
+        out.extend_from_slice(&leaf.to_be_bytes());
+    }
     out.extend_from_slice(after.unwrap_or_default());
     out
 }
 
-fn encode_digest_response(differing: &[u8], page: &crate::OpsPage) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&(differing.len() as u16).to_be_bytes());
-    out.extend_from_slice(differing);
+fn decode_pull(bytes: &[u8]) -> Result<(Vec<u16>, Option<&[u8]>), String> {
+    let (n, rest) = bytes.split_first_chunk::<4>().ok_or("truncated pull")?;
+    let n = u32::from_be_bytes(*n) as usize;
+    if n > LEAVES || rest.len() < n * 2 {
+        return Err("truncated leaf list".into());
+    }
+    let (leaves, after) = rest.split_at(n * 2);
+    let leaves = leaves
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    Ok((leaves, (!after.is_empty()).then_some(after)))
+}
+
+fn encode_page(page: &crate::OpsPage) -> Vec<u8> {
     let next = page.next.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
     out.extend_from_slice(&(next.len() as u32).to_be_bytes());
     out.extend_from_slice(next);
     out.extend_from_slice(&encode_ops(&page.ops));
     out
 }
 
-/// (differing buckets, the page).
-fn decode_digest_response(bytes: &[u8]) -> Result<(Vec<u8>, crate::OpsPage), String> {
-    let (n, rest) = bytes.split_first_chunk::<2>().ok_or("truncated response")?;
-    let n = u16::from_be_bytes(*n) as usize;
-    if rest.len() < n {
-        return Err("truncated bucket list".into());
-    }
-    let (buckets, rest) = rest.split_at(n);
-    let (m, rest) = rest.split_first_chunk::<4>().ok_or("truncated response")?;
+fn decode_page(bytes: &[u8]) -> Result<crate::OpsPage, String> {
+    let (m, rest) = bytes.split_first_chunk::<4>().ok_or("truncated page")?;
     let m = u32::from_be_bytes(*m) as usize;
     if rest.len() < m {
         return Err("truncated cursor".into());
     }
     let (next, rest) = rest.split_at(m);
-    Ok((
-        buckets.to_vec(),
-        crate::OpsPage {
-            ops: decode_ops(rest)?,
-            next: (m > 0).then(|| next.to_vec()),
-        },
-    ))
+    Ok(crate::OpsPage {
+        ops: decode_ops(rest)?,
+        next: (m > 0).then(|| next.to_vec()),
+    })
 }
 
 /// Where the anti-entropy pages with one peer stand, each way.
@@ -381,6 +414,7 @@ impl Replicator {
         protocols
             .gossip(TOPIC, self.clone())
             .requests(SERVICE_DIGEST, self.clone())
+            .requests(SERVICE_PULL, self.clone())
             .requests(SERVICE_PUSH, self.clone())
             .on_connect(self.clone())
     }
@@ -388,10 +422,9 @@ impl Replicator {
     fn answer(&self, from: PeerId, service: &str, body: &[u8]) -> Result<Vec<u8>, String> {
         match service {
             SERVICE_DIGEST => {
-                if body.len() < BUCKETS * 16 {
+                if body.len() != BUCKETS * 16 {
                     return Err("digest request must carry 256 buckets of 16 bytes".into());
                 }
-                let (body, after) = body.split_at(BUCKETS * 16);
                 let differing: Vec<u8> = self
                     .store
                     .digests()
@@ -401,12 +434,16 @@ impl Replicator {
                     .filter(|(_, (mine, theirs))| mine.as_slice() != *theirs)
                     .map(|(i, _)| i as u8)
                     .collect();
-                let after = (!after.is_empty()).then_some(after);
+                let leaves = self.store.leaf_digests(&differing);
+                Ok(encode_digest_response(&differing, &leaves))
+            }
+            SERVICE_PULL => {
+                let (leaves, after) = decode_pull(body)?;
                 let page = self
                     .store
-                    .ops_in_buckets(&differing, MAX_SYNC_BYTES, after)
+                    .ops_in_buckets(&leaves, MAX_SYNC_BYTES, after)
                     .map_err(|e| e.to_string())?;
-                Ok(encode_digest_response(&differing, &page))
+                Ok(encode_page(&page))
             }
             _ => {
                 let ops = decode_ops(body).map_err(|e| format!("bad push: {e}"))?;
@@ -444,7 +481,7 @@ impl Replicator {
                 .map(|r| (r.pull.clone(), r.push.clone()))
                 .unwrap_or_default()
         };
-        let body = encode_digests(&self.store.digests(), pull_after.as_deref());
+        let body: Vec<u8> = self.store.digests().iter().flatten().copied().collect();
         let response = match self.mesh.request(peer, SERVICE_DIGEST, body).await {
             Ok(r) => r,
             Err(e) => {
@@ -452,10 +489,19 @@ impl Replicator {
                 return;
             }
         };
-        let Ok((differing, theirs)) = decode_digest_response(&response) else {
+        let Ok((tops, their_leaves)) = decode_digest_response(&response) else {
             tracing::warn!(%peer, "malformed anti-entropy response");
             return;
         };
+        let differing: Vec<u16> = self
+            .store
+            .leaf_digests(&tops)
+            .iter()
+            .zip(&their_leaves)
+            .enumerate()
+            .filter(|(_, (mine, theirs))| mine != theirs)
+            .map(|(i, _)| (tops[i / 256] as u16) << 8 | (i % 256) as u16)
+            .collect();
         if differing.is_empty() {
             self.resume
                 .lock()
@@ -463,6 +509,20 @@ impl Replicator {
                 .remove(&peer);
             return;
         }
+        let pull = encode_pull(&differing, pull_after.as_deref());
+        let theirs = match self.mesh.request(peer, SERVICE_PULL, pull).await {
+            Ok(r) => match decode_page(&r) {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(%peer, "malformed anti-entropy page: {e}");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::debug!(%peer, "anti-entropy pull failed: {e}");
+                return;
+            }
+        };
         let pulled_next = theirs.next.clone();
         let this = self.clone();
         let mine = tokio::task::spawn_blocking(move || {

@@ -186,6 +186,63 @@ fn replicas_converge_whatever_the_delivery_order() {
     assert!(again.iter().all(|r| *r == Ok(Applied::Stale)));
 }
 
+/// The leaf buckets where `a` and `b` differ, found as anti-entropy does: tops, then leaves.
+fn differing_leaves(a: &Cstore, b: &Cstore) -> Vec<u16> {
+    let tops: Vec<u8> = a
+        .digests()
+        .iter()
+        .zip(b.digests())
+        .enumerate()
+        .filter(|(_, (x, y))| **x != *y)
+        .map(|(i, _)| i as u8)
+        .collect();
+    a.leaf_digests(&tops)
+        .iter()
+        .zip(b.leaf_digests(&tops))
+        .enumerate()
+        .filter(|(_, (x, y))| **x != *y)
+        .map(|(i, _)| (tops[i / 256] as u16) << 8 | (i % 256) as u16)
+        .collect()
+}
+
+#[test]
+fn an_exchange_moves_about_what_differs_not_the_store() {
+    let (_d1, a) = store();
+    let (_d2, b) = store();
+    let mut ra = capture(&a);
+    let queued: Vec<Queued<u64>> = (0..20_000)
+        .map(|i| a.set_queued("n", &format!("k{i}"), b"v").unwrap())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for q in queued {
+            q.wait().await.unwrap();
+        }
+    });
+    b.apply_remote(&drain(&mut ra)).unwrap();
+    assert_eq!(a.digests(), b.digests());
+    assert!(differing_leaves(&a, &b).is_empty());
+    for i in 0..10 {
+        a.set("n", &format!("new{i}"), b"v").unwrap();
+    }
+    let differing = differing_leaves(&a, &b);
+    assert!(
+        !differing.is_empty() && differing.len() <= 10,
+        "{differing:?}"
+    );
+    let page = a.ops_in_buckets(&differing, usize::MAX, None).unwrap();
+    // The 10 new ops and the few old cells sharing their leaves (20,000 / 65,536 per leaf).
+    assert!(
+        (10..=30).contains(&page.ops.len()),
+        "{} ops for 10 differences",
+        page.ops.len()
+    );
+    b.apply_remote(&page.ops).unwrap();
+    assert_eq!(a.digests(), b.digests());
+}
+
 #[test]
 fn anti_entropy_buckets_find_the_difference() {
     let (_d1, a) = store();
@@ -195,14 +252,7 @@ fn anti_entropy_buckets_find_the_difference() {
         a.set("n", &format!("k{i}"), b"v").unwrap();
     }
     drain(&mut ra);
-    let differing: Vec<u8> = a
-        .digests()
-        .iter()
-        .zip(b.digests())
-        .enumerate()
-        .filter(|(_, (x, y))| *x != y)
-        .map(|(i, _)| i as u8)
-        .collect();
+    let differing = differing_leaves(&a, &b);
     assert!(!differing.is_empty());
     let page = a.ops_in_buckets(&differing, usize::MAX, None).unwrap();
     assert!(page.next.is_none());
@@ -219,7 +269,7 @@ fn anti_entropy_pages_resume_so_a_large_difference_is_crossed() {
     for i in 0..300 {
         a.set("n", &format!("k{i:03}"), &[b'v'; 1000]).unwrap();
     }
-    let all: Vec<u8> = (0..=255).collect();
+    let all: Vec<u16> = (0..=u16::MAX).collect();
     // Pages of about ten ops: each picks up where the last stopped, none twice.
     let mut after: Option<Vec<u8>> = None;
     let mut pages = 0;
@@ -349,7 +399,7 @@ fn the_bucket_index_serves_exactly_the_asked_buckets_and_survives_a_reopen() {
         s.set("n", &format!("k{i}"), b"v").unwrap();
     }
     s.hset("n", "h", "f", b"v").unwrap();
-    let all: Vec<u8> = (0..=255).collect();
+    let all: Vec<u16> = (0..=u16::MAX).collect();
     let every = s.ops_in_buckets(&all, usize::MAX, None).unwrap().ops;
     assert_eq!(every.len(), 201);
     // One bucket: exactly its cells, found without the others.
@@ -360,7 +410,7 @@ fn the_bucket_index_serves_exactly_the_asked_buckets_and_survives_a_reopen() {
             &body.ns,
             &body.key,
             &body.field,
-        )) as u8
+        ))
     };
     let b = bucket_of_op(&every[0]);
     let expected = every.iter().filter(|op| bucket_of_op(op) == b).count();
@@ -494,6 +544,7 @@ fn expired_values_read_as_absent_everywhere_and_are_collected() {
     assert_eq!(s.set("a", "soon", b"again").unwrap(), 1);
     s.delete("a", "soon").unwrap();
     s.set_expiring("a", "gone", b"v", Expiry::At(1)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5)); // the tombstone is then past
     assert_eq!(
         s.collect_tombstones(0).unwrap(),
         2,
