@@ -124,14 +124,10 @@ pub enum Applied {
     Stale,
 }
 
-/// A job for the committer: its result and, for a local write, the slot of the op to
-/// replicate (see [`Batch`]).
-trait Work<T>: FnOnce(&Shared) -> Result<(T, Option<Slot>)> + Send + 'static {}
-impl<T, F: FnOnce(&Shared) -> Result<(T, Option<Slot>)> + Send + 'static> Work<T> for F {}
-
-/// A local op's place in the committer's round: it is signed when the round's batch is sealed,
-/// and shipped from there once durable.
-type Slot = usize;
+/// A job for the committer and its result. Local writes it makes are signed when the round is
+/// sealed and shipped, the whole round together, once durable (see [`Batch`]).
+trait Work<T>: FnOnce(&Shared) -> Result<T> + Send + 'static {}
+impl<T, F: FnOnce(&Shared) -> Result<T> + Send + 'static> Work<T> for F {}
 
 /// A page of ops for anti-entropy ([`Cstore::ops_in_buckets`]).
 #[derive(Debug, Clone, Default)]
@@ -242,7 +238,7 @@ struct Shared {
     clock: Hlc,
     digests: Mutex<Digests>,
     /// Ops written here, for replication (set by [`replication`]).
-    outbox: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    outbox: Mutex<Option<mpsc::UnboundedSender<Vec<Vec<u8>>>>>,
     /// Journal syncs done (for tests and counters).
     syncs: std::sync::atomic::AtomicU64,
     /// Set by a job that inserted something; the committer syncs only then.
@@ -262,13 +258,13 @@ struct Batch {
     pending: Vec<(Vec<u8>, OpBody, Vec<u8>)>,
     /// The pending op that holds each cell's state (a later remote op removes the claim).
     latest: std::collections::HashMap<Vec<u8>, usize>,
-    /// Signed ops of this round by slot, taken as each is shipped.
+    /// Signed ops of this round, in write order, shipped together once durable.
     sealed: Vec<Vec<u8>>,
 }
 
-/// Finishes a job once its batch is durable (or failed): queues its op for replication,
-/// then answers the caller, so an acknowledged write is always on its way to peers.
-type Pending = Box<dyn FnOnce(&Shared, &Result<(), String>) + Send>;
+/// Finishes a job once its batch is durable (or failed): answers the caller. The round's ops
+/// are queued for replication before, so an acknowledged write is always on its way to peers.
+type Pending = Box<dyn FnOnce(&Result<(), String>) + Send>;
 /// A unit of work for the committer, and whether it wants its batch synced whatever the
 /// store's mode (a write asking for more durability than the node's, never less).
 struct Job {
@@ -285,6 +281,10 @@ struct Committer {
 }
 
 const MAX_BATCH: usize = 4096;
+/// Local ops under one signature at most: a round's ops then gossip as one frame (bodies and
+/// the signature, proofs rebuilt by the receiver) within the gossip limit, and a stored proof
+/// is at most 8 hashes.
+const SEAL_EVERY: usize = 256;
 
 impl Committer {
     fn start(shared: Arc<Shared>, durability: Durability) -> Result<Self> {
@@ -353,10 +353,14 @@ impl Committer {
                     } else {
                         Ok(())
                     };
-                    for finish in pending {
-                        finish(&shared, &durable);
+                    if durable.is_ok() {
+                        shared.ship_round();
+                    } else {
+                        shared.lock_batch().sealed.clear();
                     }
-                    shared.lock_batch().sealed.clear();
+                    for finish in pending {
+                        finish(&durable);
+                    }
                 }
                 // Stopping: whatever was acknowledged reaches the disk.
                 if unsynced_since.is_some()
@@ -487,14 +491,9 @@ impl Cstore {
         let run: Box<dyn FnOnce(&Shared) -> Pending + Send> =
             Box::new(move |shared: &Shared| -> Pending {
                 let outcome = work(shared);
-                Box::new(move |shared: &Shared, durable: &Result<(), String>| {
+                Box::new(move |durable: &Result<(), String>| {
                     let result = match (outcome, durable) {
-                        (Ok((value, slot)), Ok(())) => {
-                            if let Some(slot) = slot {
-                                shared.ship(slot);
-                            }
-                            Ok(value)
-                        }
+                        (Ok(value), Ok(())) => Ok(value),
                         (Ok(_), Err(e)) => Err(CstoreError::Durability(e.clone())),
                         (Err(e), _) => Err(e),
                     };
@@ -590,17 +589,17 @@ impl Cstore {
         self.commit(move |sh| {
             let current = sh.read_current(&cell)?;
             let Some(value) = current.as_ref().and_then(|b| b.value.clone()) else {
-                return Ok((false, None));
+                return Ok(false);
             };
             let expires = expiry.resolve(current.as_ref());
             let version = Shared::current_version(&current) + 1;
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::Key, &ns, &key, ""),
                 (Some(&value), expires),
                 version,
                 current.as_ref(),
             )?;
-            Ok((true, Some(slot)))
+            Ok(true)
         })
     }
 
@@ -622,13 +621,13 @@ impl Cstore {
         Ok(move |sh: &Shared| {
             let current = sh.read_current(&cell)?;
             let version = Shared::current_version(&current) + 1;
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::Key, &ns, &key, ""),
                 (Some(&value), expiry.resolve(current.as_ref())),
                 version,
                 current.as_ref(),
             )?;
-            Ok((version, Some(slot)))
+            Ok(version)
         })
     }
 
@@ -647,16 +646,16 @@ impl Cstore {
             let current = sh.read_current(&cell)?;
             let version = Shared::current_version(&current);
             if version != expected {
-                return Ok((CasOutcome::Conflict(version), None));
+                return Ok(CasOutcome::Conflict(version));
             }
             // A counter's or an append's rewrite keeps the value's expiry, as in Redis.
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::Key, &ns, &key, ""),
                 (Some(&value), Expiry::Keep.resolve(current.as_ref())),
                 version + 1,
                 current.as_ref(),
             )?;
-            Ok((CasOutcome::Swapped(version + 1), Some(slot)))
+            Ok(CasOutcome::Swapped(version + 1))
         })
     }
 
@@ -667,16 +666,16 @@ impl Cstore {
         self.commit(move |sh| {
             let current = sh.read_current(&cell)?;
             if current.as_ref().is_none_or(|b| b.value.is_none()) {
-                return Ok((false, None));
+                return Ok(false);
             }
             let version = Shared::current_version(&current) + 1;
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::Key, &ns, &key, ""),
                 (None, 0),
                 version,
                 current.as_ref(),
             )?;
-            Ok((true, Some(slot)))
+            Ok(true)
         })
     }
 
@@ -797,13 +796,13 @@ impl Cstore {
             let current = sh.read_current(&cell)?;
             let is_new = current.as_ref().is_none_or(|b| b.value.is_none());
             let version = Shared::current_version(&current) + 1;
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::HashField, &ns, &key, &field),
                 (Some(&value), 0),
                 version,
                 current.as_ref(),
             )?;
-            Ok((is_new, Some(slot)))
+            Ok(is_new)
         })
     }
 
@@ -821,16 +820,16 @@ impl Cstore {
         self.commit(move |sh| {
             let current = sh.read_current(&cell)?;
             if current.as_ref().is_none_or(|b| b.value.is_none()) {
-                return Ok((false, None));
+                return Ok(false);
             }
             let version = Shared::current_version(&current) + 1;
-            let slot = sh.write_local(
+            sh.write_local(
                 (Kind::HashField, &ns, &key, &field),
                 (None, 0),
                 version,
                 current.as_ref(),
             )?;
-            Ok((true, Some(slot)))
+            Ok(true)
         })
     }
 
@@ -863,7 +862,7 @@ impl Cstore {
                 .iter()
                 .map(|op| sh.apply_one(op))
                 .collect::<Result<Vec<_>>>()?;
-            Ok((results, None))
+            Ok(results)
         })
     }
 
@@ -965,26 +964,27 @@ impl Cstore {
                 sh.dirty.store(true, Ordering::Release);
                 xor_leaf(&mut sh.lock_digests(), cell, body);
             }
-            Ok((doomed.len(), None))
+            Ok(doomed.len())
         })
     }
 
-    /// Routes every op written here to `outbox` (replication); `None` stops it.
-    pub fn set_outbox(&self, outbox: Option<mpsc::UnboundedSender<Vec<u8>>>) {
+    /// Routes every op written here to `outbox` (replication), a committer round's durable
+    /// ops together, in write order; `None` stops it.
+    pub fn set_outbox(&self, outbox: Option<mpsc::UnboundedSender<Vec<Vec<u8>>>>) {
         *self.shared.outbox.lock().unwrap_or_else(|p| p.into_inner()) = outbox;
     }
 }
 
 impl Shared {
-    /// Queues a durable local op (by its slot in the round) for replication, if replication
-    /// is on.
-    fn ship(&self, slot: Slot) {
-        let op = match self.lock_batch().sealed.get_mut(slot) {
-            Some(op) => std::mem::take(op),
-            None => return,
-        };
+    /// Queues the round's signed ops for replication once durable (before any of its callers
+    /// hears back), if replication is on.
+    fn ship_round(&self) {
+        let ops = std::mem::take(&mut self.lock_batch().sealed);
+        if ops.is_empty() {
+            return;
+        }
         if let Some(outbox) = &*self.outbox.lock().unwrap_or_else(|p| p.into_inner()) {
-            let _ = outbox.send(op);
+            let _ = outbox.send(ops);
         }
     }
 
@@ -1121,14 +1121,14 @@ impl Shared {
     }
 
     /// Stamps a local write into the round's batch (committer thread only); it is signed and
-    /// stored when the round is sealed. Returns its slot, for replication.
+    /// stored when the round is sealed, and shipped with the round.
     fn write_local(
         &self,
         (kind, ns, key, field): (Kind, &str, &str, &str),
         (value, expires): (Option<&[u8]>, u64),
         version: u64,
         previous: Option<&OpBody>,
-    ) -> Result<Slot> {
+    ) -> Result<()> {
         let body = OpBody {
             kind,
             hlc: self.clock.now(),
@@ -1145,15 +1145,14 @@ impl Shared {
         let encoded = body.encode();
         let mut batch = self.lock_batch();
         let index = batch.pending.len();
-        let slot = batch.sealed.len() + index;
         batch.latest.insert(cell.clone(), index);
         batch.pending.push((cell, body, encoded));
-        let full = batch.pending.len() >= op::MAX_BATCH;
+        let full = batch.pending.len() >= SEAL_EVERY;
         drop(batch);
         if full {
             self.seal()?;
         }
-        Ok(slot)
+        Ok(())
     }
 
     fn current_version(current: &Option<OpBody>) -> u64 {

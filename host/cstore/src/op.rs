@@ -176,10 +176,49 @@ pub fn seal(bodies: &[Vec<u8>], key: &SigningKey) -> Vec<Vec<u8>> {
     if bodies.is_empty() {
         return Vec::new();
     }
+    let (tree, root) = tree(bodies);
+    let signature = key.sign(&root_message(&root)).to_bytes();
+    with_proofs(bodies, &tree, &signature)
+}
+
+/// The ops of a whole sealed batch from its bodies and signature alone (what a compact gossip
+/// frame carries): the proofs are rebuilt here. Whether the signature holds is for [`verify`]
+/// or [`verify_all`] to say, as for any op.
+pub fn assemble(bodies: &[Vec<u8>], signature: &[u8; SIG_LEN]) -> Vec<Vec<u8>> {
+    if bodies.is_empty() || bodies.len() > MAX_BATCH {
+        return Vec::new();
+    }
+    let (tree, _) = tree(bodies);
+    with_proofs(bodies, &tree, signature)
+}
+
+/// An op of format 2 as (body, index, count, signature), to frame whole batches.
+pub fn sealed_parts(op: &[u8]) -> Option<(&[u8], usize, usize, [u8; SIG_LEN])> {
+    let (_, seal) = parse(op).ok()?;
+    match seal {
+        Seal::Batch {
+            body,
+            index,
+            count,
+            sig,
+            ..
+        } => Some((body, index, count, sig)),
+        Seal::Single { .. } => None,
+    }
+}
+
+fn tree(bodies: &[Vec<u8>]) -> (MerkleTree<Blake3>, [u8; 32]) {
     let leaves: Vec<[u8; 32]> = bodies.iter().map(|b| leaf(b)).collect();
     let tree = MerkleTree::<Blake3>::from_leaves(&leaves);
     let root = tree.root().unwrap_or(leaves[0]);
-    let signature = key.sign(&root_message(&root)).to_bytes();
+    (tree, root)
+}
+
+fn with_proofs(
+    bodies: &[Vec<u8>],
+    tree: &MerkleTree<Blake3>,
+    signature: &[u8; SIG_LEN],
+) -> Vec<Vec<u8>> {
     let count = bodies.len() as u32;
     bodies
         .iter()
@@ -195,7 +234,7 @@ pub fn seal(bodies: &[Vec<u8>], key: &SigningKey) -> Vec<Vec<u8>> {
             for h in hashes {
                 op.extend_from_slice(h);
             }
-            op.extend_from_slice(&signature);
+            op.extend_from_slice(signature);
             op
         })
         .collect()
@@ -266,6 +305,7 @@ enum Seal<'a> {
     Single { body: &'a [u8], sig: [u8; SIG_LEN] },
     /// Format 2: a signature over a batch's root, and this op's path to it.
     Batch {
+        body: &'a [u8],
         leaf: [u8; 32],
         index: usize,
         count: usize,
@@ -285,6 +325,7 @@ impl Seal<'_> {
                 count,
                 proof,
                 sig,
+                ..
             } => {
                 let root = MerkleProof::<Blake3>::new(proof.clone())
                     .root(&[*index], &[*leaf], *count)
@@ -337,6 +378,7 @@ fn parse(op: &[u8]) -> Result<(OpBody, Seal<'_>), OpError> {
         }
         let proof = (0..n).map(|_| r.array()).collect::<Result<Vec<_>, _>>()?;
         Seal::Batch {
+            body: body_bytes,
             leaf: leaf(body_bytes),
             index,
             count,

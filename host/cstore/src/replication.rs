@@ -1,7 +1,10 @@
 //! Replication of CSTORE over the mesh.
 //!
 //! - Every op written locally is gossiped on [`TOPIC`] once durable; ops larger than the
-//!   gossip limit are pushed to each connected peer by request-response instead.
+//!   gossip limit are pushed to each connected peer by request-response instead. A whole
+//!   signed batch travels as one frame — its bodies and the one signature — and the receiver
+//!   rebuilds each op's proof ([`op::assemble`]), so a proof costs bytes on disk, not on the
+//!   wire; an op whose batch is not all in one message travels with its proof.
 //! - A remote op is applied only if its signature holds and its writer is admitted; anything
 //!   else is counted and dropped, changing nothing.
 //! - Anti-entropy: every `interval`, a node sends its 256 top bucket digests to one random
@@ -24,7 +27,7 @@ use crate::op::{self, OpError};
 use crate::{Applied, BUCKETS, Cstore, CstoreError, Digest, LEAVES};
 
 /// The gossip topic of CSTORE ops.
-pub const TOPIC: &str = "r1/cstore/ops/1";
+pub const TOPIC: &str = "r1/cstore/ops/2";
 const SERVICE_DIGEST: &str = "cstore.digest.2";
 const SERVICE_PULL: &str = "cstore.pull";
 const SERVICE_PUSH: &str = "cstore.push";
@@ -92,6 +95,133 @@ fn decode_ops(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
     if !bytes.is_empty() {
         return Err("trailing bytes after ops".into());
+    }
+    Ok(ops)
+}
+
+/// What a gossip message carries: ops that verify alone, or whole batches without proofs.
+#[derive(Debug, PartialEq)]
+enum Item {
+    Op(Vec<u8>),
+    Batch {
+        signature: [u8; 64],
+        bodies: Vec<Vec<u8>>,
+    },
+}
+
+impl Item {
+    fn size(&self) -> usize {
+        match self {
+            Item::Op(op) => 5 + op.len(),
+            Item::Batch { bodies, .. } => 69 + bodies.iter().map(|b| b.len() + 4).sum::<usize>(),
+        }
+    }
+}
+
+/// Groups ops (in write order) into items: a run holding a whole batch, in order, becomes one
+/// [`Item::Batch`] when it fits in `limit` bytes; every other op travels alone.
+fn frame(ops: Vec<Vec<u8>>, limit: usize) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        if let Some((_, 0, count, signature)) = op::sealed_parts(&ops[i])
+            && i + count <= ops.len()
+        {
+            let run = &ops[i..i + count];
+            let bodies: Option<Vec<Vec<u8>>> = run
+                .iter()
+                .enumerate()
+                .map(|(n, o)| match op::sealed_parts(o) {
+                    Some((body, index, c, sig)) if index == n && c == count && sig == signature => {
+                        Some(body.to_vec())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if let Some(bodies) = bodies {
+                let item = Item::Batch { signature, bodies };
+                if item.size() + 4 <= limit {
+                    items.push(item);
+                    i += count;
+                    continue;
+                }
+            }
+        }
+        items.push(Item::Op(ops[i].clone()));
+        i += 1;
+    }
+    items
+}
+
+/// `u32be n | n items`; an item is `0 | u32be len | op` or `1 | [64] signature | u32be count |
+/// count × (u32be len | body)`.
+fn encode_items(items: &[Item]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + items.iter().map(Item::size).sum::<usize>());
+    out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+    for item in items {
+        match item {
+            Item::Op(op) => {
+                out.push(0);
+                out.extend_from_slice(&(op.len() as u32).to_be_bytes());
+                out.extend_from_slice(op);
+            }
+            Item::Batch { signature, bodies } => {
+                out.push(1);
+                out.extend_from_slice(signature);
+                out.extend_from_slice(&(bodies.len() as u32).to_be_bytes());
+                for body in bodies {
+                    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                    out.extend_from_slice(body);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ops of a gossip message, every batch's proofs rebuilt (signatures not yet checked).
+fn decode_items(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    fn u32_at(b: &mut &[u8]) -> Result<usize, String> {
+        let (n, rest) = b.split_first_chunk::<4>().ok_or("truncated frame")?;
+        *b = rest;
+        Ok(u32::from_be_bytes(*n) as usize)
+    }
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if b.len() < n {
+            return Err("truncated frame".into());
+        }
+        let (head, rest) = b.split_at(n);
+        *b = rest;
+        Ok(head)
+    }
+    let count = u32_at(&mut bytes)?;
+    let mut ops = Vec::with_capacity(count.min(1 << 12));
+    for _ in 0..count {
+        match take(&mut bytes, 1)?[0] {
+            0 => {
+                let len = u32_at(&mut bytes)?;
+                ops.push(take(&mut bytes, len)?.to_vec());
+            }
+            1 => {
+                let signature: [u8; 64] = take(&mut bytes, 64)?
+                    .try_into()
+                    .map_err(|_| "signature".to_string())?;
+                let n = u32_at(&mut bytes)?;
+                if n == 0 || n > op::MAX_BATCH {
+                    return Err("batch size out of range".into());
+                }
+                let mut bodies = Vec::with_capacity(n.min(1 << 12));
+                for _ in 0..n {
+                    let len = u32_at(&mut bytes)?;
+                    bodies.push(take(&mut bytes, len)?.to_vec());
+                }
+                ops.extend(op::assemble(&bodies, &signature));
+            }
+            _ => return Err("unknown frame item".into()),
+        }
+    }
+    if !bytes.is_empty() {
+        return Err("trailing bytes after frame".into());
     }
     Ok(ops)
 }
@@ -211,20 +341,20 @@ impl Replicator {
         if let Err(e) = this.mesh.subscribe(TOPIC) {
             tracing::error!("cannot subscribe to {TOPIC}: {e}");
         }
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Vec<u8>>>();
         this.store.set_outbox(Some(tx));
         let pump = this.clone();
         tokio::spawn(async move {
-            // Drain whatever has queued up into one gossip message: signing, framing and
-            // verifying are paid per message, so a burst of writes travels together.
+            // Drain whatever rounds have queued up into one shipment: framing and verifying
+            // are paid per message, so a burst of writes travels together.
             while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                let mut size = batch[0].len();
+                let mut size: usize = first.iter().map(Vec::len).sum();
+                let mut batch = first;
                 while size < MAX_GOSSIP_BYTES / 2 {
                     match rx.try_recv() {
-                        Ok(op) => {
-                            size += op.len() + 4;
-                            batch.push(op);
+                        Ok(round) => {
+                            size += round.iter().map(Vec::len).sum::<usize>();
+                            batch.extend(round);
                         }
                         Err(_) => break,
                     }
@@ -258,22 +388,23 @@ impl Replicator {
     }
 
     async fn ship(&self, batch: Vec<Vec<u8>>) {
+        let limit = MAX_GOSSIP_BYTES - 256;
         let (small, large): (Vec<Vec<u8>>, Vec<Vec<u8>>) = batch
             .into_iter()
             .partition(|op| op.len() + 256 <= MAX_GOSSIP_BYTES);
-        // Gossip in messages under the limit.
-        let mut chunk: Vec<Vec<u8>> = Vec::new();
+        // Gossip in messages under the limit, whole batches as one frame each.
+        let mut message: Vec<Item> = Vec::new();
         let mut size = 4;
-        for op in small {
-            if size + op.len() + 4 > MAX_GOSSIP_BYTES - 256 && !chunk.is_empty() {
-                self.gossip(std::mem::take(&mut chunk)).await;
+        for item in frame(small, limit) {
+            if size + item.size() > limit && !message.is_empty() {
+                self.gossip(&std::mem::take(&mut message)).await;
                 size = 4;
             }
-            size += op.len() + 4;
-            chunk.push(op);
+            size += item.size();
+            message.push(item);
         }
-        if !chunk.is_empty() {
-            self.gossip(chunk).await;
+        if !message.is_empty() {
+            self.gossip(&message).await;
         }
         // Too big to gossip: push to every connected peer directly.
         if large.is_empty() {
@@ -287,8 +418,8 @@ impl Replicator {
         }
     }
 
-    async fn gossip(&self, ops: Vec<Vec<u8>>) {
-        if let Err(e) = self.mesh.publish(TOPIC, encode_ops(&ops)).await {
+    async fn gossip(&self, items: &[Item]) {
+        if let Err(e) = self.mesh.publish(TOPIC, encode_items(items)).await {
             tracing::warn!("gossip of cstore ops failed (anti-entropy will retry): {e}");
         }
     }
@@ -564,7 +695,7 @@ impl Replicator {
 /// blocking pool: they read and write the store), catch-up with every peer that connects.
 impl Protocol for Replicator {
     fn gossip(self: Arc<Self>, _topic: String, from: PeerId, data: Vec<u8>) {
-        match decode_ops(&data) {
+        match decode_items(&data) {
             Ok(ops) => {
                 tokio::task::spawn_blocking(move || self.apply_verified(Some(from), ops));
             }
@@ -608,6 +739,68 @@ mod tests {
             value: Some(value.to_vec()),
         }
         .sign(writer)
+    }
+
+    fn batch(writer: &SigningKey, n: usize) -> Vec<Vec<u8>> {
+        let bodies: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                OpBody {
+                    kind: Kind::Key,
+                    hlc: 1 + i as u64,
+                    writer: writer.verifying_key().to_bytes(),
+                    version: 1,
+                    expires: 0,
+                    ns: "n".into(),
+                    key: format!("k{i}"),
+                    field: String::new(),
+                    value: Some(vec![b'v'; 40]),
+                }
+                .encode()
+            })
+            .collect();
+        op::seal(&bodies, writer)
+    }
+
+    #[test]
+    fn whole_batches_travel_without_proofs_and_arrive_identical() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let first = batch(&key, 50);
+        let second = batch(&key, 7);
+        let lone = op(&key, b"alone");
+        let ops: Vec<Vec<u8>> = first
+            .iter()
+            .chain(&[lone.clone()])
+            .chain(&second)
+            .cloned()
+            .collect();
+        let items = frame(ops.clone(), 60_000);
+        assert_eq!(items.len(), 3, "three whole batches, one of a single op");
+        assert!(matches!(&items[1], Item::Batch { bodies, .. } if bodies.len() == 1));
+        let bytes = encode_items(&items);
+        let plain = encode_ops(&ops).len();
+        assert!(
+            bytes.len() * 2 < plain,
+            "{} bytes framed vs {plain} with proofs",
+            bytes.len()
+        );
+        let back = decode_items(&bytes).unwrap();
+        assert_eq!(back, ops, "proofs rebuilt byte for byte");
+        assert!(op::verify_all(&back).iter().all(Result::is_ok));
+        // A partial batch (its first op missing) travels op by op, proofs included.
+        let partial = frame(first[1..].to_vec(), 60_000);
+        assert_eq!(partial.len(), 49);
+        assert!(partial.iter().all(|i| matches!(i, Item::Op(_))));
+        // A batch over the limit too.
+        assert_eq!(frame(first.clone(), 1_000).len(), 50);
+        // A forged signature on a frame fails every op of it, and only those.
+        let mut forged = items;
+        if let Item::Batch { signature, .. } = &mut forged[0] {
+            signature[0] ^= 1;
+        }
+        let results = op::verify_all(&decode_items(&encode_items(&forged)).unwrap());
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 50);
+        assert!(results[50..].iter().all(Result::is_ok));
+        assert!(decode_items(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
