@@ -769,7 +769,7 @@ mod tests {
         let lone = op(&key, b"alone");
         let ops: Vec<Vec<u8>> = first
             .iter()
-            .chain(&[lone.clone()])
+            .chain(std::slice::from_ref(&lone))
             .chain(&second)
             .cloned()
             .collect();
