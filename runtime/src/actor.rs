@@ -74,6 +74,8 @@ pub enum ComponentKind {
     /// Exports `wasi:http/incoming-handler`: answers HTTP requests on its route, an instance
     /// per request.
     Http,
+    /// An OCI container (the fallback): takes messages as lines until stopped.
+    Container,
 }
 
 /// What the node reports about an actor.
@@ -83,7 +85,7 @@ pub struct ActorInfo {
     pub name: String,
     /// An actor or a command (job).
     pub kind: ComponentKind,
-    /// BLAKE3 of the component bytes.
+    /// BLAKE3 of the component bytes; for a container, its image's manifest digest.
     pub component: String,
     /// The actor's grants, as grant strings.
     pub grants: Vec<String>,
@@ -202,12 +204,48 @@ impl ActorTemplate {
     }
 }
 
+/// Crash times inside a restart policy's window: the supervision rule both wasm and container
+/// actors follow.
+pub(crate) struct CrashWindow {
+    crashes: VecDeque<Instant>,
+    policy: RestartPolicy,
+}
+
+impl CrashWindow {
+    pub(crate) fn new(policy: RestartPolicy) -> Self {
+        Self {
+            crashes: VecDeque::new(),
+            policy,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &RestartPolicy {
+        &self.policy
+    }
+
+    /// Records a crash now: the crashes inside the window, and the backoff before the restart
+    /// (`None`: more than `max_restarts` in the window, give up).
+    pub(crate) fn record(&mut self) -> (u32, Option<Duration>) {
+        let now = Instant::now();
+        while self
+            .crashes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.policy.window)
+        {
+            self.crashes.pop_front();
+        }
+        self.crashes.push_back(now);
+        let crashes = self.crashes.len() as u32;
+        let backoff = (crashes <= self.policy.max_restarts).then(|| backoff(&self.policy, crashes));
+        (crashes, backoff)
+    }
+}
+
 /// The actix actor that owns one wasm instance and supervises it.
 pub struct WasmActor {
     template: Arc<ActorTemplate>,
     instance: Option<Instance>,
-    /// Crash times inside the restart window.
-    crashes: VecDeque<Instant>,
+    window: CrashWindow,
     info: Arc<Mutex<ActorInfo>>,
 }
 
@@ -218,9 +256,9 @@ impl WasmActor {
         info: Arc<Mutex<ActorInfo>>,
     ) -> Self {
         Self {
+            window: CrashWindow::new(template.policy),
             template,
             instance: Some(instance),
-            crashes: VecDeque::new(),
             info,
         }
     }
@@ -232,18 +270,9 @@ impl WasmActor {
     fn crashed(&mut self, crash: Crash, ctx: &mut Context<Self>) {
         let name = self.template.recipe.name.clone();
         let policy = self.template.policy;
-        let now = Instant::now();
-        while self
-            .crashes
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > policy.window)
-        {
-            self.crashes.pop_front();
-        }
-        self.crashes.push_back(now);
-        let crashes = self.crashes.len() as u32;
-        if matches!(crash, Crash::InitRefused(_) | Crash::Setup(_)) || crashes > policy.max_restarts
-        {
+        let (crashes, backoff) = self.window.record();
+        let fatal = matches!(crash, Crash::InitRefused(_) | Crash::Setup(_));
+        let Some(backoff) = backoff.filter(|_| !fatal) else {
             let reason = if crashes > policy.max_restarts {
                 format!(
                     "restart intensity exceeded: {crashes} crashes within {:?}; last {crash}",
@@ -259,8 +288,7 @@ impl WasmActor {
             });
             ctx.stop();
             return;
-        }
-        let backoff = backoff(&policy, crashes);
+        };
         tracing::warn!(actor = %name, %crash, ?backoff, crashes, "actor crashed; restarting");
         self.update_info(|i| {
             i.status = ActorStatus::Restarting;

@@ -143,6 +143,15 @@ pub enum SpawnError {
         /// The linker's error, formatted.
         reason: String,
     },
+    /// A container could not be started (no engine on this node, a grant a container cannot
+    /// use, or the engine's refusal).
+    #[error("container {actor:?}: {reason}")]
+    Container {
+        /// The actor being spawned.
+        actor: String,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// A message could not be delivered or answered.

@@ -14,6 +14,8 @@
 //!   `edil-owner:JOB`: also decrypt its aggregates (repeatable).
 //! - `mesh`: reach actors on other nodes (`r1:mesh`, and `r1:actor/mailbox` beyond this node).
 //! - `http:HOST`: outgoing HTTP to HOST (`wasi:http/outgoing-handler`; repeatable).
+//! - `net`: the node's network, for OCI containers (without it a container has only loopback;
+//!   wasm components have no sockets, so it gives them nothing).
 //! - `deeploy`: Deeploy's scheduler control (`r1:deeploy`); the node gives it only to the
 //!   scheduler system actor it starts itself.
 //!
@@ -61,6 +63,9 @@ pub struct Grants {
     /// actors.
     #[serde(default)]
     pub deeploy: bool,
+    /// The node's network for a container (`net`).
+    #[serde(default)]
+    pub net: bool,
 }
 
 /// Which models an `infer` grant opens.
@@ -99,6 +104,8 @@ pub enum Capability {
     Http,
     /// Deeploy's scheduler control: `r1:deeploy` (granted by a node to its system actors).
     Deeploy,
+    /// The node's network for OCI containers (no package).
+    Net,
 }
 
 /// What one import needs.

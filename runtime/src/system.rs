@@ -10,13 +10,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter};
+use actix::{Actor, Arbiter, Recipient};
 use wasmtime::component::Component;
 
-use crate::actor::{ActorInfo, ActorStatus, ActorTemplate, ComponentKind, StopActor, WasmActor};
+use crate::actor::{
+    ActorInfo, ActorStatus, ActorTemplate, ComponentKind, CrashWindow, StopActor, WasmActor,
+};
 use crate::cache::{ComponentCache, ContentHash};
 use crate::capability::HostServices;
 use crate::config::{ActorLimits, RuntimeConfig};
+use crate::container::{ContainerActor, ContainerTemplate};
 use crate::engine::{AllocatorKind, EngineHandle};
 use crate::error::{DeliveryError, LoadError, RuntimeError, SpawnError};
 use crate::grants::{Capability, Grants, valid_name};
@@ -30,6 +33,7 @@ use crate::signing::policy::unix_now;
 use crate::signing::{Provenance, SignatureError, TrustPolicy};
 use crate::state::{ActorState, Io};
 use r1_core::contract::blobs::BlobService;
+use r1_core::contract::container::{ContainerEngine, ContainerMount, ContainerSpec};
 use r1_core::contract::edil::EdilService;
 use r1_core::contract::infer::InferService;
 use r1_core::contract::kv::KeyValue;
@@ -53,13 +57,30 @@ pub struct ActorSpec {
     pub limits: Option<ActorLimits>,
 }
 
+/// A container to start as an actor ([`Runtime::spawn_container`]).
+#[derive(Debug, Clone)]
+pub struct ContainerLaunch {
+    /// The actor's name on this node.
+    pub name: String,
+    /// The image, by manifest digest (`sha256:…`), imported on this node.
+    pub image: String,
+    /// Its detached signature payload (`r1-signature` beside the image), if signed.
+    pub signature: Option<Vec<u8>>,
+    /// Replaces the image's entrypoint and command when given.
+    pub args: Option<Vec<String>>,
+    /// What it may use: `fs:`, `fs-ro:`, `net`.
+    pub grants: Grants,
+    /// `None`: the runtime's defaults.
+    pub limits: Option<ActorLimits>,
+}
+
 /// Pre-linked components by (content hash, granted capability set).
 type PreCache = HashMap<(ContentHash, Vec<Capability>), ActorPre<ActorState>>;
 
 /// A running actor: its mailbox and its shared status.
 struct ActorEntry {
-    /// The actor's mailbox; `None` for a job.
-    addr: Option<Addr<WasmActor>>,
+    /// Stops the actor (a wasm actor or a container); `None` for a job or an HTTP component.
+    addr: Option<Recipient<StopActor>>,
     /// Cancels a job still running (dropping it ends the run at its next yield); `None` for
     /// an actor.
     job: Option<tokio::sync::oneshot::Sender<()>>,
@@ -89,6 +110,8 @@ struct Inner {
     policy: TrustPolicy,
     /// The node's services, fixed when the runtime was built.
     services: HostServices,
+    /// The container engine, when the node has one.
+    containers: Option<Arc<dyn ContainerEngine>>,
     workers: Vec<Arbiter>,
     next_worker: AtomicUsize,
 }
@@ -102,6 +125,7 @@ pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     services: HostServices,
     remote: Option<Arc<dyn RemoteDelivery>>,
+    containers: Option<Arc<dyn ContainerEngine>>,
 }
 
 impl RuntimeBuilder {
@@ -150,6 +174,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The container engine behind [`Runtime::spawn_container`] (the OCI fallback; without
+    /// it, containers are refused with the reason).
+    pub fn containers(mut self, engine: Arc<dyn ContainerEngine>) -> Self {
+        self.containers = Some(engine);
+        self
+    }
+
     /// Builds the engine and worker threads. Must run inside an actix `System`.
     pub fn build(self) -> Result<Runtime, RuntimeError> {
         let RuntimeBuilder {
@@ -158,6 +189,7 @@ impl RuntimeBuilder {
             cache_dir,
             services,
             remote,
+            containers,
         } = self;
         let engine = EngineHandle::new(&config)?;
         let cache = ComponentCache::new(engine.engine.clone(), cache_dir)
@@ -180,6 +212,7 @@ impl RuntimeBuilder {
                 http_apps: Mutex::default(),
                 policy,
                 services,
+                containers,
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
@@ -196,6 +229,7 @@ impl Runtime {
             cache_dir: None,
             services: HostServices::default(),
             remote: None,
+            containers: None,
         }
     }
 
@@ -493,7 +527,7 @@ impl Runtime {
         actors.insert(
             name.clone(),
             ActorEntry {
-                addr: Some(addr),
+                addr: Some(addr.recipient()),
                 job: None,
                 info,
             },
@@ -501,6 +535,121 @@ impl Runtime {
         drop(actors);
         tracing::info!(actor = %name, "actor started");
         reply.subscriptions = self.inner.router.subscriptions(&name);
+        Ok(reply)
+    }
+
+    /// Starts an OCI container as an actor (see [`crate::container`]): the image's signature
+    /// is checked against the trust policy first, then its grants become the container's
+    /// mounts (`fs:`/`fs-ro:`) and network (`net`); a grant a container cannot use is refused.
+    /// Memory comes from the limits' `max_memory_bytes`, the message deadline from their
+    /// `deadline`, restarts from their policy.
+    pub async fn spawn_container(&self, spec: ContainerLaunch) -> Result<ActorInfo, SpawnError> {
+        let ContainerLaunch {
+            name,
+            image,
+            signature,
+            args,
+            grants,
+            limits,
+        } = spec;
+        if !valid_name(&name) || name == HOST_SENDER {
+            return Err(SpawnError::BadName(name));
+        }
+        let refuse = |reason: String| SpawnError::Container {
+            actor: name.clone(),
+            reason,
+        };
+        let engine = self.inner.containers.clone().ok_or_else(|| {
+            refuse("this node runs no containers (no OCI runtime, or not enabled)".into())
+        })?;
+        let usable = Grants {
+            preopens: grants.preopens.clone(),
+            net: grants.net,
+            ..Grants::default()
+        };
+        if usable != grants {
+            return Err(refuse(format!(
+                "a container can be granted only fs:, fs-ro: and net (asked: {})",
+                grants.to_strings().join(", ")
+            )));
+        }
+        let provenance = self.inner.policy.check_image(
+            &name,
+            &image,
+            signature.as_deref(),
+            &grants,
+            crate::signing::policy::unix_now(),
+        )?;
+        let limits = limits.unwrap_or(self.inner.config.default_limits);
+        let spec = ContainerSpec {
+            image: image.clone(),
+            args,
+            mounts: grants
+                .preopens
+                .iter()
+                .map(|p| ContainerMount {
+                    host: p.host.clone(),
+                    guest: p.guest.clone(),
+                    writable: !p.read_only,
+                })
+                .collect(),
+            network: grants.net,
+            memory_bytes: limits.max_memory_bytes as u64,
+            cpu_millis: 1000,
+            pids: 64,
+        };
+        let logbook = self.inner.logbook.clone();
+        let log_name = name.clone();
+        let template = Arc::new(ContainerTemplate {
+            name: Arc::from(name.as_str()),
+            spec,
+            engine,
+            log: Arc::new(move |line: &str| logbook.record(&log_name, "warn", line)),
+            deadline: limits.deadline,
+            mailbox_capacity: limits.mailbox_capacity,
+            router: self.inner.router.clone(),
+        });
+        if self.lock_actors().contains_key(&name) {
+            return Err(SpawnError::NameTaken(name));
+        }
+        let instance = template.start().await.map_err(refuse)?;
+        let info = Arc::new(Mutex::new(Self::new_info(
+            &name,
+            ComponentKind::Container,
+            image,
+            &grants,
+            &provenance,
+        )));
+        let window = CrashWindow::new(limits.restart.unwrap_or(self.inner.config.restart));
+        let reply = info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Registered only if the name is still free; otherwise the instance goes again.
+        let refused = {
+            let mut actors = self.lock_actors();
+            if actors.contains_key(&name) {
+                Some(instance)
+            } else {
+                let worker = self.next_worker();
+                let actor_info = info.clone();
+                let addr = ContainerActor::start_in_arbiter(&worker.handle(), move |_| {
+                    ContainerActor::new(template, instance, window, actor_info)
+                });
+                self.inner.router.register(&name, addr.clone().recipient());
+                actors.insert(
+                    name.clone(),
+                    ActorEntry {
+                        addr: Some(addr.recipient()),
+                        job: None,
+                        info,
+                    },
+                );
+                None
+            }
+        };
+        if let Some(instance) = refused {
+            instance.stop().await;
+            return Err(SpawnError::NameTaken(name));
+        }
+        tracing::info!(actor = %name, "container started");
         Ok(reply)
     }
 

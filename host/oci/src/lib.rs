@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod engine;
 pub mod image;
 pub mod layout;
 pub mod runtime;

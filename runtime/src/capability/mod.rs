@@ -17,6 +17,7 @@ pub mod edil;
 pub mod http;
 pub mod infer;
 pub mod mesh;
+pub mod net;
 pub mod r1fs;
 
 use wasmtime::component::Linker;
@@ -68,7 +69,7 @@ pub struct Unit {
 }
 
 /// Every capability the runtime can grant, in linking order.
-pub static UNITS: [&Unit; 7] = [
+pub static UNITS: [&Unit; 8] = [
     &cstore::UNIT,
     &r1fs::UNIT,
     &infer::UNIT,
@@ -76,6 +77,7 @@ pub static UNITS: [&Unit; 7] = [
     &mesh::UNIT,
     &http::UNIT,
     &deeploy::UNIT,
+    &net::UNIT,
 ];
 
 /// The unit of `cap`.

@@ -238,6 +238,44 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, SignatureError> {
     })
 }
 
+/// The content hash an OCI image is signed under: BLAKE3 over a domain and its manifest
+/// digest (`sha256:…`), so an image signature can never stand for a component's.
+pub fn image_content_hash(manifest_digest: &str) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"r1-oci-image\0");
+    h.update(manifest_digest.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Signs `content_hash` (an image's, [`image_content_hash`]) as its publisher: the signature
+/// payload, kept beside the image instead of inside it (a file `r1-signature` in its layout).
+pub fn sign_detached(
+    content_hash: &[u8; 32],
+    mut claims: Claims,
+    key: &SigningKey,
+) -> Result<Vec<u8>, SignatureError> {
+    claims.publisher = public_key(key).to_hex();
+    if claims.name.is_empty() || claims.version.is_empty() {
+        return Err(SignatureError::BadClaims(
+            "name and version must not be empty".into(),
+        ));
+    }
+    let claims_bytes =
+        serde_json::to_vec(&claims).map_err(|e| SignatureError::BadClaims(e.to_string()))?;
+    if claims_bytes.len() > MAX_CLAIMS_BYTES {
+        return Err(SignatureError::BadClaims("claims exceed 64 KiB".into()));
+    }
+    let sig = key
+        .sign(&signed_message(content_hash, &claims_bytes))
+        .to_bytes();
+    Ok(encode_payload(&claims_bytes, &[(public_key(key), sig)]))
+}
+
+/// Reads a detached signature payload ([`sign_detached`]).
+pub fn parse_detached(payload: &[u8]) -> Result<SignatureSection, SignatureError> {
+    parse_section(payload)
+}
+
 fn parse_section(payload: &[u8]) -> Result<SignatureSection, SignatureError> {
     let bad = |why: &str| SignatureError::MalformedSection(why.to_owned());
     let rest = payload
@@ -294,7 +332,8 @@ fn signed_message(content_hash: &[u8; 32], claims_bytes: &[u8]) -> Vec<u8> {
     msg
 }
 
-fn encode_section(claims_bytes: &[u8], signatures: &[(PublicKey, [u8; 64])]) -> Vec<u8> {
+/// The signature payload: magic, claims, signatures (the custom section's content).
+fn encode_payload(claims_bytes: &[u8], signatures: &[(PublicKey, [u8; 64])]) -> Vec<u8> {
     let mut payload = Vec::new();
     payload.extend_from_slice(MAGIC);
     payload.extend_from_slice(&(claims_bytes.len() as u32).to_le_bytes());
@@ -304,6 +343,11 @@ fn encode_section(claims_bytes: &[u8], signatures: &[(PublicKey, [u8; 64])]) -> 
         payload.extend_from_slice(&key.0);
         payload.extend_from_slice(sig);
     }
+    payload
+}
+
+fn encode_section(claims_bytes: &[u8], signatures: &[(PublicKey, [u8; 64])]) -> Vec<u8> {
+    let payload = encode_payload(claims_bytes, signatures);
     let mut body = Vec::new();
     write_leb_u32(&mut body, SECTION_NAME.len() as u32);
     body.extend_from_slice(SECTION_NAME.as_bytes());

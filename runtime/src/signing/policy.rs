@@ -88,7 +88,40 @@ impl TrustPolicy {
         now: u64,
     ) -> Result<Provenance, SignatureError> {
         let inspected = format::inspect(bytes)?;
-        let Some(section) = inspected.section else {
+        self.check_section(
+            actor,
+            &inspected.content_hash,
+            inspected.section,
+            grants,
+            now,
+        )
+    }
+
+    /// Applies the policy to an OCI image (manifest digest `sha256:…`) run as `actor` with
+    /// `grants`, and its detached signature payload if it has one
+    /// ([`format::sign_detached`]). Checked before anything of the image is unpacked.
+    pub fn check_image(
+        &self,
+        actor: &str,
+        manifest_digest: &str,
+        signature: Option<&[u8]>,
+        grants: &Grants,
+        now: u64,
+    ) -> Result<Provenance, SignatureError> {
+        let section = signature.map(format::parse_detached).transpose()?;
+        let content_hash = format::image_content_hash(manifest_digest);
+        self.check_section(actor, &content_hash, section, grants, now)
+    }
+
+    fn check_section(
+        &self,
+        actor: &str,
+        content_hash: &[u8; 32],
+        section: Option<format::SignatureSection>,
+        grants: &Grants,
+        now: u64,
+    ) -> Result<Provenance, SignatureError> {
+        let Some(section) = section else {
             if self.dev {
                 tracing::warn!(
                     actor,
@@ -98,7 +131,7 @@ impl TrustPolicy {
             }
             return Err(SignatureError::Unsigned);
         };
-        let verified = format::verify_section(&inspected.content_hash, &section)?;
+        let verified = format::verify_section(content_hash, &section)?;
         if !self.trusted.contains(&verified.publisher) {
             return Err(SignatureError::UntrustedPublisher {
                 key: verified.publisher.to_hex(),
