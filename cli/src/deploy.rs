@@ -47,6 +47,16 @@ fn with_cids(client: &Client, text: &str, base: &Path) -> Result<String> {
             continue;
         };
         let path = base.join(&file);
+        if table.get("kind").and_then(|k| k.as_str()) == Some("oci") {
+            // An image layout (or a tar of one): imported on the node, named by cid and digest.
+            let (digest, cid, _) = crate::oci::import(client, &path)?;
+            eprintln!("added image {file} to R1FS as {cid} ({digest})");
+            table.remove("file");
+            table.insert("cid".into(), toml::Value::String(cid));
+            table.insert("image".into(), toml::Value::String(digest));
+            changed = true;
+            continue;
+        }
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let size = bytes.len() as u64;

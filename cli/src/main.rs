@@ -7,6 +7,7 @@ mod fl_demo;
 mod fs_cli;
 mod inspect;
 mod node_cmd;
+mod oci;
 mod publish;
 mod run;
 
@@ -139,6 +140,10 @@ enum Command {
     /// Read and write CSTORE on a running node.
     #[command(subcommand)]
     Cstore(CstoreCommand),
+    /// OCI images and containers: the fallback for workloads that cannot be wasm components
+    /// (see docs/oci.md). Sign an image layout with `r1 sign LAYOUT_DIR`.
+    #[command(subcommand)]
+    Oci(OciCommand),
     /// The node's mesh: status, blocking peers.
     #[command(subcommand)]
     Mesh(MeshCommand),
@@ -159,6 +164,39 @@ enum Command {
         /// The node's API address.
         #[arg(long, env = "R1_API", default_value = DEFAULT_API, global = true)]
         api: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OciCommand {
+    /// Import an OCI image layout (a directory, or a tar of one): added to R1FS, every digest
+    /// checked by the node; prints its digest (what app specs name) and R1FS cid.
+    Import {
+        layout: PathBuf,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The images the node holds.
+    Images {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Start an imported image as container actor NAME (messages: `r1 send`; stop: `r1 actor
+    /// stop`). Grants: fs:HOST_DIR[=GUEST_DIR], fs-ro:…, net.
+    Run {
+        name: String,
+        /// The image's digest (sha256:…).
+        image: String,
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Replaces the image's command (repeat for each argument).
+        #[arg(long = "arg")]
+        args: Vec<String>,
+        /// Memory limit in MiB (default: the node's actor memory limit).
+        #[arg(long)]
+        memory_mb: Option<u64>,
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 
@@ -865,6 +903,7 @@ fn dispatch(command: Command) -> Result<()> {
             deploy::remove(&api.api, &name, key.as_deref())
         }
         Command::Cstore(cmd) => client::cstore(cmd),
+        Command::Oci(cmd) => oci_command(cmd),
         Command::Mesh(cmd) => client::mesh(cmd),
         Command::Infer(cmd) => client::infer(cmd),
         Command::Fl(FlCommand::Demo {
@@ -894,6 +933,49 @@ fn dispatch(command: Command) -> Result<()> {
             Some(dir) => fs_cli::run(command, dir),
             None => fs_cli::remote(command, &api),
         },
+    }
+}
+
+fn oci_command(cmd: OciCommand) -> Result<()> {
+    match cmd {
+        OciCommand::Import { layout, api } => {
+            let client = r1_client::Client::connect(&api.api)?;
+            let (digest, cid, signed) = oci::import(&client, &layout)?;
+            println!("{digest}");
+            eprintln!(
+                "imported {} (R1FS {cid}){}",
+                layout.display(),
+                if signed { ", signed" } else { ", unsigned" }
+            );
+            Ok(())
+        }
+        OciCommand::Images { api } => {
+            for image in r1_client::Client::connect(&api.api)?.oci_images()? {
+                println!(
+                    "{} {}",
+                    image["digest"].as_str().unwrap_or("?"),
+                    if image["signed"].as_bool() == Some(true) {
+                        "signed"
+                    } else {
+                        "unsigned"
+                    }
+                );
+            }
+            Ok(())
+        }
+        OciCommand::Run {
+            name,
+            image,
+            grants,
+            args,
+            memory_mb,
+            api,
+        } => {
+            let info = r1_client::Client::connect(&api.api)?
+                .oci_start(&name, &image, &grants, &args, memory_mb)?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
+            Ok(())
+        }
     }
 }
 

@@ -117,6 +117,19 @@ pub fn sign(
             key_path.display()
         )
     })?;
+    if component.is_dir() {
+        // An OCI image layout: its manifest digest is signed, the signature kept beside it.
+        if countersign {
+            anyhow::bail!("countersigning an image is not supported; sign it as its publisher");
+        }
+        let name = component
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into());
+        let digest = crate::oci::sign(component, &key, opts.claims(&name, default_version)?)?;
+        eprintln!("signed image {digest}");
+        return Ok(component.join(r1_oci::image::SIGNATURE_FILE));
+    }
     let bytes =
         std::fs::read(component).with_context(|| format!("cannot read {}", component.display()))?;
     let signed = if countersign {

@@ -80,6 +80,7 @@ fn placement_throughput() -> f64 {
                 tags,
                 load: 0,
                 scheduler: false,
+                oci: false,
             }
         })
         .collect();

@@ -565,6 +565,40 @@ impl Client {
         self.json(self.delete(&format!("/v1/fs/{cid}/pin")))
     }
 
+    /// Imports the OCI image layout tar R1FS holds as `cid`; the node's answer
+    /// (`{"digest", "signed"}`).
+    pub fn oci_import(&self, cid: &str) -> Result<Value> {
+        self.json(self.post(&format!("/v1/oci/images/{cid}")).timeout(LONG_CALL))
+    }
+
+    /// The OCI images the node holds.
+    pub fn oci_images(&self) -> Result<Vec<Value>> {
+        self.json(self.get("/v1/oci/images"))
+    }
+
+    /// Starts imported image `image` as container actor `name` with `grants`; `args` replaces
+    /// the image's command when not empty.
+    pub fn oci_start(
+        &self,
+        name: &str,
+        image: &str,
+        grants: &[String],
+        args: &[String],
+        memory_mb: Option<u64>,
+    ) -> Result<Value> {
+        let mut query: Vec<(&str, String)> = vec![("image", image.to_owned())];
+        query.extend(grants.iter().map(|g| ("grant", g.clone())));
+        query.extend(args.iter().map(|a| ("arg", a.clone())));
+        if let Some(mb) = memory_mb {
+            query.push(("memory_mb", mb.to_string()));
+        }
+        self.json(
+            self.put(&format!("/v1/oci/containers/{name}"))
+                .query(&query)
+                .timeout(LONG_CALL),
+        )
+    }
+
     /// The files pinned here.
     pub fn fs_list(&self) -> Result<Vec<Value>> {
         self.json(self.get("/v1/fs"))

@@ -47,6 +47,9 @@ pub struct NodeAdvert {
     /// Whether it runs a Deeploy scheduler (the leader is the lowest such node id).
     #[serde(default)]
     pub scheduler: bool,
+    /// Whether it runs OCI containers (`kind = "oci"` components go only to such nodes).
+    #[serde(default)]
+    pub oci: bool,
 }
 
 /// One replica's place.
@@ -181,7 +184,10 @@ pub fn place(adverts: &[NodeAdvert], apps: &[(String, AppSpec)], sticky: &Sticky
             let mut groups: Vec<Vec<(Rank, usize)>> = vec![Vec::new(); group_count.max(1)];
             let mut candidates = 0usize;
             for i in 0..nodes.len() {
-                if free[i] < reserve || (constrained && !meets(nodes[i], &spec.constraints)) {
+                if free[i] < reserve
+                    || (constrained && !meets(nodes[i], &spec.constraints))
+                    || (component.kind == "oci" && !nodes[i].oci)
+                {
                     continue;
                 }
                 candidates += 1;
@@ -261,6 +267,7 @@ mod tests {
             tags: [("zone".to_string(), zone.to_string())].into(),
             load: 0,
             scheduler: false,
+            oci: false,
         }
     }
 
@@ -295,6 +302,21 @@ mod tests {
         let distinct: std::collections::BTreeSet<&str> =
             plan.placements.iter().map(|p| p.node.as_str()).collect();
         assert_eq!(distinct.len(), 3);
+    }
+
+    #[test]
+    fn containers_go_only_to_nodes_that_run_them() {
+        let mut runs = node("c1", "a", 1024);
+        runs.oci = true;
+        let nodes = vec![node("n1", "a", 1024), runs, node("n2", "a", 1024)];
+        let spec = AppSpec::parse(&format!(
+            "name = \"box\"\nversion = \"1\"\nper_node = true\n\n[[components]]\nname = \"c\"\nkind = \"oci\"\ncid = \"bafkr4x\"\nimage = \"sha256:{}\"\n",
+            "0".repeat(64)
+        ))
+        .unwrap();
+        let plan = place(&nodes, &[("o/box".into(), spec)], &Sticky::new());
+        let on: Vec<&str> = plan.placements.iter().map(|p| p.node.as_str()).collect();
+        assert_eq!(on, ["c1"]);
     }
 
     #[test]

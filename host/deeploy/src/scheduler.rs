@@ -407,6 +407,7 @@ mod tests {
             tags: Default::default(),
             load: 0,
             scheduler: true,
+            oci: false,
         }
     }
 

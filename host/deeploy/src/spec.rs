@@ -135,12 +135,17 @@ pub struct Constraints {
 pub struct ComponentSpec {
     /// Its name within the app (the naming rule); instances are named after it.
     pub name: String,
-    /// `wasm` (default); `oci` is reserved for the OCI fallback.
+    /// `wasm` (default), or `oci`: an OCI container (the fallback), placed only on nodes
+    /// that run containers.
     #[serde(default = "wasm_kind")]
     pub kind: String,
-    /// The component by R1FS content id.
+    /// The component by R1FS content id (for `oci`: a tar of its image layout).
     #[serde(default)]
     pub cid: Option<String>,
+    /// For `oci`: the image's manifest digest (`sha256:…`); the layout in `cid` must hold
+    /// exactly this image (`r1 deploy` fills it in for a `file` layout).
+    #[serde(default)]
+    pub image: Option<String>,
     /// A local file that `r1 deploy` adds to R1FS first (replaced by its `cid`).
     #[serde(default)]
     pub file: Option<String>,
@@ -150,6 +155,13 @@ pub struct ComponentSpec {
     /// Configuration pairs.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+}
+
+/// `sha256:` and 64 lower-case hex digits.
+fn is_sha256_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 fn wasm_kind() -> String {
@@ -241,17 +253,26 @@ impl AppSpec {
             if !seen.insert(&c.name) {
                 return Err(invalid(format!("component {:?} appears twice", c.name)));
             }
-            match c.kind.as_str() {
-                "wasm" => {}
-                "oci" => {
+            match (c.kind.as_str(), &c.image) {
+                ("wasm", None) => {}
+                ("wasm", Some(_)) => {
                     return Err(invalid(format!(
-                        "component {:?}: kind = \"oci\" is reserved for the OCI fallback, not yet served",
+                        "component {:?}: image is for kind = \"oci\" components",
                         c.name
                     )));
                 }
-                other => {
+                ("oci", Some(image)) if is_sha256_digest(image) => {}
+                // `r1 deploy` imports the layout named by `file` and fills in its digest.
+                ("oci", None) if c.file.is_some() => {}
+                ("oci", _) => {
                     return Err(invalid(format!(
-                        "component {:?}: unknown kind {other:?} (wasm)",
+                        "component {:?}: kind = \"oci\" needs image = \"sha256:<64 hex>\" (its manifest digest)",
+                        c.name
+                    )));
+                }
+                (other, _) => {
+                    return Err(invalid(format!(
+                        "component {:?}: unknown kind {other:?} (wasm or oci)",
                         c.name
                     )));
                 }
@@ -353,7 +374,22 @@ window_ms = 10000
             (
                 "cid = \"bafkr4example\"",
                 "cid = \"x\"\nkind = \"oci\"",
-                "reserved",
+                "needs image",
+            ),
+            (
+                "cid = \"bafkr4example\"",
+                "cid = \"x\"\nkind = \"oci\"\nimage = \"sha256:abc\"",
+                "needs image",
+            ),
+            (
+                "cid = \"bafkr4example\"",
+                "cid = \"x\"\nimage = \"sha256:abc\"",
+                "image is for kind",
+            ),
+            (
+                "cid = \"bafkr4example\"",
+                "cid = \"x\"\nkind = \"vm\"",
+                "unknown kind",
             ),
             (
                 "timeout_ms = 200",
@@ -372,6 +408,12 @@ window_ms = 10000
             let err = AppSpec::parse(&text).unwrap_err().to_string();
             assert!(err.contains(expect), "{from} → {to}: {err}");
         }
+        let oci = EXAMPLE.replacen(
+            "cid = \"bafkr4example\"",
+            &format!("cid = \"x\"\nkind = \"oci\"\nimage = \"sha256:{}\"", "a1".repeat(32)),
+            1,
+        );
+        assert_eq!(AppSpec::parse(&oci).unwrap().components[0].kind, "oci");
         let dup = EXAMPLE.replace("name = \"source\"", "name = \"sink\"");
         assert!(
             AppSpec::parse(&dup)

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api;
 pub mod config;
+pub mod containers;
 pub mod deeploy;
 pub mod deployments;
 pub mod http_apps;

@@ -79,6 +79,8 @@ pub struct Node {
     replicas: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
     /// Answers other nodes' requests for this node's replicas' logs.
     log_service: Arc<crate::deeploy::logs::LogService>,
+    /// The OCI fallback, when this host can run containers.
+    pub(crate) oci: Option<Arc<r1_oci::Oci>>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
@@ -286,8 +288,22 @@ impl Node {
             node_key.clone(),
             &config.data_dir,
         ));
+        let oci = match r1_oci::Oci::open(&config.data_dir.join("oci")) {
+            Ok(oci) => {
+                tracing::info!(runtime = oci.engine().name(), "containers ready (OCI fallback)");
+                Some(Arc::new(oci))
+            }
+            Err(e) => {
+                tracing::info!("containers off: {e}");
+                None
+            }
+        };
         // Every service is in place before the runtime starts any actor.
-        let runtime = Runtime::builder(config.runtime.clone(), policy)
+        let mut builder = Runtime::builder(config.runtime.clone(), policy);
+        if let Some(oci) = &oci {
+            builder = builder.containers(oci.clone());
+        }
+        let runtime = builder
             .cache_dir(config.data_dir.join("cache"))
             .key_value(Arc::new(cstore.clone()))
             .blobs(fs.clone())
@@ -338,6 +354,7 @@ impl Node {
             deployments,
             replicas,
             log_service,
+            oci,
         });
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
@@ -471,6 +488,11 @@ impl Node {
 
     fn replicas(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, String>> {
         self.replicas.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `name` as a replica of Deeploy app `app` (for reports and logs).
+    pub(crate) fn note_replica(&self, name: String, app: String) {
+        self.replicas().insert(name, app);
     }
 
     /// This node's side of `r1 app logs`.

@@ -6,6 +6,8 @@
 //! ROOT/blobs/sha256/HEX      every blob of every imported image, verified
 //! ROOT/images/HEX            one file per imported manifest (its digest is the image's id)
 //! ROOT/rootfs/HEX/           the unpacked root filesystem of manifest HEX (read-only use)
+//! ROOT/signatures/HEX        the publisher's detached signature of image HEX, when it came
+//!                            with one (`r1-signature` at the top of its layout)
 //! ```
 //!
 //! Invariants:
@@ -73,7 +75,7 @@ fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> OciError {
 impl ImageStore {
     /// The store under `root` (created when missing).
     pub fn open(root: &Path) -> Result<Self, OciError> {
-        for dir in ["blobs/sha256", "images", "rootfs"] {
+        for dir in ["blobs/sha256", "images", "rootfs", "signatures", "tmp"] {
             fs::create_dir_all(root.join(dir)).map_err(io(root.join(dir).display()))?;
         }
         Ok(Self {
@@ -113,9 +115,40 @@ impl ImageStore {
         }
         let digest = manifest_desc.digest().to_string();
         let hex = sha256_hex(&digest)?;
+        match fs::read(dir.join(SIGNATURE_FILE)) {
+            Ok(signature) => fs::write(self.root.join("signatures").join(hex), signature)
+                .map_err(io("recording the signature"))?,
+            Err(_) => {
+                let _ = fs::remove_file(self.root.join("signatures").join(hex));
+            }
+        }
         fs::write(self.root.join("images").join(hex), &manifest_bytes)
             .map_err(io("recording the image"))?;
         image_of(&digest, &config_bytes)
+    }
+
+    /// [`ImageStore::import_layout`] from a tar of a layout (what `r1 oci import` uploads and
+    /// R1FS keeps): unpacked into a private temporary directory first, with the same
+    /// containment checks as layers.
+    pub fn import_tar(&self, tar: impl Read) -> Result<Image, OciError> {
+        let tmp = self.root.join("tmp").join(format!(
+            "import-{}-{}",
+            std::process::id(),
+            IMPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).map_err(io(tmp.display()))?;
+        let result = apply_layer(&tmp, tar)
+            .map_err(|e| OciError::Image(format!("layout tar: {e}")))
+            .and_then(|()| self.import_layout(&tmp));
+        let _ = fs::remove_dir_all(&tmp);
+        result
+    }
+
+    /// The publisher's detached signature of image `digest`, if it came with one.
+    pub fn signature(&self, digest: &str) -> Result<Option<Vec<u8>>, OciError> {
+        let path = self.root.join("signatures").join(sha256_hex(digest)?);
+        Ok(fs::read(path).ok())
     }
 
     /// Copies one blob in, verifying digest and size; returns its bytes when it is small
@@ -253,6 +286,51 @@ impl ImageStore {
         fs::remove_file(self.root.join("images").join(hex))
             .map_err(|_| OciError::Image(format!("image {digest} is not imported")))
     }
+}
+
+/// The file at the top of a layout holding the publisher's detached signature.
+pub const SIGNATURE_FILE: &str = "r1-signature";
+
+static IMPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The manifest digest of the image the layout at `dir` holds, as its index names it (what a
+/// publisher signs; the import checks every digest).
+pub fn layout_digest(dir: &Path) -> Result<String, OciError> {
+    let index = ImageIndex::from_file(dir.join("index.json"))
+        .map_err(|e| OciError::Image(format!("{}: index.json: {e}", dir.display())))?;
+    Ok(pick_manifest(index.manifests())?.digest().to_string())
+}
+
+/// A tar of the layout in `dir` (every file under it, sorted, owner root, times zero).
+pub fn tar_layout(dir: &Path) -> Result<Vec<u8>, OciError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).map_err(io(d.display()))? {
+            let path = entry.map_err(io(d.display()))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut tar = tar::Builder::new(Vec::new());
+    for path in files {
+        let rel = path
+            .strip_prefix(dir)
+            .map_err(|_| OciError::Image(format!("{}: outside the layout", path.display())))?;
+        let bytes = fs::read(&path).map_err(io(path.display()))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        tar.append_data(&mut header, rel, bytes.as_slice())
+            .map_err(io(rel.display()))?;
+    }
+    tar.into_inner().map_err(io("layout tar"))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, OciError> {
@@ -457,6 +535,22 @@ mod tests {
         assert_eq!(store.image(&digest).unwrap(), image);
         store.remove(&digest).unwrap();
         assert!(store.image(&digest).is_err());
+    }
+
+    #[test]
+    fn a_layout_travels_as_a_tar_with_its_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        let digest = write_layout(&layout, &recipe()).unwrap();
+        std::fs::write(layout.join(SIGNATURE_FILE), b"signed").unwrap();
+        let tar = tar_layout(&layout).unwrap();
+        assert_eq!(tar_layout(&layout).unwrap(), tar, "deterministic");
+        let store = ImageStore::open(&dir.path().join("store")).unwrap();
+        assert_eq!(store.import_tar(tar.as_slice()).unwrap().digest, digest);
+        assert_eq!(store.signature(&digest).unwrap().as_deref(), Some(&b"signed"[..]));
+        assert!(store.import_tar(&b"not a tar"[..]).is_err());
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("store/tmp")).unwrap().collect();
+        assert!(tmp.is_empty(), "temporary imports removed");
     }
 
     #[test]

@@ -63,6 +63,7 @@ mod edil;
 mod fs;
 mod infer;
 mod mesh;
+mod oci;
 
 /// Largest component accepted by upload.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
@@ -275,6 +276,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/edil/jobs/{job}/decrypt",
             web::post().to(edil::edil_decrypt),
         )
+        .route("/v1/oci/images", web::get().to(oci::oci_images))
+        .route("/v1/oci/images/{cid}", web::post().to(oci::oci_import))
+        .route("/v1/oci/containers/{name}", web::put().to(oci::oci_start))
         .route("/v1/mesh", web::get().to(mesh::mesh_status))
         .route("/v1/deeploy/nodes", web::get().to(mesh::deeploy_nodes))
         .route("/v1/deeploy/apps", web::post().to(mesh::deeploy_submit))

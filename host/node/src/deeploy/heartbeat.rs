@@ -53,6 +53,7 @@ pub fn advert(node: &Node, memory_mb: u64) -> NodeAdvert {
             .runtime()
             .info(crate::node::SCHEDULER)
             .is_some_and(|i| i.status == r1_runtime::ActorStatus::Running),
+        oci: node.containers().is_ok(),
     }
 }
 

@@ -373,6 +373,15 @@ async fn start_replica(node: &Node, instance: &str, want: &Wanted) -> Result<(),
         .cid
         .as_deref()
         .ok_or("the stored spec names its component by file, not cid")?;
+    let restart = spec.restart.as_ref().map(|r| r1_runtime::RestartPolicy {
+        max_restarts: r.max_restarts,
+        window: Duration::from_millis(r.window_ms),
+        initial_backoff: Duration::from_millis(r.backoff_ms),
+        max_backoff: Duration::from_millis(r.max_backoff_ms),
+    });
+    if component.kind == "oci" {
+        return start_container_replica(node, instance, want, component, cid, restart).await;
+    }
     let blobs: &dyn BlobService = &**node.files();
     let stat = blobs
         .open(cid)
@@ -394,13 +403,57 @@ async fn start_replica(node: &Node, instance: &str, want: &Wanted) -> Result<(),
         io: r1_runtime::Io::default(),
         route: None,
         deeploy: Some(want.app.clone()),
-        restart: spec.restart.as_ref().map(|r| r1_runtime::RestartPolicy {
-            max_restarts: r.max_restarts,
-            window: Duration::from_millis(r.window_ms),
-            initial_backoff: Duration::from_millis(r.backoff_ms),
-            max_backoff: Duration::from_millis(r.max_backoff_ms),
-        }),
+        restart,
     })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+/// An `oci` replica: the image layout from R1FS imported here (every digest checked), the
+/// image checked to be the one the spec names, then started as a container actor (the
+/// runtime checks its signature against this node's trust policy first). From the component's
+/// config: `args` (space-separated) replaces the image's command, `memory_mb` its memory limit.
+async fn start_container_replica(
+    node: &Node,
+    instance: &str,
+    want: &Wanted,
+    component: &r1_deeploy::spec::ComponentSpec,
+    cid: &str,
+    restart: Option<r1_runtime::RestartPolicy>,
+) -> Result<(), String> {
+    let image = node.import_image(cid).await.map_err(|e| e.to_string())?;
+    let wanted = component.image.as_deref().unwrap_or_default();
+    if image.digest != wanted {
+        return Err(format!(
+            "the layout {cid} holds image {}, not the {wanted} the spec names",
+            image.digest
+        ));
+    }
+    let grants = Grants::parse(&component.grants).map_err(|e| e.to_string())?;
+    let args = component
+        .config
+        .get("args")
+        .map(|a| a.split_whitespace().map(str::to_owned).collect());
+    let mut limits = node.config().runtime.default_limits;
+    if let Some(mb) = component.config.get("memory_mb") {
+        let mb: usize = mb
+            .parse()
+            .map_err(|_| format!("config memory_mb = {mb:?} is not a number of MiB"))?;
+        limits.max_memory_bytes = mb << 20;
+    }
+    limits.restart = restart;
+    node.start_container(
+        r1_runtime::ContainerLaunch {
+            name: instance.to_owned(),
+            image: image.digest,
+            signature: None,
+            args,
+            grants,
+            limits: Some(limits),
+        },
+        Some(want.app.clone()),
+    )
     .await
     .map(|_| ())
     .map_err(|e| e.to_string())
