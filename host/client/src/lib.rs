@@ -568,7 +568,10 @@ impl Client {
     /// Imports the OCI image layout tar R1FS holds as `cid`; the node's answer
     /// (`{"digest", "signed"}`).
     pub fn oci_import(&self, cid: &str) -> Result<Value> {
-        self.json(self.post(&format!("/v1/oci/images/{cid}")).timeout(LONG_CALL))
+        self.json(
+            self.post(&format!("/v1/oci/images/{cid}"))
+                .timeout(LONG_CALL),
+        )
     }
 
     /// The OCI images the node holds.

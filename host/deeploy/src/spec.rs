@@ -160,7 +160,10 @@ pub struct ComponentSpec {
 /// `sha256:` and 64 lower-case hex digits.
 fn is_sha256_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -410,7 +413,10 @@ window_ms = 10000
         }
         let oci = EXAMPLE.replacen(
             "cid = \"bafkr4example\"",
-            &format!("cid = \"x\"\nkind = \"oci\"\nimage = \"sha256:{}\"", "a1".repeat(32)),
+            &format!(
+                "cid = \"x\"\nkind = \"oci\"\nimage = \"sha256:{}\"",
+                "a1".repeat(32)
+            ),
             1,
         );
         assert_eq!(AppSpec::parse(&oci).unwrap().components[0].kind, "oci");

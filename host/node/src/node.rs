@@ -290,7 +290,10 @@ impl Node {
         ));
         let oci = match r1_oci::Oci::open(&config.data_dir.join("oci")) {
             Ok(oci) => {
-                tracing::info!(runtime = oci.engine().name(), "containers ready (OCI fallback)");
+                tracing::info!(
+                    runtime = oci.engine().name(),
+                    "containers ready (OCI fallback)"
+                );
                 Some(Arc::new(oci))
             }
             Err(e) => {

@@ -547,9 +547,14 @@ mod tests {
         assert_eq!(tar_layout(&layout).unwrap(), tar, "deterministic");
         let store = ImageStore::open(&dir.path().join("store")).unwrap();
         assert_eq!(store.import_tar(tar.as_slice()).unwrap().digest, digest);
-        assert_eq!(store.signature(&digest).unwrap().as_deref(), Some(&b"signed"[..]));
+        assert_eq!(
+            store.signature(&digest).unwrap().as_deref(),
+            Some(&b"signed"[..])
+        );
         assert!(store.import_tar(&b"not a tar"[..]).is_err());
-        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("store/tmp")).unwrap().collect();
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("store/tmp"))
+            .unwrap()
+            .collect();
         assert!(tmp.is_empty(), "temporary imports removed");
     }
 

@@ -82,11 +82,13 @@ pub struct Oci {
 impl Oci {
     /// Opens the image store under `dir` and detects the runtime ([`Engine::detect`]).
     pub fn open(dir: &Path) -> Result<Self, OciError> {
-        std::fs::create_dir_all(dir).map_err(|e| OciError::Io(format!("{}: {e}", dir.display())))?;
-        reachable_by_containers(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OciError::Io(format!("{}: {e}", dir.display())))?;
         let images = ImageStore::open(&dir.join("images"))?;
         let engine = Engine::detect(&dir.join("runtime"))?;
         let bundles = dir.join("bundles");
+        // Bundles of containers an earlier run left (the engine reaped the containers).
+        let _ = std::fs::remove_dir_all(&bundles);
         std::fs::create_dir_all(&bundles)
             .map_err(|e| OciError::Io(format!("{}: {e}", bundles.display())))?;
         Ok(Self {
@@ -159,30 +161,6 @@ impl Oci {
             .map(|d| d.count())
             .unwrap_or(0)
     }
-}
-
-/// The container's root (host uid [`UID_BASE`]) must be able to reach the image roots under
-/// `dir`: every directory above it needs the others' search (`x`) bit.
-fn reachable_by_containers(dir: &Path) -> Result<(), OciError> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| OciError::Io(format!("{}: {e}", dir.display())))?;
-    for ancestor in dir.ancestors() {
-        let mode = std::fs::metadata(ancestor)
-            .map_err(|e| OciError::Io(format!("{}: {e}", ancestor.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o001 == 0 {
-            return Err(OciError::Unavailable(format!(
-                "{} is not searchable by other users (mode {:o}), so a container's root (host uid {UID_BASE}) cannot reach its image under {}; use a data directory outside it (e.g. under /var/lib)",
-                ancestor.display(),
-                mode & 0o777,
-                dir.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A container name: what an actor name may be (`[A-Za-z0-9._-]`, 1–64).

@@ -169,13 +169,51 @@ impl Engine {
                 }
             }
         }
-        Ok(Self {
+        let engine = Self {
             binary,
             name,
             state: state.to_path_buf(),
             base_cgroup,
             created_by_us,
-        })
+        };
+        engine.reap();
+        Ok(engine)
+    }
+
+    /// Containers a previous run of this node left (it was killed before stopping them):
+    /// killed and deleted, with their cgroups. Only this engine's state directory is read, so
+    /// other nodes' containers are never touched.
+    fn reap(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.state) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(id) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            for args in [
+                vec!["kill", id.as_str(), "KILL"],
+                vec!["delete", "--force", id.as_str()],
+            ] {
+                let _ = std::process::Command::new(&self.binary)
+                    .arg("--root")
+                    .arg(&self.state)
+                    .args(&args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            self.clean_cgroups(&id);
+            tracing::warn!(container = %id, "removed a container left by an earlier run");
+        }
+        // The parents, if no other node's containers are in them.
+        let parent = format!("{}/r1-oci", self.base_cgroup);
+        for hierarchy in hierarchies() {
+            let _ = std::fs::remove_dir(hierarchy.join(parent.trim_start_matches('/')));
+        }
+        for dir in &self.created_by_us {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 
     /// The runtime's name (`runc`, `crun`, …).

@@ -324,3 +324,32 @@ fn grants_that_cannot_hold_are_refused_before_anything_starts() {
         assert_eq!(oci.bundles_left(), 0);
     });
 }
+
+#[test]
+fn containers_left_by_a_killed_node_are_reaped_at_the_next_start() {
+    let Some((_serial, dir, oci, digest)) = setup() else {
+        return;
+    };
+    let rt = rt();
+    let left = rt.block_on(async {
+        let c = oci
+            .run("orphan", &digest, &Grants::default(), None, None)
+            .await
+            .unwrap();
+        assert_eq!(ask(&c, "hi").await, "echo:hi");
+        c.id().to_owned()
+    });
+    // The node "dies": its handles are gone without a stop (the runtime's `run` process
+    // dies with the test's runtime, but the state it recorded stays).
+    drop(rt);
+    drop(oci);
+    let again = Oci::open(&dir.path().join("oci")).unwrap();
+    assert!(!again.engine().cgroup_left(&left), "reaped");
+    assert_eq!(again.engine().cgroups_left(), Vec::<PathBuf>::new());
+    let state: Vec<_> = std::fs::read_dir(dir.path().join("oci/runtime"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(state.is_empty(), "{state:?}");
+    assert_eq!(again.bundles_left(), 0);
+}
