@@ -23,19 +23,7 @@ pub fn layout_tar(path: &Path) -> Result<Vec<u8>> {
 
 /// Adds the layout at `path` to R1FS and imports it on the node: (digest, cid, signed).
 pub fn import(client: &Client, path: &Path) -> Result<(String, String, bool)> {
-    let tar = layout_tar(path)?;
-    let size = tar.len() as u64;
-    let added = client.fs_add(
-        path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        Some("application/x-tar".into()),
-        std::io::Cursor::new(tar),
-        Some(size),
-        |_| {},
-    )?;
-    let cid = added["cid"]
-        .as_str()
-        .context("the node answered no cid")?
-        .to_owned();
+    let cid = crate::deploy::add_to_r1fs(client, path, "application/x-tar", layout_tar(path)?)?;
     let image = client.oci_import(&cid)?;
     let digest = image["digest"]
         .as_str()

@@ -101,6 +101,15 @@ pub struct ActorInfo {
     pub subscriptions: Vec<String>,
 }
 
+impl ActorInfo {
+    /// Records a crash the supervisor is restarting from.
+    pub(crate) fn restarting(&mut self, crash: String) {
+        self.status = ActorStatus::Restarting;
+        self.restarts += 1;
+        self.last_crash = Some(crash);
+    }
+}
+
 /// Why an instance was lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Crash {
@@ -290,11 +299,7 @@ impl WasmActor {
             return;
         };
         tracing::warn!(actor = %name, %crash, ?backoff, crashes, "actor crashed; restarting");
-        self.update_info(|i| {
-            i.status = ActorStatus::Restarting;
-            i.restarts += 1;
-            i.last_crash = Some(crash.to_string());
-        });
+        self.update_info(|i| i.restarting(crash.to_string()));
         let template = self.template.clone();
         ctx.wait(
             async move {

@@ -120,11 +120,7 @@ impl ContainerActor {
             return;
         };
         tracing::warn!(actor = %name, %how, ?backoff, crashes, "container ended; restarting");
-        self.update_info(|i| {
-            i.status = ActorStatus::Restarting;
-            i.restarts += 1;
-            i.last_crash = Some(how);
-        });
+        self.update_info(|i| i.restarting(how));
         let template = self.template.clone();
         ctx.wait(
             async move {

@@ -523,14 +523,11 @@ impl Runtime {
         let addr = WasmActor::start_in_arbiter(&worker.handle(), move |_| {
             WasmActor::new(template, instance, actor_info)
         });
-        self.inner.router.register(&name, addr.clone().recipient());
-        actors.insert(
-            name.clone(),
-            ActorEntry {
-                addr: Some(addr.recipient()),
-                job: None,
-                info,
-            },
+        self.enlist(
+            &mut actors,
+            &name,
+            (addr.clone().recipient(), addr.recipient()),
+            info,
         );
         drop(actors);
         tracing::info!(actor = %name, "actor started");
@@ -633,14 +630,11 @@ impl Runtime {
                 let addr = ContainerActor::start_in_arbiter(&worker.handle(), move |_| {
                     ContainerActor::new(template, instance, window, actor_info)
                 });
-                self.inner.router.register(&name, addr.clone().recipient());
-                actors.insert(
-                    name.clone(),
-                    ActorEntry {
-                        addr: Some(addr.recipient()),
-                        job: None,
-                        info,
-                    },
+                self.enlist(
+                    &mut actors,
+                    &name,
+                    (addr.clone().recipient(), addr.recipient()),
+                    info,
                 );
                 None
             }
@@ -651,6 +645,26 @@ impl Runtime {
         }
         tracing::info!(actor = %name, "container started");
         Ok(reply)
+    }
+
+    /// Routes `name` to its mailbox and records it with its stop handle (the caller holds
+    /// the actor table, so a name is checked free and taken in one step).
+    fn enlist(
+        &self,
+        actors: &mut ActorTable,
+        name: &str,
+        (mailbox, stop): (Recipient<Deliver>, Recipient<StopActor>),
+        info: Arc<Mutex<ActorInfo>>,
+    ) {
+        self.inner.router.register(name, mailbox);
+        actors.insert(
+            name.to_owned(),
+            ActorEntry {
+                addr: Some(stop),
+                job: None,
+                info,
+            },
+        );
     }
 
     /// Starts `job` on a worker and records it; its status becomes `exited` (or `failed`).

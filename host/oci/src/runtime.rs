@@ -240,14 +240,8 @@ impl Engine {
         bundle: &Path,
         log: Option<LogSink>,
     ) -> Result<Container, OciError> {
-        // A container of this id left over by a crash of the node.
-        let _ = self
-            .command()
-            .args(["delete", "--force", id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+        // Ids are unique per node process (`name-pid-serial`), and what an earlier run left is
+        // reaped when the engine starts: no per-start cleanup on the cold-start path.
         let mut child = self
             .command()
             .arg("run")

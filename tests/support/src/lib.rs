@@ -239,7 +239,27 @@ impl NodeProcess {
         NodeSpec::new(data_dir).start()
     }
 
-    fn launch(spec: NodeSpec) -> Self {
+    /// Starts the node; when a port picked free was taken by someone else before the node
+    /// bound it (another test's node, an outgoing connection), it starts again on fresh ports
+    /// (at most three times): the spec returned carries the ports it really uses.
+    fn launch(mut spec: NodeSpec) -> Self {
+        for _ in 0..3 {
+            let mut node = Self::spawn(spec.clone());
+            if node.wait_ready() {
+                return node.ready();
+            }
+            if !node.log().contains("Address already in use") {
+                panic!("node exited before it was ready; log:\n{}", node.log());
+            }
+            eprintln!("a port was taken before the node bound it; starting it on fresh ports");
+            spec.api_port = free_port();
+            spec.mesh_port = free_port();
+            spec.resp_port = free_port();
+        }
+        panic!("node never found free ports");
+    }
+
+    fn spawn(spec: NodeSpec) -> Self {
         let api = format!("127.0.0.1:{}", spec.api_port);
         let log = spec
             .data_dir
@@ -261,15 +281,19 @@ impl NodeProcess {
             .stderr(log_file)
             .spawn()
             .expect("spawn r1 node");
-        let mut node = Self {
+        Self {
             api,
             data_dir: spec.data_dir.clone(),
             token: String::new(),
             spec,
             child: Some(child),
             log,
-        };
-        node.wait_ready();
+        }
+    }
+
+    /// A node whose API answers: its token read and recorded.
+    fn ready(mut self) -> Self {
+        let node = &mut self;
         let file = node.spec.token_file();
         node.token = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("no API token at {}: {e}", file.display()))
@@ -279,15 +303,23 @@ impl NodeProcess {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(node.api.clone(), file);
-        node
+        self
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the API answers (true) or the process exits first (false); panics after
+    /// 60 s of neither.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = r1_client::Client::with_token(&self.api, None).expect("client");
         while Instant::now() < deadline {
             if client.healthy() {
-                return;
+                return true;
+            }
+            if let Some(child) = self.child.as_mut()
+                && matches!(child.try_wait(), Ok(Some(_)))
+            {
+                self.child = None;
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
