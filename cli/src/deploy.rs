@@ -28,27 +28,6 @@ fn signing_key(key: Option<&Path>) -> Result<ed25519_dalek::SigningKey> {
     })
 }
 
-/// Adds `bytes` (read from `path`, named after it) to R1FS through the node; its cid.
-pub fn add_to_r1fs(
-    client: &Client,
-    path: &Path,
-    media_type: &str,
-    bytes: Vec<u8>,
-) -> Result<String> {
-    let size = bytes.len() as u64;
-    let added = client.fs_add(
-        path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        Some(media_type.into()),
-        std::io::Cursor::new(bytes),
-        Some(size),
-        |_| {},
-    )?;
-    Ok(added["cid"]
-        .as_str()
-        .context("the node answered no cid")?
-        .to_owned())
-}
-
 /// Adds every `file = "…"` component to R1FS and returns the spec text naming it by `cid`.
 fn with_cids(client: &Client, text: &str, base: &Path) -> Result<String> {
     let mut doc: toml::Table = toml::from_str(text).context("the app spec is not TOML")?;
@@ -80,7 +59,7 @@ fn with_cids(client: &Client, text: &str, base: &Path) -> Result<String> {
         }
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cid = add_to_r1fs(client, &path, "application/wasm", bytes)?;
+        let cid = crate::fs_cli::add_to_r1fs(client, &path, "application/wasm", bytes)?;
         eprintln!("added {file} to R1FS as {cid}");
         table.remove("file");
         table.insert("cid".into(), toml::Value::String(cid));

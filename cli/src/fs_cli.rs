@@ -225,3 +225,24 @@ pub fn remote(cmd: FsCommand, api: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Adds `bytes` (read from `path`, named after it) to R1FS through the node; its cid.
+pub fn add_to_r1fs(
+    client: &r1_client::Client,
+    path: &Path,
+    media_type: &str,
+    bytes: Vec<u8>,
+) -> Result<String> {
+    let size = bytes.len() as u64;
+    let added = client.fs_add(
+        path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        Some(media_type.into()),
+        std::io::Cursor::new(bytes),
+        Some(size),
+        |_| {},
+    )?;
+    Ok(added["cid"]
+        .as_str()
+        .context("the node answered no cid")?
+        .to_owned())
+}

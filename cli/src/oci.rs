@@ -23,7 +23,7 @@ pub fn layout_tar(path: &Path) -> Result<Vec<u8>> {
 
 /// Adds the layout at `path` to R1FS and imports it on the node: (digest, cid, signed).
 pub fn import(client: &Client, path: &Path) -> Result<(String, String, bool)> {
-    let cid = crate::deploy::add_to_r1fs(client, path, "application/x-tar", layout_tar(path)?)?;
+    let cid = crate::fs_cli::add_to_r1fs(client, path, "application/x-tar", layout_tar(path)?)?;
     let image = client.oci_import(&cid)?;
     let digest = image["digest"]
         .as_str()
