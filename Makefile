@@ -101,7 +101,7 @@ cluster: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	python3 scripts/module-cycles.py core/src runtime/src host/*/src
+	python3 scripts/module-cycles.py core/src runtime/src host/*/src cli/src
 
 fmt:
 	$(CARGO) fmt --all
