@@ -3,6 +3,7 @@
 mod build;
 mod client;
 mod deploy;
+mod epoch;
 mod fl_demo;
 mod fs_cli;
 mod inspect;
@@ -90,6 +91,9 @@ enum Command {
     /// Manage actors on a running node.
     #[command(subcommand)]
     Actor(ActorCommand),
+    /// OracleSync epoch certificates, checked offline with only the oracles' public keys.
+    #[command(subcommand)]
+    Epoch(EpochCommand),
     /// Send a message to an actor and print its reply: NAME (on whichever node runs it, this
     /// one first) or NODE/NAME (the actor on that node; `r1 actor where NAME` finds nodes).
     Send {
@@ -164,6 +168,27 @@ enum Command {
         /// The node's API address.
         #[arg(long, env = "R1_API", default_value = DEFAULT_API, global = true)]
         api: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EpochCommand {
+    /// Check a certificate file: every signature from a listed oracle and valid, at least
+    /// 2f + 1 of them, the figures hashing to the signed root. Exits non-zero otherwise.
+    Verify {
+        file: PathBuf,
+        /// The oracles' public keys, one hex key per line (`#` comments).
+        #[arg(long)]
+        oracles: PathBuf,
+        /// Faulty oracles tolerated (default ⌊(n − 1) / 3⌋ of the n listed).
+        #[arg(long)]
+        f: Option<usize>,
+    },
+    /// Print a certificate's figures, or one node's with its Merkle proof checked.
+    Show {
+        file: PathBuf,
+        #[arg(long)]
+        node: Option<String>,
     },
 }
 
@@ -849,6 +874,10 @@ fn dispatch(command: Command) -> Result<()> {
         }
         Command::Verify { component, trust } => publish::verify(&component, trust.as_deref()),
         Command::Actor(cmd) => client::actor(cmd),
+        Command::Epoch(EpochCommand::Verify { file, oracles, f }) => {
+            epoch::verify(&file, &oracles, f)
+        }
+        Command::Epoch(EpochCommand::Show { file, node }) => epoch::show(&file, node.as_deref()),
         Command::Send {
             actor,
             message,
