@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets clients test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets clients test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci bench-oraclesync fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -89,6 +89,11 @@ bench-oci: guests
 	@command -v podman >/dev/null || { echo "[bench-oci] installing podman (the peer) from Debian" >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >&2 || true; }
 	$(CARGO) build --release -p r1-cli -p r1-oci-bench
 	R1_BIN=$(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/release/r1-oci-bench
+
+## bench-oraclesync: OracleSync's rules at production scale (availability 10k nodes x one day, median merge of 7 tables, certificate)
+bench-oraclesync: setup
+	$(CARGO) build --release -p r1-oraclesync-bench
+	$(CARGO_TARGET_DIR)/release/r1-oraclesync-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets
