@@ -1006,7 +1006,7 @@ impl Shared {
                 std::mem::take(&mut batch.latest),
             )
         };
-        let bodies: Vec<Vec<u8>> = pending.iter().map(|(_, _, b)| b.clone()).collect();
+        let bodies: Vec<&[u8]> = pending.iter().map(|(_, _, b)| b.as_slice()).collect();
         let ops = op::seal(&bodies, &self.key);
         for (i, ((cell, _, _), op)) in pending.iter().zip(&ops).enumerate() {
             if latest.get(cell) == Some(&i) {

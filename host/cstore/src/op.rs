@@ -172,7 +172,7 @@ impl OpBody {
 
 /// Signs encoded bodies (all written by `key`'s node, at most [`MAX_BATCH`]) with one
 /// signature over their Merkle root; returns the ops, in the same order.
-pub fn seal(bodies: &[Vec<u8>], key: &SigningKey) -> Vec<Vec<u8>> {
+pub fn seal<B: AsRef<[u8]>>(bodies: &[B], key: &SigningKey) -> Vec<Vec<u8>> {
     if bodies.is_empty() {
         return Vec::new();
     }
@@ -184,7 +184,7 @@ pub fn seal(bodies: &[Vec<u8>], key: &SigningKey) -> Vec<Vec<u8>> {
 /// The ops of a whole sealed batch from its bodies and signature alone (what a compact gossip
 /// frame carries): the proofs are rebuilt here. Whether the signature holds is for [`verify`]
 /// or [`verify_all`] to say, as for any op.
-pub fn assemble(bodies: &[Vec<u8>], signature: &[u8; SIG_LEN]) -> Vec<Vec<u8>> {
+pub fn assemble<B: AsRef<[u8]>>(bodies: &[B], signature: &[u8; SIG_LEN]) -> Vec<Vec<u8>> {
     if bodies.is_empty() || bodies.len() > MAX_BATCH {
         return Vec::new();
     }
@@ -207,15 +207,15 @@ pub fn sealed_parts(op: &[u8]) -> Option<(&[u8], usize, usize, [u8; SIG_LEN])> {
     }
 }
 
-fn tree(bodies: &[Vec<u8>]) -> (MerkleTree<Blake3>, [u8; 32]) {
-    let leaves: Vec<[u8; 32]> = bodies.iter().map(|b| leaf(b)).collect();
+fn tree<B: AsRef<[u8]>>(bodies: &[B]) -> (MerkleTree<Blake3>, [u8; 32]) {
+    let leaves: Vec<[u8; 32]> = bodies.iter().map(|b| leaf(b.as_ref())).collect();
     let tree = MerkleTree::<Blake3>::from_leaves(&leaves);
     let root = tree.root().unwrap_or(leaves[0]);
     (tree, root)
 }
 
-fn with_proofs(
-    bodies: &[Vec<u8>],
+fn with_proofs<B: AsRef<[u8]>>(
+    bodies: &[B],
     tree: &MerkleTree<Blake3>,
     signature: &[u8; SIG_LEN],
 ) -> Vec<Vec<u8>> {
@@ -224,6 +224,7 @@ fn with_proofs(
         .iter()
         .enumerate()
         .map(|(i, body)| {
+            let body = body.as_ref();
             let proof = tree.proof(&[i]);
             let hashes = proof.proof_hashes();
             let mut op = Vec::with_capacity(body.len() + 9 + 32 * hashes.len() + SIG_LEN);
@@ -306,10 +307,11 @@ enum Seal<'a> {
     /// Format 2: a signature over a batch's root, and this op's path to it.
     Batch {
         body: &'a [u8],
-        leaf: [u8; 32],
         index: usize,
         count: usize,
-        proof: Vec<[u8; 32]>,
+        /// The path, `32 × n` bytes (turned into hashes only when the op is verified: reads
+        /// of stored ops only decode).
+        proof: &'a [u8],
         sig: [u8; SIG_LEN],
     },
 }
@@ -320,15 +322,18 @@ impl Seal<'_> {
         match self {
             Seal::Single { body, sig } => Ok((signed_message_v1(body), *sig)),
             Seal::Batch {
-                leaf,
+                body,
                 index,
                 count,
                 proof,
                 sig,
-                ..
             } => {
-                let root = MerkleProof::<Blake3>::new(proof.clone())
-                    .root(&[*index], &[*leaf], *count)
+                let hashes = proof
+                    .chunks_exact(32)
+                    .map(|h| h.try_into().map_err(|_| OpError::Malformed("proof")))
+                    .collect::<Result<Vec<[u8; 32]>, _>>()?;
+                let root = MerkleProof::<Blake3>::new(hashes)
+                    .root(&[*index], &[leaf(body)], *count)
                     .map_err(|_| OpError::BadSignature)?;
                 Ok((root_message(&root), *sig))
             }
@@ -376,10 +381,9 @@ fn parse(op: &[u8]) -> Result<(OpBody, Seal<'_>), OpError> {
         if count == 0 || count > MAX_BATCH || index >= count || n > MAX_PROOF {
             return Err(OpError::Malformed("batch position out of range"));
         }
-        let proof = (0..n).map(|_| r.array()).collect::<Result<Vec<_>, _>>()?;
+        let proof = r.take(32 * n)?;
         Seal::Batch {
             body: body_bytes,
-            leaf: leaf(body_bytes),
             index,
             count,
             proof,
