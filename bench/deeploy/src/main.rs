@@ -23,7 +23,7 @@ use r1_deeploy::placement::{NodeAdvert, Sticky, place};
 use r1_deeploy::signed::{Action, SignedRequest};
 use r1_deeploy::spec::AppSpec;
 use r1_deeploy::state::AppView;
-use r1_test_support::{NodeProcess, NodeSpec, guest, guest_path};
+use r1_test_support::{NodeProcess, NodeSpec, guest, guest_path, quantile};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -38,16 +38,6 @@ fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// The `q` quantile (0..=1) of `samples` (sorted here), nearest rank.
-fn quantile(samples: &mut [f64], q: f64) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-    samples[rank - 1]
 }
 
 fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use r1_oci::layout::{ImageRecipe, write_layout};
-use r1_test_support::{NodeSpec, guest};
+use r1_test_support::{NodeSpec, guest, quantile};
 
 const SCRIPT: &str = r#"while IFS= read -r line; do echo "echo:$line"; done"#;
 
@@ -32,16 +32,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The `q` quantile of `samples` (sorted here), nearest rank.
-fn quantile(samples: &mut [f64], q: f64) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-    samples[rank - 1]
 }
 
 fn ms(since: Instant) -> f64 {

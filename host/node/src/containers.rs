@@ -55,9 +55,14 @@ impl Node {
     }
 
     /// Imports the image layout tar stored in R1FS as `cid` (fetched from a peer when this
-    /// node does not hold it).
+    /// node does not hold it). A cid names the same bytes forever and the node never removes
+    /// an image, so a layout imported once is not fetched and unpacked again (the reconciler
+    /// asks at every replica start).
     pub async fn import_image(&self, cid: &str) -> Result<ImageRecord, ImageError> {
         let oci = self.containers()?.clone();
+        if let Some(done) = self.imported().get(cid) {
+            return Ok(done.clone());
+        }
         let blobs: &dyn BlobService = &**self.files();
         let fetch = |reason: String| ImageError::Fetch {
             cid: cid.to_owned(),
@@ -78,7 +83,14 @@ impl Node {
         .await
         .map_err(|e| ImageError::Unavailable(e.to_string()))??;
         tracing::info!(image = %image.digest, %cid, "image imported");
+        self.imported().insert(cid.to_owned(), image.clone());
         Ok(image)
+    }
+
+    fn imported(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, ImageRecord>> {
+        self.imported.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The images this node holds.

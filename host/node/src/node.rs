@@ -81,6 +81,10 @@ pub struct Node {
     log_service: Arc<crate::deeploy::logs::LogService>,
     /// The OCI fallback, when this host can run containers.
     pub(crate) oci: Option<Arc<r1_oci::Oci>>,
+    /// Layout tars imported since the node started: R1FS cid → image (see
+    /// `containers::import_image`).
+    pub(crate) imported:
+        std::sync::Mutex<std::collections::HashMap<String, crate::containers::ImageRecord>>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
@@ -358,6 +362,7 @@ impl Node {
             replicas,
             log_service,
             oci,
+            imported: Default::default(),
         });
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
