@@ -60,8 +60,11 @@ impl Node {
     /// asks at every replica start).
     pub async fn import_image(&self, cid: &str) -> Result<ImageRecord, ImageError> {
         let oci = self.containers()?.clone();
-        if let Some(done) = self.imported().get(cid) {
-            return Ok(done.clone());
+        if let Some((digest, signed)) = self.imported().get(cid) {
+            return Ok(ImageRecord {
+                digest: digest.clone(),
+                signed: *signed,
+            });
         }
         let blobs: &dyn BlobService = &**self.files();
         let fetch = |reason: String| ImageError::Fetch {
@@ -83,13 +86,14 @@ impl Node {
         .await
         .map_err(|e| ImageError::Unavailable(e.to_string()))??;
         tracing::info!(image = %image.digest, %cid, "image imported");
-        self.imported().insert(cid.to_owned(), image.clone());
+        self.imported()
+            .insert(cid.to_owned(), (image.digest.clone(), image.signed));
         Ok(image)
     }
 
     fn imported(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, ImageRecord>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (String, bool)>> {
         self.imported.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -81,10 +81,9 @@ pub struct Node {
     log_service: Arc<crate::deeploy::logs::LogService>,
     /// The OCI fallback, when this host can run containers.
     pub(crate) oci: Option<Arc<r1_oci::Oci>>,
-    /// Layout tars imported since the node started: R1FS cid → image (see
-    /// `containers::import_image`).
-    pub(crate) imported:
-        std::sync::Mutex<std::collections::HashMap<String, crate::containers::ImageRecord>>,
+    /// Layout tars imported since the node started: R1FS cid → (image digest, signed); see
+    /// `Node::import_image`.
+    pub(crate) imported: std::sync::Mutex<std::collections::HashMap<String, (String, bool)>>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
