@@ -7,7 +7,7 @@
 //! epoch's length, scaled to 0–255 and rounded half up, is the node's availability.
 
 /// How availability is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     /// The heartbeat period (production: 10 s).
     pub period_ms: u64,
@@ -52,41 +52,90 @@ impl Epoch {
     }
 }
 
+/// One node's beats as the online intervals they form (first beat, last beat), oldest first:
+/// what an oracle keeps instead of every beat (a day of 10 s beats from 10,000 nodes is 86 M
+/// beats; the intervals are a handful per node). Beats must come in time order, as an
+/// oracle's own clock stamps them on arrival; an earlier one than the last is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Intervals {
+    /// `(first beat, last beat)` per interval, in time order.
+    pub spans: Vec<(u64, u64)>,
+}
+
+impl Intervals {
+    /// Adds a beat at `at_ms` under `rule`.
+    pub fn push(&mut self, at_ms: u64, rule: &Rule) {
+        match self.spans.last_mut() {
+            Some((_, last)) if at_ms < *last => {}
+            Some((_, last)) if at_ms - *last <= rule.period_ms + rule.grace_ms => *last = at_ms,
+            _ => self.spans.push((at_ms, at_ms)),
+        }
+    }
+
+    /// Milliseconds online in `epoch`: each interval counts from its first beat until one
+    /// period after its last.
+    pub fn online_ms(&self, epoch: &Epoch, rule: &Rule) -> u64 {
+        self.spans
+            .iter()
+            .map(|&(first, last)| {
+                let from = first.max(epoch.start_ms);
+                let to = last.saturating_add(rule.period_ms).min(epoch.end_ms);
+                to.saturating_sub(from)
+            })
+            .sum()
+    }
+
+    /// The intervals that count in `epoch` (those that end, plus one period, after it starts
+    /// and begin before it ends).
+    pub fn within(&self, epoch: &Epoch, rule: &Rule) -> Intervals {
+        Intervals {
+            spans: self
+                .spans
+                .iter()
+                .copied()
+                .filter(|&(first, last)| {
+                    first < epoch.end_ms && last.saturating_add(rule.period_ms) > epoch.start_ms
+                })
+                .collect(),
+        }
+    }
+
+    /// Forgets the intervals that ended (plus one period) before `ms`, keeping the last one
+    /// (a beat after it may still extend it).
+    pub fn forget_before(&mut self, ms: u64, rule: &Rule) {
+        let keep_from = self
+            .spans
+            .iter()
+            .position(|&(_, last)| last.saturating_add(rule.period_ms) >= ms)
+            .unwrap_or(self.spans.len().saturating_sub(1));
+        self.spans.drain(..keep_from);
+    }
+
+    /// The availability 0–255 in `epoch`.
+    pub fn availability(&self, epoch: &Epoch, rule: &Rule) -> u8 {
+        share_of(self.online_ms(epoch, rule), epoch)
+    }
+}
+
 /// Milliseconds online in `epoch` given `beats` (sorted ascending; duplicates allowed).
 pub fn online_ms(beats: &[u64], epoch: &Epoch, rule: &Rule) -> u64 {
-    let mut online = 0u64;
-    let mut interval: Option<(u64, u64)> = None; // (first beat, last beat)
-    let mut close = |(from, to): (u64, u64)| {
-        let from = from.max(epoch.start_ms);
-        let to = to.saturating_add(rule.period_ms).min(epoch.end_ms);
-        if to > from {
-            online += to - from;
-        }
-    };
+    let mut intervals = Intervals::default();
     for &beat in beats {
-        interval = match interval {
-            Some((first, last)) if beat.saturating_sub(last) <= rule.period_ms + rule.grace_ms => {
-                Some((first, last.max(beat)))
-            }
-            Some(done) => {
-                close(done);
-                Some((beat, beat))
-            }
-            None => Some((beat, beat)),
-        };
+        intervals.push(beat, rule);
     }
-    if let Some(last) = interval {
-        close(last);
-    }
-    online
+    intervals.online_ms(epoch, rule)
+}
+
+/// `online` ms of `epoch` as 0–255: round(online / length × 255), half up, in integers.
+fn share_of(online: u64, epoch: &Epoch) -> u8 {
+    let length = epoch.length_ms().max(1) as u128;
+    let online = online as u128;
+    ((online * 255 * 2 + length) / (length * 2)).min(255) as u8
 }
 
 /// The availability 0–255 of a node whose beats (sorted) are `beats`.
 pub fn availability(beats: &[u64], epoch: &Epoch, rule: &Rule) -> u8 {
-    let length = epoch.length_ms().max(1) as u128;
-    let online = online_ms(beats, epoch, rule) as u128;
-    // round(online / length × 255), half up, in integers.
-    ((online * 255 * 2 + length) / (length * 2)).min(255) as u8
+    share_of(online_ms(beats, epoch, rule), epoch)
 }
 
 #[cfg(test)]
@@ -138,5 +187,27 @@ mod tests {
         d.extend(b.iter().copied());
         d.sort_unstable();
         assert_eq!(online_ms(&d, &epoch, &RULE), 1_000);
+    }
+
+    #[test]
+    fn intervals_kept_across_epochs_give_each_epoch_its_share() {
+        let mut kept = Intervals::default();
+        // Up 0–5 000, down, up 8 000–20 000; the epochs are 10 s long.
+        for beat in beats(0, 5_000, 200)
+            .into_iter()
+            .chain(beats(8_000, 20_000, 200))
+        {
+            kept.push(beat, &RULE);
+        }
+        kept.push(100, &RULE); // late and out of order: ignored
+        assert_eq!(kept.spans, vec![(0, 4_800), (8_000, 19_800)]);
+        let (e0, e1) = (Epoch::nth(0, 10_000, 0), Epoch::nth(0, 10_000, 1));
+        assert_eq!(kept.online_ms(&e0, &RULE), 5_000 + 2_000);
+        assert_eq!(kept.online_ms(&e1, &RULE), 10_000);
+        assert_eq!(kept.within(&e1, &RULE).spans, vec![(8_000, 19_800)]);
+        // Forgetting what ended before epoch 1 keeps its figure.
+        kept.forget_before(e1.start_ms, &RULE);
+        assert_eq!(kept.spans.len(), 1);
+        assert_eq!(kept.availability(&e1, &RULE), 255);
     }
 }

@@ -13,6 +13,11 @@
 //!   (n ≥ 3f + 1). Its bytes are canonical: signatures in oracle-key order, so every honest
 //!   oracle assembles the same certificate bytes whatever order signatures arrived in.
 //!
+//! - [`beat`]: the signed heartbeat every node sends the oracles.
+//! - [`exchange`]: the table and signature records oracles publish, each self-authenticating.
+//! - [`round`]: one oracle's part in each epoch's agreement (table, sign once, certify), a
+//!   state machine over the node's control that the oracle system actor drives.
+//!
 //! Invariants: every function here is a pure function of its inputs (no clock, no
 //! randomness), so honest oracles given the same inputs agree bit for bit; a certificate is
 //! checked with only the oracle public keys and `f`.
@@ -20,7 +25,10 @@
 #![warn(missing_docs)]
 
 pub mod availability;
+pub mod beat;
 pub mod certificate;
+pub mod exchange;
+pub mod round;
 pub mod table;
 
 /// What can go wrong with tables and certificates.
