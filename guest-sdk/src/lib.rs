@@ -33,7 +33,7 @@ use std::time::Duration;
 pub mod __bindings {
     wit_bindgen::generate!({
         world: "r1:guest/guest",
-        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "../wit/mesh", "../wit/deeploy", "wit"],
+        path: ["../wit/actor", "../wit/cstore", "../wit/fs", "../wit/infer", "../wit/edil", "../wit/mesh", "../wit/deeploy", "../wit/oraclesync", "wit"],
         pub_export_macro: true,
         default_bindings_module: "r1_guest::__bindings",
         runtime_path: "r1_guest::__wit_bindgen::rt",
@@ -216,6 +216,48 @@ pub mod deeploy {
     /// Sets `app` back to its previous version because `failed` failed.
     pub fn revert(app: &str, failed: &str, reason: &str) -> Result<(), String> {
         wit::revert(app, failed, reason)
+    }
+}
+
+/// OracleSync's oracle control (`r1:oraclesync`), for the oracle system actor: a node grants
+/// `oraclesync` only to the oracle it starts itself. The node keeps the observations, holds
+/// the key (it signs, once per epoch) and verifies every record it hands over.
+pub mod oraclesync {
+    use crate::__bindings::r1::oraclesync::oracle as wit;
+
+    /// The agreement's parameters (JSON `Settings`).
+    pub fn settings() -> Result<String, String> {
+        wit::settings()
+    }
+
+    /// The beats seen that count in `[start_ms, end_ms)`: JSON node id → `Intervals`.
+    pub fn observed(start_ms: u64, end_ms: u64) -> Result<String, String> {
+        wit::observed(start_ms, end_ms)
+    }
+
+    /// Publishes this oracle's table (JSON `Table`), signed by the node.
+    pub fn publish_table(table: &str) -> Result<(), String> {
+        wit::publish_table(table)
+    }
+
+    /// The listed oracles' verified tables for `epoch`: (oracle key, JSON `Table`).
+    pub fn tables(epoch: u64) -> Result<Vec<(Vec<u8>, String)>, String> {
+        wit::tables(epoch)
+    }
+
+    /// Signs `root` for `epoch` (once per epoch) and publishes it.
+    pub fn sign(epoch: u64, root: &[u8]) -> Result<(), String> {
+        wit::sign(epoch, root)
+    }
+
+    /// The listed oracles' verified signatures for `epoch`: (oracle, root, signature).
+    pub fn signatures(epoch: u64) -> Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>, String> {
+        wit::signatures(epoch)
+    }
+
+    /// Hands over a certificate (canonical bytes) for the node to check and store.
+    pub fn certify(certificate: &[u8]) -> Result<(), String> {
+        wit::certify(certificate)
     }
 }
 

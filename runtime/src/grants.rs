@@ -18,6 +18,8 @@
 //!   wasm components have no sockets, so it gives them nothing).
 //! - `deeploy`: Deeploy's scheduler control (`r1:deeploy`); the node gives it only to the
 //!   scheduler system actor it starts itself.
+//! - `oraclesync`: OracleSync's oracle control (`r1:oraclesync`); the node gives it only to
+//!   the oracle system actor it starts itself.
 //!
 //! Everything else in WASI is linked with nothing ambient: no environment, no host files but
 //! the preopens, no sockets.
@@ -63,6 +65,9 @@ pub struct Grants {
     /// actors.
     #[serde(default)]
     pub deeploy: bool,
+    /// OracleSync's oracle control (`oraclesync`): a node grants it only to its own oracle.
+    #[serde(default)]
+    pub oraclesync: bool,
     /// The node's network for a container (`net`).
     #[serde(default)]
     pub net: bool,
@@ -104,6 +109,8 @@ pub enum Capability {
     Http,
     /// Deeploy's scheduler control: `r1:deeploy` (granted by a node to its system actors).
     Deeploy,
+    /// OracleSync's oracle control: `r1:oraclesync` (granted by a node to its own oracle).
+    OracleSync,
     /// The node's network for OCI containers (no package).
     Net,
 }

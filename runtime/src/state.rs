@@ -116,6 +116,8 @@ pub struct ActorState {
     pub(crate) logbook: crate::logbook::LogBook,
     /// Deeploy's scheduler control, present only when granted (system actors).
     pub(crate) deeploy: Option<Arc<dyn r1_core::contract::deeploy::SchedulerControl>>,
+    /// OracleSync's oracle control, present only when granted (the node's oracle).
+    pub(crate) oraclesync: Option<Arc<dyn r1_core::contract::oraclesync::OracleControl>>,
 }
 
 /// How an instance's WASI standard streams, arguments and environment are set up. Nothing is
@@ -200,6 +202,7 @@ impl ActorState {
             http_hooks: Default::default(),
             edil: None,
             deeploy: None,
+            oraclesync: None,
             logbook,
         };
         Ok(state)

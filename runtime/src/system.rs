@@ -168,6 +168,15 @@ impl RuntimeBuilder {
         self
     }
 
+    /// OracleSync's oracle control behind `oraclesync` (the node's own oracle only).
+    pub fn oraclesync(
+        mut self,
+        control: Arc<dyn r1_core::contract::oraclesync::OracleControl>,
+    ) -> Self {
+        self.services.oraclesync = Some(control);
+        self
+    }
+
     /// Delivery to `NODE/NAME` addresses (without it, such addresses are refused).
     pub fn remote(mut self, transport: Arc<dyn RemoteDelivery>) -> Self {
         self.remote = Some(transport);

@@ -1,5 +1,5 @@
 //! The service contracts: what the runtime (and any system actor through it) may ask of a
-//! node's services (key/value, blobs, inference, EDIL, containers), of its actors (control), of its
+//! node's services (key/value, blobs, inference, EDIL, containers), of its actors (control), of its system actors (Deeploy, OracleSync), of its
 //! identity (signing) and of its transport (remote delivery, admission). Each is a trait a service crate implements; the runtime holds only
 //! `Arc<dyn Trait>` and never names a concrete service.
 //!
@@ -20,6 +20,7 @@ pub mod edil;
 pub mod identity;
 pub mod infer;
 pub mod kv;
+pub mod oraclesync;
 pub mod remote;
 
 use std::future::Future;

@@ -31,8 +31,9 @@ impl Default for OperatorPolicy {
     }
 }
 
-/// The control grant of Deeploy's scheduler: never granted to a remote spec.
-pub const SYSTEM_GRANT: &str = "deeploy";
+/// The control grants of the system actors (Deeploy's scheduler, OracleSync's oracle): never
+/// granted to a remote spec.
+pub const SYSTEM_GRANTS: [&str; 2] = ["deeploy", "oraclesync"];
 
 /// A grant string's kind: what comes before the first `:` (`cstore:app` → `cstore`).
 pub fn grant_kind(grant: &str) -> &str {
@@ -53,7 +54,7 @@ impl OperatorPolicy {
         for component in &spec.components {
             for grant in &component.grants {
                 let kind = grant_kind(grant);
-                if kind == SYSTEM_GRANT {
+                if SYSTEM_GRANTS.contains(&kind) {
                     return Err(DeeployError::Policy(format!(
                         "component {:?} asks for {grant:?}, which only a node grants to its own system actors",
                         component.name
@@ -103,12 +104,14 @@ mod tests {
             ..OperatorPolicy::default()
         };
         open.check(&spec("\"fs-ro:/srv=/data\"", 1)).unwrap();
-        assert!(
-            open.check(&spec("\"deeploy\"", 1))
-                .unwrap_err()
-                .to_string()
-                .contains("system actors")
-        );
+        for system in SYSTEM_GRANTS {
+            assert!(
+                open.check(&spec(&format!("{system:?}"), 1))
+                    .unwrap_err()
+                    .to_string()
+                    .contains("system actors")
+            );
+        }
         let strict = OperatorPolicy {
             deny_kinds: ["http".to_string()].into(),
             max_replicas: 5,

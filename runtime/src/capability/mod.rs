@@ -18,6 +18,7 @@ pub mod http;
 pub mod infer;
 pub mod mesh;
 pub mod net;
+pub mod oraclesync;
 pub mod r1fs;
 
 use wasmtime::component::Linker;
@@ -69,7 +70,7 @@ pub struct Unit {
 }
 
 /// Every capability the runtime can grant, in linking order.
-pub static UNITS: [&Unit; 8] = [
+pub static UNITS: [&Unit; 9] = [
     &cstore::UNIT,
     &r1fs::UNIT,
     &infer::UNIT,
@@ -78,6 +79,7 @@ pub static UNITS: [&Unit; 8] = [
     &http::UNIT,
     &deeploy::UNIT,
     &net::UNIT,
+    &oraclesync::UNIT,
 ];
 
 /// The unit of `cap`.
@@ -103,6 +105,8 @@ pub struct HostServices {
     pub edil: Option<Arc<dyn EdilService>>,
     /// Deeploy's scheduler control: `deeploy` (system actors only).
     pub deeploy: Option<Arc<dyn r1_core::contract::deeploy::SchedulerControl>>,
+    /// OracleSync's oracle control: `oraclesync` (system actors only).
+    pub oraclesync: Option<Arc<dyn r1_core::contract::oraclesync::OracleControl>>,
 }
 
 /// Gives `state` the scoped handle of every capability `grants` include.
@@ -405,6 +409,7 @@ mod tests {
             Capability::Mesh,
             Capability::Http,
             Capability::Deeploy,
+            Capability::OracleSync,
         ] {
             assert_eq!(UNITS.iter().filter(|u| u.cap == cap).count(), 1, "{cap:?}");
             assert_eq!(unit(cap).cap, cap);
@@ -423,6 +428,7 @@ mod tests {
             "r1:mesh",
             "wasi:http",
             "r1:deeploy",
+            "r1:oraclesync",
         ] {
             let owners = UNITS
                 .iter()
