@@ -90,10 +90,10 @@ bench-oci: guests
 	$(CARGO) build --release -p r1-cli -p r1-oci-bench
 	R1_BIN=$(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/release/r1-oci-bench
 
-## bench-oraclesync: OracleSync's rules at production scale (availability 10k nodes x one day, median merge of 7 tables, certificate)
-bench-oraclesync: setup
-	$(CARGO) build --release -p r1-oraclesync-bench
-	$(CARGO_TARGET_DIR)/release/r1-oraclesync-bench
+## bench-oraclesync: OracleSync at production scale (availability 10k nodes x one day, median merge of 7 tables, certificate) and certificate latency with 7 oracle nodes
+bench-oraclesync: guests
+	$(CARGO) build --release -p r1-cli -p r1-oraclesync-bench
+	R1_BIN=$(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/release/r1-oraclesync-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets

@@ -1,4 +1,6 @@
-//! `r1 epoch`: OracleSync certificates checked offline, with only the oracles' public keys.
+//! `r1 epoch`, `r1 epochs`: OracleSync certificates listed and fetched from a node, and
+//! checked offline with only the oracles' public keys (a node's word is never taken: a
+//! certificate fetched by number is verified against the oracle set before it is shown).
 
 use std::path::Path;
 
@@ -42,9 +44,81 @@ pub fn verify(file: &Path, oracle_file: &Path, f: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// `r1 epoch show FILE [--node ID]`: the figures, or one node's with its proof checked.
-pub fn show(file: &Path, node: Option<&str>) -> Result<()> {
-    let cert = read(file)?;
+/// A certificate fetched from the node at `api`, verified against the node's oracle set.
+fn fetch(epoch: u64, api: &str) -> Result<Certificate> {
+    let client = r1_client::Client::connect(api)?;
+    let listing = client.epochs(1)?;
+    let oracles: Vec<[u8; 32]> = listing["oracles"]
+        .as_array()
+        .context("the node lists no oracles")?
+        .iter()
+        .filter_map(|k| hex::decode(k.as_str()?).ok()?.try_into().ok())
+        .collect();
+    let f = listing["f"].as_u64().context("the node gives no f")? as usize;
+    let bytes = client.epoch_certificate(epoch)?;
+    let cert = Certificate::from_bytes(&bytes).context("the node sent no certificate")?;
+    cert.verify(&oracles, f)
+        .context("the node's certificate does not verify against its oracle set")?;
+    anyhow::ensure!(
+        cert.table.epoch == epoch,
+        "the node sent epoch {}'s certificate",
+        cert.table.epoch
+    );
+    Ok(cert)
+}
+
+/// `r1 epoch get N [-o FILE]`.
+pub fn get(epoch: u64, out: Option<&Path>, api: &str) -> Result<()> {
+    let cert = fetch(epoch, api)?;
+    let default = std::path::PathBuf::from(format!("epoch-{epoch}.cert"));
+    let out = out.unwrap_or(&default);
+    std::fs::write(out, cert.to_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "epoch {epoch}: {} signatures, {} nodes, root {} -> {}",
+        cert.signatures.len(),
+        cert.table.figures.len(),
+        hex::encode(cert.root),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `r1 epochs`.
+pub fn list(limit: usize, api: &str) -> Result<()> {
+    let listing = r1_client::Client::connect(api)?.epochs(limit)?;
+    let oracles = listing["oracles"].as_array().map_or(0, Vec::len);
+    println!(
+        "{oracles} oracles, f = {}, epochs of {} ms; now in epoch {}",
+        listing["f"], listing["epoch_ms"], listing["current"]
+    );
+    let epochs = listing["epochs"].as_array().cloned().unwrap_or_default();
+    if epochs.is_empty() {
+        println!("no epoch worked on yet");
+    }
+    for e in epochs {
+        let root = e["root"]
+            .as_str()
+            .map_or(String::from("-"), |r| r[..16.min(r.len())].to_owned());
+        println!(
+            "{:>10}  {:<9}  {} signatures  {} nodes  {} tables  root {root}",
+            e["epoch"],
+            e["status"].as_str().unwrap_or("?"),
+            e["signatures"],
+            e["nodes"],
+            e["tables"]
+        );
+    }
+    Ok(())
+}
+
+/// `r1 epoch show FILE|N [--node ID]`: the figures, or one node's with its proof checked.
+pub fn show(target: &str, node: Option<&str>, api: &str) -> Result<()> {
+    let path = Path::new(target);
+    let cert = match target.parse::<u64>() {
+        Ok(epoch) if !path.exists() => fetch(epoch, api)?,
+        _ => read(path)?,
+    };
     match node {
         Some(node) => {
             let proof = cert

@@ -91,9 +91,19 @@ enum Command {
     /// Manage actors on a running node.
     #[command(subcommand)]
     Actor(ActorCommand),
-    /// OracleSync epoch certificates, checked offline with only the oracles' public keys.
+    /// OracleSync epoch certificates: fetched from a node, checked offline with only the
+    /// oracles' public keys.
     #[command(subcommand)]
     Epoch(EpochCommand),
+    /// The epochs a node knows, newest first: certified (root, signatures, nodes), faulty (no
+    /// certificate by the deadline) or open, with the oracle set.
+    Epochs {
+        /// How many epochs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Send a message to an actor and print its reply: NAME (on whichever node runs it, this
     /// one first) or NODE/NAME (the actor on that node; `r1 actor where NAME` finds nodes).
     Send {
@@ -184,11 +194,24 @@ enum EpochCommand {
         #[arg(long)]
         f: Option<usize>,
     },
-    /// Print a certificate's figures, or one node's with its Merkle proof checked.
+    /// Print a certificate's figures, or one node's (`--node KEY`) with its Merkle proof
+    /// checked. TARGET is a certificate file, or an epoch number fetched from the node and
+    /// verified against the node's oracle set first.
     Show {
-        file: PathBuf,
+        target: String,
         #[arg(long)]
         node: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Save epoch N's certificate from the node to a file (default `epoch-N.cert`), for
+    /// `r1 epoch verify` anywhere.
+    Get {
+        epoch: u64,
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
     },
 }
 
@@ -877,7 +900,13 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Epoch(EpochCommand::Verify { file, oracles, f }) => {
             epoch::verify(&file, &oracles, f)
         }
-        Command::Epoch(EpochCommand::Show { file, node }) => epoch::show(&file, node.as_deref()),
+        Command::Epoch(EpochCommand::Show { target, node, api }) => {
+            epoch::show(&target, node.as_deref(), &api.api)
+        }
+        Command::Epoch(EpochCommand::Get { epoch, out, api }) => {
+            epoch::get(epoch, out.as_deref(), &api.api)
+        }
+        Command::Epochs { limit, api } => epoch::list(limit, &api.api),
         Command::Send {
             actor,
             message,

@@ -180,19 +180,26 @@ fn signed_app_requests_are_accepted_once_replicated_and_refused_when_forged_stal
         err.contains("operator policy") && err.contains("host directory"),
         "{err}"
     );
-    // The scheduler's grant is the node's to give: not through the API, not in a spec.
-    let err = client
-        .start_actor("sneaky", guest("hello"), &["deeploy".to_string()], &[])
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("403") && err.contains("system actor"), "{err}");
-    let system = spec.replace("name = \"api\"", "name = \"api\"\ngrants = [\"deeploy\"]");
-    let request = SignedRequest::sign(&key, Action::Deploy, "web", &system, now_s(), 120).unwrap();
-    let err = client.deeploy_submit(&request).unwrap_err().to_string();
-    assert!(
-        err.contains("403") && err.contains("system actors"),
-        "{err}"
-    );
+    // The system actors' grants (the scheduler's, the oracle's) are the node's to give: not
+    // through the API, not in a spec.
+    for system_grant in ["deeploy", "oraclesync"] {
+        let err = client
+            .start_actor("sneaky", guest("hello"), &[system_grant.to_string()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("403") && err.contains("system actor"), "{err}");
+        let system = spec.replace(
+            "name = \"api\"",
+            &format!("name = \"api\"\ngrants = [\"{system_grant}\"]"),
+        );
+        let request =
+            SignedRequest::sign(&key, Action::Deploy, "web", &system, now_s(), 120).unwrap();
+        let err = client.deeploy_submit(&request).unwrap_err().to_string();
+        assert!(
+            err.contains("403") && err.contains("system actors"),
+            "{err}"
+        );
+    }
     // A component no node holds: refused before anything is recorded, saying why.
     let nowhere = web_spec("bafkr4idv24c57n4wkxvqdlvsidtyfbnns25dbnxbz4ptkmde3h3uc6xzzz");
     let request = SignedRequest::sign(&key, Action::Deploy, "web", &nowhere, now_s(), 120).unwrap();

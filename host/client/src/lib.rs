@@ -483,6 +483,16 @@ impl Client {
         self.json(self.get(&format!("/v1/cstore-hash/{ns}/{key}")))
     }
 
+    /// OracleSync's oracle set and newest epochs (`GET /v1/epochs`).
+    pub fn epochs(&self, limit: usize) -> Result<Value> {
+        self.json(self.get(&format!("/v1/epochs?limit={limit}")))
+    }
+
+    /// Epoch `epoch`'s certificate bytes (verify them: the node is not trusted for that).
+    pub fn epoch_certificate(&self, epoch: u64) -> Result<Vec<u8>> {
+        self.bytes(self.get(&format!("/v1/epochs/{epoch}")))
+    }
+
     /// The mesh's status.
     pub fn mesh(&self) -> Result<Value> {
         self.json(self.get("/v1/mesh"))

@@ -48,6 +48,114 @@ pub struct NodeConfig {
     pub infer: InferSettings,
     /// Deeploy: heartbeats and this node's tags (`[deeploy]`).
     pub deeploy: DeeploySettings,
+    /// OracleSync: the oracles, epochs and this node's oracle (`[oraclesync]`).
+    pub oraclesync: OracleSyncSettings,
+}
+
+/// OracleSync (docs/oraclesync.md). The heartbeat period is `[deeploy] heartbeat_ms`: one
+/// beat serves both.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OracleSyncSettings {
+    /// The oracles' node keys (hex, as `r1 status` shows `node_id`), n ≥ 3f + 1. Empty:
+    /// OracleSync is off (no signed beats are sent).
+    pub oracles: Vec<String>,
+    /// Byzantine oracles tolerated; default ⌊(n − 1) / 3⌋.
+    pub f: Option<usize>,
+    /// Epoch length (default one day).
+    pub epoch_ms: u64,
+    /// When epoch 0 began, ms since the Unix epoch (default 0: epochs are UTC days).
+    pub genesis_ms: u64,
+    /// Slack beyond the heartbeat period before a gap closes an online interval.
+    pub grace_ms: u64,
+    /// Wait after an epoch ends before the oracles compute its tables (default `grace_ms`).
+    pub settle_ms: Option<u64>,
+    /// Longest wait for the other oracles' tables.
+    pub exchange_ms: u64,
+    /// Longest wait, after that, for 2f + 1 signatures.
+    pub sign_ms: u64,
+    /// The oracle system actor's component (`oraclesync_oracle.wasm`); it runs only on a
+    /// node whose key is in `oracles`.
+    pub oracle: Option<PathBuf>,
+    /// Milliseconds between the oracle's passes.
+    pub tick_ms: u64,
+    /// A beat whose stamp is further than this from the oracle's clock is ignored.
+    pub max_skew_ms: u64,
+}
+
+impl Default for OracleSyncSettings {
+    fn default() -> Self {
+        Self {
+            oracles: Vec::new(),
+            f: None,
+            epoch_ms: 86_400_000,
+            genesis_ms: 0,
+            grace_ms: 5_000,
+            settle_ms: None,
+            exchange_ms: 60_000,
+            sign_ms: 60_000,
+            oracle: None,
+            tick_ms: 1_000,
+            max_skew_ms: 30_000,
+        }
+    }
+}
+
+impl OracleSyncSettings {
+    /// The oracle keys, each checked.
+    pub fn oracle_keys(&self) -> Result<Vec<[u8; 32]>> {
+        self.oracles
+            .iter()
+            .map(|k| {
+                let bytes = hex::decode(k.trim())
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .with_context(|| {
+                        format!("[oraclesync] oracles: {k:?} is not a 64-hex-digit node key")
+                    })?;
+                ed25519_dalek::VerifyingKey::from_bytes(&bytes).with_context(|| {
+                    format!("[oraclesync] oracles: {k:?} is not an ed25519 key")
+                })?;
+                Ok(bytes)
+            })
+            .collect()
+    }
+
+    /// The agreement's settings as `own` (hex) runs it with beats every `period_ms`; errors
+    /// name what is wrong (bad keys, too few oracles for f, a zero epoch).
+    pub fn round(&self, own: &str, period_ms: u64) -> Result<r1_oraclesync::round::Settings> {
+        let keys = self.oracle_keys()?;
+        let n = keys.len();
+        anyhow::ensure!(n > 0, "[oraclesync] lists no oracle");
+        let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+        anyhow::ensure!(
+            distinct.len() == n,
+            "[oraclesync] oracles lists a key twice"
+        );
+        let f = self.f.unwrap_or((n - 1) / 3);
+        anyhow::ensure!(
+            n > 3 * f,
+            "[oraclesync] {n} oracles cannot tolerate f = {f}: n >= 3f + 1 is needed"
+        );
+        anyhow::ensure!(
+            self.epoch_ms >= 1_000,
+            "[oraclesync] epoch_ms must be at least 1000"
+        );
+        Ok(r1_oraclesync::round::Settings {
+            oracles: keys.iter().map(hex::encode).collect(),
+            f,
+            own: own.to_owned(),
+            genesis_ms: self.genesis_ms,
+            epoch_ms: self.epoch_ms,
+            rule: r1_oraclesync::availability::Rule {
+                period_ms,
+                grace_ms: self.grace_ms,
+            },
+            settle_ms: self.settle_ms.unwrap_or(self.grace_ms),
+            exchange_ms: self.exchange_ms,
+            sign_ms: self.sign_ms,
+        })
+    }
 }
 
 /// What this node tells Deeploy, and how often.
@@ -233,6 +341,7 @@ impl Default for NodeConfig {
             runtime: RuntimeConfig::default(),
             infer: InferSettings::default(),
             deeploy: DeeploySettings::default(),
+            oraclesync: OracleSyncSettings::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod deployments;
 pub mod http_apps;
 pub mod identity;
 pub mod node;
+pub mod oraclesync;
 pub mod server;
 pub mod token;
 pub mod upload;

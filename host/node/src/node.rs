@@ -84,6 +84,8 @@ pub struct Node {
     /// Layout tars imported since the node started: R1FS cid → (image digest, signed); see
     /// `Node::import_image`.
     pub(crate) imported: std::sync::Mutex<std::collections::HashMap<String, (String, bool)>>,
+    /// OracleSync, when `[oraclesync] oracles` lists any.
+    oraclesync: Option<Arc<crate::oraclesync::OracleSync>>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
@@ -113,6 +115,11 @@ impl Node {
     /// The node's CSTORE.
     pub fn store(&self) -> &Cstore {
         &self.cstore
+    }
+
+    /// OracleSync, when oracles are configured.
+    pub fn oraclesync(&self) -> Option<&Arc<crate::oraclesync::OracleSync>> {
+        self.oraclesync.as_ref()
     }
 
     /// The mesh handle.
@@ -304,8 +311,13 @@ impl Node {
                 None
             }
         };
+        let oraclesync =
+            crate::oraclesync::OracleSync::new(&config, &node_key, &cstore)?.map(Arc::new);
         // Every service is in place before the runtime starts any actor.
         let mut builder = Runtime::builder(config.runtime.clone(), policy);
+        if let Some(control) = oraclesync.as_ref().and_then(|o| o.control()) {
+            builder = builder.oraclesync(Arc::new(control));
+        }
         if let Some(oci) = &oci {
             builder = builder.containers(oci.clone());
         }
@@ -328,8 +340,11 @@ impl Node {
         let replicas: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
             Default::default();
         let log_service = crate::deeploy::logs::LogService::new(runtime.clone(), replicas.clone());
-        let protocols = log_service
+        let mut protocols = log_service
             .register(remote.register(fs.register(replicator.register(Protocols::new()))));
+        if let Some(sync) = &oraclesync {
+            protocols = sync.register(&mesh, protocols);
+        }
         protocols.serve(&mesh, events)?;
         let routes = Arc::new(crate::http_apps::Routes::default());
         let http = match config.http {
@@ -362,6 +377,7 @@ impl Node {
             log_service,
             oci,
             imported: Default::default(),
+            oraclesync,
         });
         for (deployment, wasm) in node.deployments.load_all()? {
             let name = deployment.name.clone();
@@ -418,9 +434,10 @@ impl Node {
             deeploy,
             restart,
         } = launch;
-        if grants.deeploy {
+        if grants.deeploy || grants.oraclesync {
             return Err(DeployError::Denied(
-                "the deeploy grant is for the node's own scheduler system actor only".into(),
+                "the deeploy and oraclesync grants are for the node's own system actors only"
+                    .into(),
             ));
         }
         let info = self

@@ -29,6 +29,7 @@ pub fn serve(config: NodeConfig) -> Result<()> {
     actix::System::new().block_on(async move {
         let node = node::Node::start(config).await?;
         crate::deeploy::start(&node).await;
+        crate::oraclesync::start(&node).await;
         let data = actix_web::web::Data::new(node.clone());
         let addr = node.config().api;
         let server = actix_web::HttpServer::new(move || {

@@ -39,6 +39,8 @@
 //! | POST | /v1/deeploy/app/request?name=NAME[&component=C][&timeout_ms=N] | payload | a healthy replica's reply; 503 none healthy |
 //! | GET | /v1/deeploy/app/logs?name=NAME | | `{"lines": [{node, instance, at_ms, level, text}], "missing": [[node, why]]}` from every replica |
 //! | PUT, DELETE | /v1/mesh/blocked/{peer} | | block / unblock a peer |
+//! | GET | /v1/epochs?limit=N | | OracleSync: `{oracles, f, epoch_ms, genesis_ms, current, epochs: [{epoch, status, root, signatures, nodes, tables}]}`, newest first; 404 when off |
+//! | GET | /v1/epochs/{n} | | epoch n's certificate (canonical bytes, verify offline); 404 none (faulty or not yet) |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is. Every request
 //! first passes [`crate::access`]: its Host and Origin are checked (403), and every route but
@@ -60,6 +62,7 @@ use crate::node::{DeployError, Node};
 mod actors;
 mod cstore;
 mod edil;
+mod epochs;
 mod fs;
 mod infer;
 mod mesh;
@@ -280,6 +283,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/oci/images/{cid}", web::post().to(oci::oci_import))
         .route("/v1/oci/containers/{name}", web::put().to(oci::oci_start))
         .route("/v1/mesh", web::get().to(mesh::mesh_status))
+        .route("/v1/epochs", web::get().to(epochs::epochs))
+        .route(
+            "/v1/epochs/{epoch}",
+            web::get().to(epochs::epoch_certificate),
+        )
         .route("/v1/deeploy/nodes", web::get().to(mesh::deeploy_nodes))
         .route("/v1/deeploy/apps", web::post().to(mesh::deeploy_submit))
         .route("/v1/deeploy/apps", web::get().to(mesh::deeploy_apps))

@@ -6,6 +6,9 @@
 //! three periods ([`crate::config::DeeploySettings::fresh_ms`]) it is no longer fresh and the
 //! scheduler places its replicas elsewhere (failover).
 //!
+//! With OracleSync on, the same beat is also signed with the node key and gossiped to the
+//! oracles (`crate::oraclesync`), who time it by their own clocks.
+//!
 //! The memory advertised is measured once at start, so the advert — and the placement that
 //! follows from it — does not move as replicas start. Writes go through CSTORE's durable path
 //! on the blocking pool, never on an actor's thread; a failed write is logged and the next
@@ -77,6 +80,11 @@ pub fn start(node: Arc<Node>, period: Duration) {
             let Ok(bytes) = serde_json::to_vec(&beat) else {
                 continue;
             };
+            if let Some(sync) = node.oraclesync()
+                && let Ok(advert) = serde_json::to_vec(&beat.advert)
+            {
+                sync.beat(node.mesh(), advert).await;
+            }
             let (store, key) = (node.store().clone(), key.clone());
             let written =
                 tokio::task::spawn_blocking(move || store.set(NAMESPACE, &key, &bytes)).await;
