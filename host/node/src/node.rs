@@ -85,7 +85,7 @@ pub struct Node {
     /// `Node::import_image`.
     pub(crate) imported: std::sync::Mutex<std::collections::HashMap<String, (String, bool)>>,
     /// OracleSync, when `[oraclesync] oracles` lists any.
-    oraclesync: Option<Arc<crate::oraclesync::OracleSync>>,
+    oraclesync: Option<Arc<crate::oraclesync::service::OracleSync>>,
 }
 
 /// The scheduler system actor's name on every node that runs one.
@@ -118,7 +118,7 @@ impl Node {
     }
 
     /// OracleSync, when oracles are configured.
-    pub fn oraclesync(&self) -> Option<&Arc<crate::oraclesync::OracleSync>> {
+    pub fn oraclesync(&self) -> Option<&Arc<crate::oraclesync::service::OracleSync>> {
         self.oraclesync.as_ref()
     }
 
@@ -312,7 +312,7 @@ impl Node {
             }
         };
         let oraclesync =
-            crate::oraclesync::OracleSync::new(&config, &node_key, &cstore)?.map(Arc::new);
+            crate::oraclesync::service::OracleSync::new(&config, &node_key, &cstore)?.map(Arc::new);
         // Every service is in place before the runtime starts any actor.
         let mut builder = Runtime::builder(config.runtime.clone(), policy);
         if let Some(control) = oraclesync.as_ref().and_then(|o| o.control()) {

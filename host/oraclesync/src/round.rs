@@ -12,7 +12,9 @@
 //!    abstains: a side of a partition with fewer than 2f + 1 oracles certifies nothing.
 //! 3. **Certify** (until `end + settle_ms + exchange_ms + sign_ms`): once 2f + 1 listed
 //!    oracles signed the root it signed, it assembles the certificate and hands it to the
-//!    node, which checks and stores it. Past that deadline the epoch is left uncertified
+//!    node, which checks and stores it; until the deadline it hands over a fuller one as more
+//!    signatures arrive (a node keeps the one with the most), so the honest oracles converge
+//!    on the same bytes. Past the deadline without 2f + 1 the epoch is left uncertified
 //!    (faulty; docs/oraclesync.md says what that means).
 //!
 //! Safety does not depend on timing: two certificates for one epoch would need 2f + 1 signers
@@ -101,6 +103,10 @@ pub enum Stage {
     Exchanging,
     /// It signed the merge of its 2f + 1 (or more) tables; collecting signatures.
     Signed(Table),
+    /// It handed over a certificate with this many signatures; until the deadline it hands
+    /// over a fuller one whenever more signatures arrive, so every honest oracle ends with
+    /// the certificate of every signature that reached it (the same bytes when all did).
+    Certified(Table, usize),
     /// Done: certified, abstained or given up (why).
     Done(String),
 }
@@ -166,10 +172,17 @@ impl Oracle {
         self.epochs
             .retain(|e, _| s.deadline(*e) + s.epoch_ms > now_ms);
         for epoch in due {
-            match self.advance(epoch, now_ms, io) {
-                Ok(Some(line)) => said.push(line),
-                Ok(None) => {}
-                Err(e) => said.push(format!("epoch {epoch}: {e}")),
+            // A stage that moved may let the next one move in the same pass (the others'
+            // tables or signatures may already be in): at most the three stages.
+            for _ in 0..3 {
+                match self.advance(epoch, now_ms, io) {
+                    Ok(Some(line)) => said.push(line),
+                    Ok(None) => break,
+                    Err(e) => {
+                        said.push(format!("epoch {epoch}: {e}"));
+                        break;
+                    }
+                }
             }
         }
         said
@@ -237,30 +250,34 @@ impl Oracle {
                     hex::encode(root)
                 )))
             }
-            Stage::Signed(merged) => {
-                let mut certificate = Certificate::new(merged);
+            Stage::Signed(merged) | Stage::Certified(merged, _) => {
+                let held = match self.epochs.get(&epoch) {
+                    Some(Stage::Certified(_, n)) => *n,
+                    _ => 0,
+                };
+                let mut certificate = Certificate::new(merged.clone());
                 for (oracle, root, signature) in io.signatures(epoch)? {
                     if root == certificate.root {
                         certificate.add_signature(oracle, signature);
                     }
                 }
-                if certificate.signatures.len() >= s.quorum() {
+                let count = certificate.signatures.len();
+                if count >= s.quorum() && count > held {
                     io.certify(&certificate)?;
-                    let line = format!(
-                        "epoch {epoch}: certified by {} oracles",
-                        certificate.signatures.len()
-                    );
-                    self.epochs.insert(epoch, Stage::Done(line.clone()));
-                    return Ok(Some(line));
+                    self.epochs.insert(epoch, Stage::Certified(merged, count));
+                    return Ok(Some(format!("epoch {epoch}: certified by {count} oracles")));
                 }
                 if now_ms >= s.deadline(epoch) {
-                    let why = format!(
-                        "given up: {} of 2f + 1 = {} signatures on this root by the deadline",
-                        certificate.signatures.len(),
-                        s.quorum()
-                    );
+                    let why = if held > 0 {
+                        format!("certified by {held} oracles")
+                    } else {
+                        format!(
+                            "given up: {count} of 2f + 1 = {} signatures on this root by the deadline",
+                            s.quorum()
+                        )
+                    };
                     self.epochs.insert(epoch, Stage::Done(why.clone()));
-                    return Ok(Some(format!("epoch {epoch}: {why}")));
+                    return Ok((held == 0).then(|| format!("epoch {epoch}: {why}")));
                 }
                 Ok(None)
             }
@@ -532,16 +549,19 @@ mod tests {
         fn delivery_order_and_duplicates_do_not_change_the_bytes(orders in proptest::collection::vec((any::<bool>(), any::<bool>()), 4)) {
             let board = run(4, None, everyone, |i| orders[i]);
             let board = board.lock().unwrap();
-            let bytes: BTreeSet<&Vec<u8>> = board
-                .certificates
-                .iter()
-                .filter(|(_, b)| Certificate::from_bytes(b).unwrap().table.epoch == 1)
-                .map(|(_, b)| b)
-                .collect();
-            prop_assert!(!bytes.is_empty());
-            // All four sign before any assembles (all tables in at once), so every
-            // certificate carries all four signatures: one set of bytes.
+            // Each oracle's last certificate for epoch 1 (it hands over fuller ones as
+            // signatures arrive): all the same bytes, carrying all four signatures.
+            let mut last: BTreeMap<[u8; 32], &Vec<u8>> = BTreeMap::new();
+            for (oracle, b) in &board.certificates {
+                if Certificate::from_bytes(b).unwrap().table.epoch == 1 {
+                    last.insert(*oracle, b);
+                }
+            }
+            prop_assert_eq!(last.len(), 4);
+            let bytes: BTreeSet<&Vec<u8>> = last.values().copied().collect();
             prop_assert_eq!(bytes.len(), 1);
+            let cert = Certificate::from_bytes(bytes.iter().next().unwrap()).unwrap();
+            prop_assert_eq!(cert.signatures.len(), 4);
         }
     }
 }

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use oraclesync_oracle::{NodeIo, OracleActor};
+#[path = "../../../../actors/oraclesync-oracle/src/oracle.rs"]
+mod oracle;
+
+use oracle::{NodeIo, OracleActor};
 use r1_guest::{Actor, Config, Message};
 use r1_oraclesync::availability::{Epoch, Intervals};
 use r1_oraclesync::certificate::Certificate;
