@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets clients test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci bench-oraclesync fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets clients chain contracts test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci bench-oraclesync fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -35,8 +35,16 @@ datasets:
 clients:
 	@bash scripts/setup-clients.sh >/dev/null
 
+## chain: solc-js, OpenZeppelin's contracts and anvil from npm (pinned by contracts/package.json)
+chain:
+	@bash scripts/setup-chain.sh >/dev/null
+
+## contracts: compile contracts/src with solc-js into contracts/artifacts (committed)
+contracts: chain
+	node contracts/build.js
+
 ## test: the whole suite (unit, runtime with real guests, end-to-end nodes, real models)
-test: guests models datasets clients
+test: guests models datasets clients chain
 	bash scripts/test.sh
 
 ## demo: the fabric demo: three local nodes, the pipeline deployed with Deeploy, one node killed
