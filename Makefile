@@ -5,7 +5,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 R1 := $(CARGO_TARGET_DIR)/debug/r1
 export R1_GUEST_WASM_DIR ?= $(CURDIR)/target/wasm
 
-.PHONY: all setup build guests models datasets clients chain contracts test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci bench-oraclesync fl-demo cluster lint fmt clean
+.PHONY: all setup build guests models datasets clients chain contracts test demo bench bench-cstore bench-r1fs bench-infer bench-edil bench-remote bench-http bench-deeploy bench-oci bench-oraclesync bench-chain fl-demo cluster lint fmt clean
 
 all: build guests
 
@@ -102,6 +102,11 @@ bench-oci: guests
 bench-oraclesync: guests
 	$(CARGO) build --release -p r1-cli -p r1-oraclesync-bench
 	R1_BIN=$(CARGO_TARGET_DIR)/release/r1 $(CARGO_TARGET_DIR)/release/r1-oraclesync-bench
+
+## bench-chain: gas of a 30-epoch PoA claim on anvil, R1's certificate scheme vs the reference's
+bench-chain: chain
+	$(CARGO) build --release -p r1-chain-bench
+	$(CARGO_TARGET_DIR)/release/r1-chain-bench
 
 ## fl-demo: federated learning with encrypted aggregation on a local 4-node mesh
 fl-demo: guests datasets

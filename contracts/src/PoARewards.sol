@@ -29,8 +29,6 @@ contract PoARewards is EIP712 {
     mapping(uint64 => bytes32) public rootOf;
     /// node => cumulative availability already paid for.
     mapping(address => uint256) public claimedCumulative;
-    /// node => the epoch of its last claim.
-    mapping(address => uint64) public claimedEpoch;
     /// licence => paid so far.
     mapping(uint256 => uint256) public paid;
 
@@ -110,7 +108,6 @@ contract PoARewards is EIP712 {
         if (amount > room) amount = room;
         if (amount == 0) revert NothingToClaim();
         claimedCumulative[node] = cumulative;
-        claimedEpoch[node] = epoch;
         paid[licence] += amount;
         token.mint(msg.sender, amount);
         emit Claimed(licence, node, epoch, amount);
