@@ -2,8 +2,8 @@
 pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {OracleQuorum} from "./OracleQuorum.sol";
 import {R1Token} from "./R1Token.sol";
 
 /// @title PoAI job escrow, with the reference's split.
@@ -12,7 +12,7 @@ import {R1Token} from "./R1Token.sol";
 /// the oracles sign (EIP-712, this chain and contract) which nodes executed it: of the epoch's
 /// payment for those nodes, 15 % is burned and 85 % credited to them in equal parts. What no
 /// node earned (fewer executors than bought) returns to the owner once every epoch is settled.
-contract JobEscrow is EIP712 {
+contract JobEscrow is EIP712, OracleQuorum {
     using SafeERC20 for R1Token;
 
     bytes32 private constant SETTLE_TYPEHASH =
@@ -30,8 +30,6 @@ contract JobEscrow is EIP712 {
     }
 
     R1Token public immutable token;
-    uint256 public immutable threshold;
-    mapping(address => bool) public isOracle;
     mapping(uint256 => Job) public jobs;
     uint256 public nextJob = 1;
     /// node => earned, withdrawable.
@@ -44,15 +42,13 @@ contract JobEscrow is EIP712 {
     error NoSuchJob();
     error TooManyExecutors();
     error AllSettled();
-    error TooFewSignatures(uint256 valid, uint256 needed);
     error NotFinished();
 
-    constructor(R1Token token_, address[] memory oracles, uint256 threshold_) EIP712("R1 JobEscrow", "1") {
+    constructor(R1Token token_, address[] memory oracles, uint256 threshold_)
+        EIP712("R1 JobEscrow", "1")
+        OracleQuorum(oracles, threshold_)
+    {
         token = token_;
-        threshold = threshold_;
-        for (uint256 i = 0; i < oracles.length; i++) {
-            isOracle[oracles[i]] = true;
-        }
     }
 
     /// Creates and funds a job (the caller approved `pricePerEpoch * nodes * epochs`).
@@ -78,17 +74,7 @@ contract JobEscrow is EIP712 {
         if (j.owner == address(0)) revert NoSuchJob();
         if (j.settled >= j.epochs) revert AllSettled();
         if (executors.length > j.nodes) revert TooManyExecutors();
-        bytes32 digest = settleDigest(job, j.settled, executors);
-        address last = address(0);
-        uint256 valid = 0;
-        for (uint256 i = 0; i < signatures.length; i++) {
-            address signer = ECDSA.recover(digest, signatures[i]);
-            if (signer > last && isOracle[signer]) {
-                valid++;
-                last = signer;
-            }
-        }
-        if (valid < threshold) revert TooFewSignatures(valid, threshold);
+        _requireQuorum(settleDigest(job, j.settled, executors), signatures);
         uint256 payment = j.pricePerEpoch * executors.length;
         uint256 burned = payment * BURN_BPS / 10_000;
         uint256 share = executors.length == 0 ? 0 : (payment - burned) / executors.length;

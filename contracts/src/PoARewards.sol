@@ -2,9 +2,9 @@
 pragma solidity 0.8.28;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {NodeLicence} from "./NodeLicence.sol";
+import {OracleQuorum} from "./OracleQuorum.sol";
 import {R1Token} from "./R1Token.sol";
 
 /// @title Proof-of-Availability rewards paid from OracleSync certificates.
@@ -14,16 +14,13 @@ import {R1Token} from "./R1Token.sol";
 /// per epoch stores the root; a licence owner then claims with one leaf and its proof for
 /// any later certified epoch: the reward is `maxReleasePerEpoch * (cumulative - claimed) /
 /// 255`, capped per licence, so a claim covering 30 epochs costs what a claim of one does.
-contract PoARewards is EIP712 {
+contract PoARewards is EIP712, OracleQuorum {
     bytes32 private constant EPOCH_TYPEHASH = keccak256("EpochRoot(uint64 epoch,bytes32 root)");
 
     R1Token public immutable token;
     NodeLicence public immutable licences;
     uint256 public immutable maxReleasePerEpoch;
     uint256 public immutable licenceCap;
-    /// Signatures needed: 2f + 1.
-    uint256 public immutable threshold;
-    mapping(address => bool) public isOracle;
 
     /// epoch => certified root (0: none).
     mapping(uint64 => bytes32) public rootOf;
@@ -35,7 +32,6 @@ contract PoARewards is EIP712 {
     event EpochCertified(uint64 indexed epoch, bytes32 root);
     event Claimed(uint256 indexed licence, address indexed node, uint64 epoch, uint256 amount);
 
-    error TooFewSignatures(uint256 valid, uint256 needed);
     error RootConflict();
     error NotCertified();
     error NotLicenceOwner();
@@ -50,15 +46,11 @@ contract PoARewards is EIP712 {
         uint256 threshold_,
         uint256 maxReleasePerEpoch_,
         uint256 licenceCap_
-    ) EIP712("R1 PoA", "1") {
+    ) EIP712("R1 PoA", "1") OracleQuorum(oracles, threshold_) {
         token = token_;
         licences = licences_;
-        threshold = threshold_;
         maxReleasePerEpoch = maxReleasePerEpoch_;
         licenceCap = licenceCap_;
-        for (uint256 i = 0; i < oracles.length; i++) {
-            isOracle[oracles[i]] = true;
-        }
     }
 
     /// The digest oracles sign for `epoch`'s `root`.
@@ -72,17 +64,7 @@ contract PoARewards is EIP712 {
         bytes32 held = rootOf[epoch];
         if (held == root) return;
         if (held != bytes32(0)) revert RootConflict();
-        bytes32 digest = epochDigest(epoch, root);
-        address last = address(0);
-        uint256 valid = 0;
-        for (uint256 i = 0; i < signatures.length; i++) {
-            address signer = ECDSA.recover(digest, signatures[i]);
-            if (signer > last && isOracle[signer]) {
-                valid++;
-                last = signer;
-            }
-        }
-        if (valid < threshold) revert TooFewSignatures(valid, threshold);
+        _requireQuorum(epochDigest(epoch, root), signatures);
         rootOf[epoch] = root;
         emit EpochCertified(epoch, root);
     }

@@ -29,6 +29,17 @@ fn keys(anvil: &AnvilInstance) -> Vec<PrivateKeySigner> {
         .collect()
 }
 
+/// Sends a contract call and waits until it is mined (a refusal fails the test).
+trait Mined {
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt;
+}
+
+impl<D: alloy::contract::CallDecoder> Mined for alloy::contract::CallBuilder<&DynProvider, D> {
+    async fn mined(self) -> alloy::rpc::types::TransactionReceipt {
+        self.send().await.unwrap().get_receipt().await.unwrap()
+    }
+}
+
 async fn sign(key: &PrivateKeySigner, digest: B256) -> alloy::primitives::Bytes {
     key.sign_hash(&digest)
         .await
@@ -75,14 +86,7 @@ async fn a_licence_links_a_node_only_with_both_consents() {
     let licences = NodeLicence::deploy(as_signer(&anvil, issuer), issuer.address())
         .await
         .unwrap();
-    licences
-        .mint(owner.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    licences.mint(owner.address()).mined().await;
     let licence = U256::from(1);
     let deadline = U256::from(u64::MAX);
     assert!(!licences.isNodeActive(node.address()).call().await.unwrap());
@@ -115,21 +119,10 @@ async fn a_licence_links_a_node_only_with_both_consents() {
     .await;
     as_owner
         .linkNode(licence, node.address(), deadline, consent)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert!(licences.isNodeActive(node.address()).call().await.unwrap());
-    as_owner
-        .unlinkNode(licence)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    as_owner.unlinkNode(licence).mined().await;
     assert!(!licences.isNodeActive(node.address()).call().await.unwrap());
 }
 
@@ -192,24 +185,10 @@ async fn rewards_pay_the_formula_to_the_wei_and_refuse_foreign_short_or_repeated
     .await
     .unwrap();
     let minter = token.MINTER_ROLE().call().await.unwrap();
-    token
-        .grantRole(minter, *rewards.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    token.grantRole(minter, *rewards.address()).mined().await;
     // Licence 1 → node a (owner a), licence 2 → node b (owner b).
     for (owner, node) in [(owner_a, node_a), (owner_b, node_b)] {
-        let receipt = licences
-            .mint(owner.address())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let receipt = licences.mint(owner.address()).mined().await;
         assert!(receipt.status());
         let id = licences.nextId().call().await.unwrap() - U256::from(1);
         let deadline = U256::from(u64::MAX);
@@ -220,12 +199,8 @@ async fn rewards_pay_the_formula_to_the_wei_and_refuse_foreign_short_or_repeated
             .unwrap();
         NodeLicence::new(*licences.address(), as_signer(&anvil, owner))
             .linkNode(id, node.address(), deadline, sign(node, digest).await)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .mined()
+            .await;
     }
     // Availabilities for epochs 1..=30 and their running sums.
     let figure_a = |e: u64| (e * 37) % 256;
@@ -323,12 +298,8 @@ async fn rewards_pay_the_formula_to_the_wei_and_refuse_foreign_short_or_repeated
         let digest = rewards.epochDigest(e, root).call().await.unwrap();
         rewards
             .submitEpoch(e, root, signed(&oracles[1..4], digest).await)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+            .mined()
+            .await;
         assert_eq!(rewards.rootOf(e).call().await.unwrap(), root);
     }
     let as_a = PoARewards::new(*rewards.address(), as_signer(&anvil, owner_a));
@@ -412,14 +383,7 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
     .await
     .unwrap();
     let minter = token.MINTER_ROLE().call().await.unwrap();
-    token
-        .grantRole(minter, issuer.address())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    token.grantRole(minter, issuer.address()).mined().await;
     let oracle_addresses: Vec<Address> = oracles.iter().map(|o| o.address()).collect();
     let escrow = JobEscrow::deploy(
         admin.clone(),
@@ -431,23 +395,12 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
     .unwrap();
     let price = U256::from(M / 10);
     let total = price * U256::from(2) * U256::from(30);
-    token
-        .mint(buyer.address(), total)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    token.mint(buyer.address(), total).mined().await;
     let as_buyer_token = R1Token::new(*token.address(), as_signer(&anvil, buyer));
     as_buyer_token
         .approve(*escrow.address(), total)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let as_buyer = JobEscrow::new(*escrow.address(), as_signer(&anvil, buyer));
     reverts::<JobEscrow::JobEscrowErrors, _>(
         "a job of 29 epochs",
@@ -455,14 +408,7 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
         as_buyer.create(price, 2, 29).send().await,
     )
     .await;
-    as_buyer
-        .create(price, 2, 30)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    as_buyer.create(price, 2, 30).mined().await;
     let job = U256::from(1);
     assert_eq!(
         token.balanceOf(*escrow.address()).call().await.unwrap(),
@@ -486,12 +432,8 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
     .await;
     escrow
         .settle(job, executors.clone(), signed(&oracles[..3], digest).await)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     let payment = price * U256::from(2);
     let burned = payment * U256::from(1_500) / U256::from(10_000);
     assert_eq!(token.totalSupply().call().await.unwrap(), supply - burned);
@@ -499,12 +441,8 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
     assert_eq!(escrow.credit(node_a.address()).call().await.unwrap(), share);
     JobEscrow::new(*escrow.address(), as_signer(&anvil, node_a))
         .withdraw()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        .mined()
+        .await;
     assert_eq!(
         token.balanceOf(node_a.address()).call().await.unwrap(),
         share
