@@ -94,8 +94,17 @@ async fn main() {
             .await
             .expect("mint");
         let licence = U256::from(id + 1);
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[id as u8 + 1; 32]);
+        let node_key = B256::from(ed.verifying_key().to_bytes());
+        let key_sig = r1_chain::link::sign(
+            &ed,
+            anvil.chain_id(),
+            *licences.address(),
+            licence,
+            n.address(),
+        );
         let digest = licences
-            .linkDigest(licence, n.address(), deadline)
+            .linkDigest(licence, n.address(), node_key, deadline)
             .call()
             .await
             .expect("digest");
@@ -104,6 +113,8 @@ async fn main() {
             .linkNode(
                 licence,
                 n.address(),
+                node_key,
+                Bytes::from(key_sig.to_vec()),
                 deadline,
                 Bytes::from(consent.as_bytes().to_vec()),
             )

@@ -40,6 +40,23 @@ impl<D: alloy::contract::CallDecoder> Mined for alloy::contract::CallBuilder<&Dy
     }
 }
 
+/// The ed25519 half of linking `licence` to `node`: the node key (from `seed`) and its
+/// signature of the link.
+fn ed_link(
+    anvil: &AnvilInstance,
+    contract: Address,
+    licence: U256,
+    node: Address,
+    seed: u8,
+) -> (B256, alloy::primitives::Bytes) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let sig = r1_chain::link::sign(&key, anvil.chain_id(), contract, licence, node);
+    (
+        B256::from(key.verifying_key().to_bytes()),
+        sig.to_vec().into(),
+    )
+}
+
 async fn sign(key: &PrivateKeySigner, digest: B256) -> alloy::primitives::Bytes {
     key.sign_hash(&digest)
         .await
@@ -89,9 +106,10 @@ async fn a_licence_links_a_node_only_with_both_consents() {
     licences.mint(owner.address()).mined().await;
     let licence = U256::from(1);
     let deadline = U256::from(u64::MAX);
+    let (node_key, key_sig) = ed_link(&anvil, *licences.address(), licence, node.address(), 9);
     assert!(!licences.isNodeActive(node.address()).call().await.unwrap());
     let digest = licences
-        .linkDigest(licence, node.address(), deadline)
+        .linkDigest(licence, node.address(), node_key, deadline)
         .call()
         .await
         .unwrap();
@@ -101,7 +119,14 @@ async fn a_licence_links_a_node_only_with_both_consents() {
         "a link by someone else than the owner",
         "NotLicenceOwner",
         as_stranger
-            .linkNode(licence, node.address(), deadline, consent.clone())
+            .linkNode(
+                licence,
+                node.address(),
+                node_key,
+                key_sig.clone(),
+                deadline,
+                consent.clone(),
+            )
             .send()
             .await,
     )
@@ -112,13 +137,27 @@ async fn a_licence_links_a_node_only_with_both_consents() {
         "a link without the node's consent",
         "BadNodeSignature",
         as_owner
-            .linkNode(licence, node.address(), deadline, forged)
+            .linkNode(
+                licence,
+                node.address(),
+                node_key,
+                key_sig.clone(),
+                deadline,
+                forged,
+            )
             .send()
             .await,
     )
     .await;
     as_owner
-        .linkNode(licence, node.address(), deadline, consent)
+        .linkNode(
+            licence,
+            node.address(),
+            node_key,
+            key_sig,
+            deadline,
+            consent,
+        )
         .mined()
         .await;
     assert!(licences.isNodeActive(node.address()).call().await.unwrap());
@@ -192,13 +231,21 @@ async fn rewards_pay_the_formula_to_the_wei_and_refuse_foreign_short_or_repeated
         assert!(receipt.status());
         let id = licences.nextId().call().await.unwrap() - U256::from(1);
         let deadline = U256::from(u64::MAX);
+        let (node_key, key_sig) = ed_link(&anvil, *licences.address(), id, node.address(), 7);
         let digest = licences
-            .linkDigest(id, node.address(), deadline)
+            .linkDigest(id, node.address(), node_key, deadline)
             .call()
             .await
             .unwrap();
         NodeLicence::new(*licences.address(), as_signer(&anvil, owner))
-            .linkNode(id, node.address(), deadline, sign(node, digest).await)
+            .linkNode(
+                id,
+                node.address(),
+                node_key,
+                key_sig,
+                deadline,
+                sign(node, digest).await,
+            )
             .mined()
             .await;
     }
@@ -457,4 +504,86 @@ async fn the_job_escrow_pays_the_executing_nodes_and_burns_15_percent() {
             .await,
     )
     .await;
+}
+
+#[tokio::test]
+async fn licence_admission_admits_a_linked_key_and_ignores_a_squatter() {
+    use r1_core::contract::admission::Admission;
+    let anvil = anvil();
+    let k = keys(&anvil);
+    let (issuer, owner, node, squatter, squatter_node) = (&k[0], &k[1], &k[2], &k[3], &k[4]);
+    let licences = NodeLicence::deploy(as_signer(&anvil, issuer), issuer.address())
+        .await
+        .unwrap();
+    licences.mint(owner.address()).mined().await;
+    licences.mint(squatter.address()).mined().await;
+    let admission = r1_chain::admission::LicenceAdmission::new(
+        as_signer(&anvil, issuer),
+        *licences.address(),
+        anvil.chain_id(),
+    );
+    assert!(!admission.is_open());
+    let victim = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let victim_key = victim.verifying_key().to_bytes();
+    let deadline = U256::from(u64::MAX);
+    let link =
+        |who: &PrivateKeySigner, licence: U256, node: &PrivateKeySigner, key_sig: Vec<u8>| {
+            let (who, node) = (who.clone(), node.clone());
+            let licences = NodeLicence::new(*licences.address(), as_signer(&anvil, &who));
+            async move {
+                let digest = licences
+                    .linkDigest(licence, node.address(), B256::from(victim_key), deadline)
+                    .call()
+                    .await
+                    .unwrap();
+                licences
+                    .linkNode(
+                        licence,
+                        node.address(),
+                        B256::from(victim_key),
+                        key_sig.into(),
+                        deadline,
+                        sign(&node, digest).await,
+                    )
+                    .mined()
+                    .await
+            }
+        };
+    assert_eq!(admission.refresh().await.unwrap(), 0);
+    assert!(!admission.admits(&victim_key).await, "nobody is linked yet");
+    // A squatter links the victim's key to its own licence and node, with a signature the
+    // key's holder never made: the chain takes it, admission does not.
+    let (l1, l2) = (U256::from(1), U256::from(2));
+    let forged = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let fake = r1_chain::link::sign(
+        &forged,
+        anvil.chain_id(),
+        *licences.address(),
+        l2,
+        squatter_node.address(),
+    );
+    link(squatter, l2, squatter_node, fake.to_vec()).await;
+    assert_eq!(admission.refresh().await.unwrap(), 0);
+    assert!(
+        !admission.admits(&victim_key).await,
+        "a squatter's link admits nobody"
+    );
+    // The key's holder links it properly: admitted.
+    let real = r1_chain::link::sign(
+        &victim,
+        anvil.chain_id(),
+        *licences.address(),
+        l1,
+        node.address(),
+    );
+    link(owner, l1, node, real.to_vec()).await;
+    assert_eq!(admission.refresh().await.unwrap(), 1);
+    assert!(admission.admits(&victim_key).await);
+    // Unlinked: refused again.
+    NodeLicence::new(*licences.address(), as_signer(&anvil, owner))
+        .unlinkNode(l1)
+        .mined()
+        .await;
+    assert_eq!(admission.refresh().await.unwrap(), 0);
+    assert!(!admission.admits(&victim_key).await);
 }
