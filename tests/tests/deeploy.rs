@@ -25,20 +25,13 @@ fn wait_fresh(node: &NodeProcess, count: usize) {
     });
 }
 
-fn peer_id(node: &NodeProcess) -> String {
-    node.get_json("/v1/status")["peer_id"]
-        .as_str()
-        .expect("peer id")
-        .to_owned()
-}
-
 #[test]
 fn every_node_sees_every_advert_and_a_dead_node_stops_beating() {
     let root = tempfile::tempdir().unwrap();
     let fast = |spec: NodeSpec| spec.arg("--heartbeat-ms").arg("200");
     let a = fast(NodeSpec::new(&root.path().join("a"))).start();
     let b = fast(NodeSpec::new(&root.path().join("b")).join(&a.spec)).start();
-    let (id_a, id_b) = (peer_id(&a), peer_id(&b));
+    let (id_a, id_b) = (a.peer_id(), b.peer_id());
     b.client()
         .start_actor("greeter", guest("hello"), &[], &[])
         .unwrap();
@@ -251,7 +244,7 @@ fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
         .collect();
     assert_eq!(
         nodes,
-        [peer_id(&a), peer_id(&b)].into_iter().collect(),
+        [a.peer_id(), b.peer_id()].into_iter().collect(),
         "two replicas on the two nodes: {plan}"
     );
     // Three asked, two nodes: one short, said so.
@@ -265,7 +258,7 @@ fn the_plan_places_an_accepted_app_on_distinct_fresh_nodes() {
             .iter()
             .filter_map(|p| p["node"].as_str().map(str::to_owned))
             .collect();
-        (on == vec![peer_id(&a)]).then_some(())
+        (on == vec![a.peer_id()]).then_some(())
     });
 }
 
@@ -391,7 +384,7 @@ fn apps_are_placed_with_constraints_fail_over_roll_without_a_failed_request_and_
         fleet.push(Some(fabric(r, name, tags).join(&join).start()));
     }
 
-    let ids: Vec<String> = (0..5).map(|i| peer_id(node(&fleet, i))).collect();
+    let ids: Vec<String> = (0..5).map(|i| node(&fleet, i).peer_id()).collect();
     let n1 = fleet[0].as_ref().unwrap();
     wait_fresh(n1, 5);
     let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
@@ -592,7 +585,7 @@ fn a_partition_heals_to_one_placement_and_a_node_restarted_while_cut_off_runs_it
     let a = fabric(r, "a", &[]).start();
     let b = fabric(r, "b", &[]).join(&a.spec).start();
     let c = fabric(r, "c", &[]).join(&a.spec).join(&b.spec).start();
-    let (id_a, id_b, id_c) = (peer_id(&a), peer_id(&b), peer_id(&c));
+    let (id_a, id_b, id_c) = (a.peer_id(), b.peer_id(), c.peer_id());
     wait_fresh(&a, 3);
     let key = ed25519_dalek::SigningKey::from_bytes(&[22; 32]);
     let cid = replica_cid(&a);
@@ -725,7 +718,7 @@ fn a_node_with_a_strict_trust_policy_refuses_an_unsigned_replica_and_says_so() {
     // refuses it (its signature check, before anything is compiled) and reports why.
     let spec = replica_spec("everywhere", "1", &cid, "per_node = true", true);
     let app = submit(&dev, &key, "everywhere", &spec);
-    let strict_id = peer_id(&strict);
+    let strict_id = strict.peer_id();
     // Its own scheduler (unsigned, like every component here) was refused too, so it does
     // not claim one: were it elected leader, nothing would ever be placed.
     let advert = eventually("the strict node's advert", WAIT, || {

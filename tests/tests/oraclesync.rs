@@ -71,13 +71,6 @@ fn status_of(node: &NodeProcess, epoch: u64) -> Option<String> {
         .and_then(|e| e["status"].as_str().map(str::to_owned))
 }
 
-fn peer_id(node: &NodeProcess) -> String {
-    node.get_json("/v1/status")["peer_id"]
-        .as_str()
-        .expect("peer id")
-        .to_owned()
-}
-
 fn signal(node: &NodeProcess, sig: &str) {
     let pid = node.pid().expect("a running node").to_string();
     let status = std::process::Command::new("kill")
@@ -170,7 +163,8 @@ fn seven_nodes_four_oracles_certify_through_a_liar_a_crash_and_a_partition() {
         certificate(&nodes[0], e2)
     });
     assert_eq!(cert.signatures.len(), 3);
-    assert!(!cert.signatures.contains_key(&hex_key(&key_of(0))));
+    let liar_key = r1_runtime::signing::keys::PublicKey::from_hex(&key_of(0)).unwrap();
+    assert!(!cert.signatures.contains_key(&liar_key.0));
     // nodes: [n1, n2, n3, n4, n5, n6]
 
     // 4 (now, while e2's certificate is at hand). Offline verification.
@@ -224,7 +218,7 @@ fn seven_nodes_four_oracles_certify_through_a_liar_a_crash_and_a_partition() {
     // each hold fewer than 2f + 1 = 3 oracles.
     let e3 = epoch_at(now_ms()) + 1;
     sleep_until(start_of(e3) + EPOCH_MS / 2);
-    let ids: Vec<String> = nodes.iter().map(peer_id).collect();
+    let ids: Vec<String> = nodes.iter().map(NodeProcess::peer_id).collect();
     let cut = 2; // n3
     let block = |blocked: bool| {
         for (i, node) in nodes.iter().enumerate() {
@@ -263,11 +257,4 @@ fn seven_nodes_four_oracles_certify_through_a_liar_a_crash_and_a_partition() {
         listing.contains("faulty") && listing.contains("certified"),
         "{listing}"
     );
-}
-
-fn hex_key(hex: &str) -> [u8; 32] {
-    let bytes: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    bytes.try_into().unwrap()
 }

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::availability::{Epoch, Intervals, Rule};
-use crate::certificate::{Certificate, root};
+use crate::certificate::Certificate;
 use crate::table::{Table, median_merge};
 
 /// The agreement's parameters, the same on every oracle (the node hands them to its oracle).
@@ -101,12 +101,13 @@ pub trait Io {
 pub enum Stage {
     /// Its table is published; waiting for the others'.
     Exchanging,
-    /// It signed the merge of its 2f + 1 (or more) tables; collecting signatures.
-    Signed(Table),
-    /// It handed over a certificate with this many signatures; until the deadline it hands
+    /// It signed the merge of its 2f + 1 (or more) tables; collecting signatures into the
+    /// certificate of that merge (each checked once, the root computed once).
+    Signed(Certificate),
+    /// It handed over the certificate with this many signatures; until the deadline it hands
     /// over a fuller one whenever more signatures arrive, so every honest oracle ends with
     /// the certificate of every signature that reached it (the same bytes when all did).
-    Certified(Table, usize),
+    Certified(Certificate, usize),
     /// Done: certified, abstained or given up (why).
     Done(String),
 }
@@ -120,9 +121,8 @@ pub struct Oracle {
     epochs: BTreeMap<u64, Stage>,
 }
 
-/// The median merge of `tables` (one per oracle, the first kept when an oracle appears twice)
-/// and its root.
-pub fn merge(epoch: u64, tables: &[([u8; 32], Table)]) -> (Table, [u8; 32]) {
+/// The median merge of `tables` (one per oracle, the first kept when an oracle appears twice).
+pub fn merge(epoch: u64, tables: &[([u8; 32], Table)]) -> Table {
     let mut by_oracle: BTreeMap<[u8; 32], &Table> = BTreeMap::new();
     for (oracle, table) in tables {
         if table.epoch == epoch {
@@ -130,9 +130,7 @@ pub fn merge(epoch: u64, tables: &[([u8; 32], Table)]) -> (Table, [u8; 32]) {
         }
     }
     let tables: Vec<&Table> = by_oracle.into_values().collect();
-    let merged = median_merge(epoch, &tables);
-    let root = root(&merged);
-    (merged, root)
+    median_merge(epoch, &tables)
 }
 
 impl Oracle {
@@ -196,8 +194,10 @@ impl Oracle {
     ) -> Result<Option<String>, String> {
         let s = &self.settings;
         let end = s.epoch(epoch).end_ms;
-        let stage = match self.epochs.get(&epoch) {
-            Some(stage) => stage.clone(),
+        let exchanging = match self.epochs.get(&epoch) {
+            Some(Stage::Exchanging) => true,
+            Some(Stage::Signed(_) | Stage::Certified(..)) => false,
+            Some(Stage::Done(_)) => return Ok(None),
             None => {
                 if now_ms >= s.deadline(epoch) {
                     self.epochs
@@ -222,67 +222,66 @@ impl Oracle {
                 )));
             }
         };
-        match stage {
-            Stage::Exchanging => {
-                let tables = io.tables(epoch)?;
-                let distinct: std::collections::BTreeSet<[u8; 32]> =
-                    tables.iter().map(|(o, _)| *o).collect();
-                let all_in = distinct.len() >= s.oracles.len();
-                if !all_in && now_ms < end + s.settle_ms + s.exchange_ms {
-                    return Ok(None);
-                }
-                if distinct.len() < s.quorum() {
-                    let why = format!(
-                        "abstained: {} of {} tables, 2f + 1 = {} needed",
-                        distinct.len(),
-                        s.oracles.len(),
-                        s.quorum()
-                    );
-                    self.epochs.insert(epoch, Stage::Done(why.clone()));
-                    return Ok(Some(format!("epoch {epoch}: {why}")));
-                }
-                let (merged, root) = merge(epoch, &tables);
-                io.sign(epoch, root)?;
-                self.epochs.insert(epoch, Stage::Signed(merged));
-                Ok(Some(format!(
-                    "epoch {epoch}: signed the merge of {} tables, root {}",
+        if exchanging {
+            let tables = io.tables(epoch)?;
+            let distinct: std::collections::BTreeSet<[u8; 32]> =
+                tables.iter().map(|(o, _)| *o).collect();
+            let all_in = distinct.len() >= s.oracles.len();
+            if !all_in && now_ms < end + s.settle_ms + s.exchange_ms {
+                return Ok(None);
+            }
+            if distinct.len() < s.quorum() {
+                let why = format!(
+                    "abstained: {} of {} tables, 2f + 1 = {} needed",
                     distinct.len(),
-                    hex::encode(root)
-                )))
+                    s.oracles.len(),
+                    s.quorum()
+                );
+                self.epochs.insert(epoch, Stage::Done(why.clone()));
+                return Ok(Some(format!("epoch {epoch}: {why}")));
             }
-            Stage::Signed(merged) | Stage::Certified(merged, _) => {
-                let held = match self.epochs.get(&epoch) {
-                    Some(Stage::Certified(_, n)) => *n,
-                    _ => 0,
-                };
-                let mut certificate = Certificate::new(merged.clone());
-                for (oracle, root, signature) in io.signatures(epoch)? {
-                    if root == certificate.root {
-                        certificate.add_signature(oracle, signature);
-                    }
-                }
-                let count = certificate.signatures.len();
-                if count >= s.quorum() && count > held {
-                    io.certify(&certificate)?;
-                    self.epochs.insert(epoch, Stage::Certified(merged, count));
-                    return Ok(Some(format!("epoch {epoch}: certified by {count} oracles")));
-                }
-                if now_ms >= s.deadline(epoch) {
-                    let why = if held > 0 {
-                        format!("certified by {held} oracles")
-                    } else {
-                        format!(
-                            "given up: {count} of 2f + 1 = {} signatures on this root by the deadline",
-                            s.quorum()
-                        )
-                    };
-                    self.epochs.insert(epoch, Stage::Done(why.clone()));
-                    return Ok((held == 0).then(|| format!("epoch {epoch}: {why}")));
-                }
-                Ok(None)
-            }
-            Stage::Done(_) => Ok(None),
+            let certificate = Certificate::new(merge(epoch, &tables));
+            let root = certificate.root;
+            io.sign(epoch, root)?;
+            self.epochs.insert(epoch, Stage::Signed(certificate));
+            return Ok(Some(format!(
+                "epoch {epoch}: signed the merge of {} tables, root {}",
+                distinct.len(),
+                hex::encode(root)
+            )));
         }
+        let signatures = io.signatures(epoch)?;
+        let (certificate, held) = match self.epochs.get_mut(&epoch) {
+            Some(Stage::Signed(c)) => (c, 0),
+            Some(Stage::Certified(c, n)) => (c, *n),
+            _ => return Ok(None),
+        };
+        for (oracle, root, signature) in signatures {
+            if root == certificate.root {
+                certificate.add_signature(oracle, signature);
+            }
+        }
+        let count = certificate.signatures.len();
+        if count >= s.quorum() && count > held {
+            io.certify(certificate)?;
+            if let Some(Stage::Signed(c) | Stage::Certified(c, _)) = self.epochs.remove(&epoch) {
+                self.epochs.insert(epoch, Stage::Certified(c, count));
+            }
+            return Ok(Some(format!("epoch {epoch}: certified by {count} oracles")));
+        }
+        if now_ms >= s.deadline(epoch) {
+            let why = if held > 0 {
+                format!("certified by {held} oracles")
+            } else {
+                format!(
+                    "given up: {count} of 2f + 1 = {} signatures on this root by the deadline",
+                    s.quorum()
+                )
+            };
+            self.epochs.insert(epoch, Stage::Done(why.clone()));
+            return Ok((held == 0).then(|| format!("epoch {epoch}: {why}")));
+        }
+        Ok(None)
     }
 }
 

@@ -372,6 +372,14 @@ impl NodeProcess {
             .unwrap_or(serde_json::Value::Null)
     }
 
+    /// The node's mesh peer id (from `/v1/status`).
+    pub fn peer_id(&self) -> String {
+        self.get_json("/v1/status")["peer_id"]
+            .as_str()
+            .expect("a peer id in /v1/status")
+            .to_owned()
+    }
+
     /// SIGKILL: no chance to flush or shut down.
     pub fn kill(mut self) -> NodeSpec {
         if let Some(mut child) = self.child.take() {
